@@ -1,0 +1,145 @@
+"""An in-memory EventStore with the same semantics as the SQL one (contract-tested)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+import attrs
+
+from core.errors import ConcurrencyError, IdempotencyError, RunNotFoundError
+from core.events.base import NewEvent, RecordedEvent, RunInfo
+from core.events.codec import decode_payload, encode_payload
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@attrs.frozen
+class _Row:
+    recorded: RecordedEvent
+    type_name: str
+    version: int
+    payload: str
+
+
+class InMemoryEventStore:
+    """Thread-safe, process-local event store.
+
+    Payloads are encoded and decoded through the codec on every append/read so that
+    this store catches exactly the serialisation problems the SQL store would.
+    """
+
+    def __init__(self, now: Callable[[], datetime] = _utc_now) -> None:
+        self._now = now
+        self._lock = threading.Lock()
+        self._rows: list[_Row] = []
+        self._streams: dict[str, list[_Row]] = {}
+        self._by_id: dict[str, _Row] = {}
+        self._runs: dict[str, RunInfo] = {}
+
+    def append(self, stream_id: str, expected_version: int, events: Sequence[NewEvent], *,
+               run_id: str) -> list[RecordedEvent]:
+        encoded = [(e, encode_payload(e.event)) for e in events]
+        with self._lock:
+            stream = self._streams.get(stream_id, [])
+            replay = self._match_retry(stream_id, expected_version, encoded)
+            if replay is not None:
+                return replay
+            if len(stream) != expected_version:
+                raise ConcurrencyError(stream_id, expected_version, len(stream))
+            recorded_at = self._now()
+            new_rows = []
+            for offset, (new, payload) in enumerate(encoded, start=1):
+                if str(new.event_id) in self._by_id:
+                    raise IdempotencyError(
+                        f"event id {new.event_id} was already stored elsewhere; a retry must resend "
+                        "the identical batch to the same stream position")
+                rec = RecordedEvent(
+                    seq=len(self._rows) + len(new_rows) + 1, event_id=new.event_id, stream_id=stream_id,
+                    stream_version=expected_version + offset, run_id=run_id, occurred_at=new.occurred_at,
+                    recorded_at=recorded_at, correlation_id=new.correlation_id,
+                    causation_id=new.causation_id, event=decode_payload(new.event.TYPE, new.event.VERSION, payload))
+                new_rows.append(_Row(rec, new.event.TYPE, new.event.VERSION, payload))
+            self._rows.extend(new_rows)
+            self._streams.setdefault(stream_id, []).extend(new_rows)
+            for row in new_rows:
+                self._by_id[str(row.recorded.event_id)] = row
+            return [r.recorded for r in new_rows]
+
+    def _match_retry(self, stream_id: str, expected_version: int,
+                     encoded: list[tuple[NewEvent, str]]) -> list[RecordedEvent] | None:
+        if not encoded:
+            return []
+        first = self._by_id.get(str(encoded[0][0].event_id))
+        if first is None:
+            return None
+        stored = []
+        for offset, (new, payload) in enumerate(encoded, start=1):
+            row = self._by_id.get(str(new.event_id))
+            if (row is None or row.recorded.stream_id != stream_id
+                    or row.recorded.stream_version != expected_version + offset
+                    or row.type_name != new.event.TYPE or row.payload != payload):
+                raise IdempotencyError(
+                    f"event id {new.event_id} was stored before with different content or position; "
+                    "a retry must resend the identical batch")
+            stored.append(row.recorded)
+        return stored
+
+    def stream_version(self, stream_id: str) -> int:
+        with self._lock:
+            return len(self._streams.get(stream_id, []))
+
+    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+        with self._lock:
+            return [r.recorded for r in self._streams.get(stream_id, [])[max(from_version, 1) - 1:]]
+
+    def read_all(self, after_seq: int = 0, limit: int = 1000, *,
+                 run_id: str | None = None) -> list[RecordedEvent]:
+        with self._lock:
+            out = []
+            for row in self._rows[max(after_seq, 0):]:
+                if run_id is None or row.recorded.run_id == run_id:
+                    out.append(row.recorded)
+                    if len(out) >= limit:
+                        break
+            return out
+
+    def last_seq(self) -> int:
+        with self._lock:
+            return len(self._rows)
+
+    def start_run(self, run: RunInfo) -> None:
+        with self._lock:
+            if run.run_id in self._runs:
+                raise ValueError(f"run {run.run_id} already exists")
+            self._runs[run.run_id] = run
+
+    def finish_run(self, run_id: str, status: str, ended_at: datetime) -> None:
+        with self._lock:
+            run = self._resolve(run_id)
+            self._runs[run.run_id] = attrs.evolve(run, status=status, ended_at=ended_at)
+
+    def get_run(self, run_id: str) -> RunInfo:
+        with self._lock:
+            return self._resolve(run_id)
+
+    def _resolve(self, run_id: str) -> RunInfo:
+        if run_id in self._runs:
+            return self._runs[run_id]
+        matches = [r for key, r in self._runs.items() if key.startswith(run_id)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise RunNotFoundError(f"no run {run_id!r}; `sensequant runs list` shows the runs in this store")
+        raise RunNotFoundError(f"run id prefix {run_id!r} is ambiguous ({len(matches)} runs); give more characters")
+
+    def list_runs(self, mode: str | None = None, limit: int = 100) -> list[RunInfo]:
+        with self._lock:
+            runs = [r for r in self._runs.values() if mode is None or r.mode == mode]
+        return sorted(runs, key=lambda r: r.started_at, reverse=True)[:limit]
+
+    def close(self) -> None:
+        pass

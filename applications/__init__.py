@@ -1,0 +1,1 @@
+"""Composition roots, one per mode, plus the ``sensequant`` command line."""

@@ -1,0 +1,79 @@
+"""`sensequant events tail`: follow the global log."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from applications.cli.output import console, print_json
+from applications.wiring import open_store
+from core.events.codec import to_payload
+
+
+@click.group("events")
+def events() -> None:
+    """Read the raw event log."""
+
+
+@events.command("tail")
+@click.option("--run", "run_id", help="Only events of this run (id or unique prefix).")
+@click.option("--after", "after_seq", default=None, type=int,
+              help="Start after this global sequence number (default: show the last --last events).")
+@click.option("--last", default=20, show_default=True, help="How many recent events to show first.")
+@click.option("--follow/--no-follow", "-f", default=False, help="Keep polling for new events (Ctrl-C stops).")
+@click.option("--interval", default=1.0, show_default=True, help="Polling interval in seconds with --follow.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def tail(obj: dict, run_id: str | None, after_seq: int | None, last: int, follow: bool, interval: float,
+         as_json: bool) -> None:
+    """Print events in global order, optionally following new ones as they commit."""
+    store = open_store(obj.get("db_url"))
+    try:
+        if run_id:
+            run_id = store.get_run(run_id).run_id
+        cursor = after_seq if after_seq is not None else max(store.last_seq() - last, 0)
+        if after_seq is None and run_id:
+            cursor = 0
+        shown: list = []
+        while True:
+            page = store.read_all(cursor, 1000, run_id=run_id)
+            if page:
+                cursor = page[-1].seq
+                if after_seq is None and run_id and not follow and not shown:
+                    page = page[-last:]
+                for rec in page:
+                    _print(rec, as_json)
+                shown.extend(page[:1])
+                if len(page) == 1000:
+                    continue
+            if not follow:
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        store.close()
+
+
+def _print(rec, as_json: bool) -> None:
+    if as_json:
+        import json
+        print(json.dumps({"seq": rec.seq, "type": rec.type, "stream_id": rec.stream_id,
+                          "stream_version": rec.stream_version, "run_id": rec.run_id,
+                          "occurred_at": rec.occurred_at.isoformat(), "event_id": str(rec.event_id),
+                          "payload": to_payload(rec.event)}, ensure_ascii=False, default=str))
+    else:
+        console.print(f"[dim]{rec.seq:>8}[/] {rec.occurred_at:%Y-%m-%d %H:%M} [bold]{rec.type:<28}[/] "
+                      f"{rec.stream_id}  {_summary(rec.event)}")
+
+
+def _summary(event) -> str:
+    payload = to_payload(event)
+    keys = [k for k in ("symbol", "side", "quantity", "direction", "action", "price_paise", "net_pnl_paise",
+                        "equity_paise", "status", "message", "reason") if k in payload]
+    return " ".join(f"{k}={payload[k]}" for k in keys)
+
+
+COMMANDS = [events]
+_ = print_json

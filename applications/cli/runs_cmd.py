@@ -1,0 +1,38 @@
+"""`sensequant runs ...`: the runs table."""
+
+from __future__ import annotations
+
+import attrs
+import click
+
+from applications.cli.output import print_json, print_table
+from applications.wiring import open_store
+
+
+@click.group("runs")
+def runs() -> None:
+    """List and inspect runs recorded in the event store."""
+
+
+@runs.command("list")
+@click.option("--mode", help="Only runs of this mode (backtest, paper, live, validation, eod).")
+@click.option("--limit", default=50, show_default=True, help="At most this many runs, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def list_runs(obj: dict, mode: str | None, limit: int, as_json: bool) -> None:
+    """Runs, newest first."""
+    store = open_store(obj.get("db_url"))
+    try:
+        found = store.list_runs(mode=mode, limit=limit)
+    finally:
+        store.close()
+    if as_json:
+        print_json([attrs.asdict(r) for r in found])
+        return
+    print_table("Runs", ["run id", "mode", "status", "started", "ended", "config", "code", "data"],
+                [(r.run_id, r.mode, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                  r.ended_at.strftime("%Y-%m-%d %H:%M:%S") if r.ended_at else "",
+                  r.config_hash, r.code_version, r.data_fingerprint[:12]) for r in found])
+
+
+COMMANDS = [runs]

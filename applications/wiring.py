@@ -1,0 +1,66 @@
+"""Shared wiring used by every composition root: where things live and how to open them.
+
+Composition roots (backtest, paper, live, validation, eod jobs, dashboard) import this
+module, never each other.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from ports.event_store import EventStore
+
+ENV_DB_URL = "SENSEQUANT_DB_URL"
+
+
+def project_root() -> Path:
+    """The repository root (the folder holding ``data/``) or, if installed elsewhere, the CWD."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "data").is_dir() else Path.cwd()
+
+
+def runs_dir() -> Path:
+    """Git-ignored folder for run outputs (event database, exports, reports, models)."""
+    path = Path(os.environ.get("SENSEQUANT_RUNS_DIR", project_root() / "data" / "runs"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_db_url() -> str:
+    """The embedded SQLite event store, unless ``SENSEQUANT_DB_URL`` says otherwise."""
+    return os.environ.get(ENV_DB_URL) or f"sqlite:///{runs_dir() / 'sensequant.db'}"
+
+
+def code_version() -> str:
+    """Git commit of the running code (with ``-dirty``), or the package version."""
+    try:
+        root = project_root()
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return f"{sha}-dirty" if dirty else sha
+    except (OSError, subprocess.SubprocessError):
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return version("sensequant")
+        except PackageNotFoundError:
+            return "unknown"
+
+
+def open_store(url: str | None = None, *, durable: bool = False) -> EventStore:
+    """Open the event store at ``url`` (default: the embedded SQLite).
+
+    ``memory://`` gives an in-process store. A brand-new SQL database is created at the
+    current schema; an existing one whose schema is not current raises
+    ``SchemaOutOfDateError`` naming ``sensequant db upgrade``. ``durable`` makes every
+    append its own synchronous commit (live trading) instead of relying on batching.
+    """
+    url = url or default_db_url()
+    if url.startswith("memory://"):
+        from adapters.memory import InMemoryEventStore
+        return InMemoryEventStore()
+    from adapters.sql import open_sql_store
+    return open_sql_store(url, durable=durable)

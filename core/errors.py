@@ -1,0 +1,64 @@
+"""Typed errors a user can cause. Every message names what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class SenseQuantError(Exception):
+    """Base class of every error SenseQuant raises on purpose."""
+
+
+class ConfigError(SenseQuantError):
+    """A configuration value is missing, malformed or out of range."""
+
+
+class DataError(SenseQuantError):
+    """Market data failed validation.
+
+    The message names the file, the 1-based row number (data rows, header excluded,
+    as a spreadsheet shows them minus one) and the column where known.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, row: int | None = None,
+                 column: str | None = None) -> None:
+        self.path = path
+        self.row = row
+        self.column = column
+        where = []
+        if path is not None:
+            where.append(str(path))
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column '{column}'")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+        self.reason = message
+
+
+class ConcurrencyError(SenseQuantError):
+    """An append was made against a stream version that is no longer current."""
+
+    def __init__(self, stream_id: str, expected_version: int, actual_version: int) -> None:
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual_version}, but the append expected "
+            f"{expected_version}; re-read the stream and retry the decision"
+        )
+
+
+class IdempotencyError(SenseQuantError):
+    """An event id was appended before with different content (a corrupted retry)."""
+
+
+class SchemaOutOfDateError(SenseQuantError):
+    """The event store schema is older (or newer) than this code expects."""
+
+
+class UnknownEventTypeError(SenseQuantError):
+    """A stored payload names an event type or version this code does not know."""
+
+
+class RunNotFoundError(SenseQuantError):
+    """No run with the given id exists in the event store."""

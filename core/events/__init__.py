@@ -1,0 +1,21 @@
+"""Events: the catalog, the envelopes and the codec. Importing this registers every type."""
+
+from core.events.base import (
+    Event,
+    NewEvent,
+    RecordedEvent,
+    RunInfo,
+    RunStatus,
+    event_class,
+    event_type,
+    registered_event_types,
+)
+from core.events.catalog import *  # noqa: F401,F403  (registers every event type)
+from core.events.catalog import __dict__ as _catalog
+from core.events.codec import converter, decode_payload, encode_payload, to_payload, upcast
+
+__all__ = [
+    "Event", "NewEvent", "RecordedEvent", "RunInfo", "RunStatus", "event_class", "event_type",
+    "registered_event_types", "converter", "decode_payload", "encode_payload", "to_payload", "upcast",
+    *[name for name, obj in _catalog.items() if isinstance(obj, type) and issubclass(obj, Event) and obj is not Event],
+]

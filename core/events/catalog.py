@@ -1,0 +1,270 @@
+"""The event catalog: every fact SenseQuant records.
+
+Conventions: names are past tense; money is ``int`` paise (fields end in ``_paise``);
+quantities are ``int`` shares; times are tz-aware. Free-form dicts (``features``,
+``signals``, ``context``, ``metadata``) hold only JSON scalars, lists and dicts.
+Changing a released event means bumping its version and adding an upcaster in
+``core.events.codec`` plus a golden payload under ``tests/golden``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+
+from core.events.base import Event, event_type
+
+# --------------------------------------------------------------------------- runs
+
+
+@event_type("run.started", 1)
+@attrs.frozen(kw_only=True)
+class RunStarted(Event):
+    """A backtest, paper, live, validation or EOD run began with this configuration."""
+
+    run_id: str
+    mode: str
+    config: dict[str, Any]
+    config_hash: str
+    code_version: str
+    data_fingerprint: str
+    symbols: list[str]
+    strategies: list[str]
+    initial_cash_paise: int
+    seed: int
+
+
+@event_type("run.completed", 1)
+@attrs.frozen(kw_only=True)
+class RunCompleted(Event):
+    """A run ended; ``status`` is completed, failed or interrupted."""
+
+    run_id: str
+    status: str
+    bars_processed: int
+    final_equity_paise: int
+    message: str = ""
+
+
+# ----------------------------------------------------------------------- decisions
+
+
+@event_type("sentiment.scored", 1)
+@attrs.frozen(kw_only=True)
+class SentimentScored(Event):
+    """A sentiment score a strategy used, with the time it was valid as of."""
+
+    symbol: str
+    score: float
+    as_of: datetime
+    provider: str
+    sample_size: int
+    confidence: float = 1.0
+
+
+@event_type("signal.generated", 1)
+@attrs.frozen(kw_only=True)
+class SignalGenerated(Event):
+    """A strategy decided something actionable on a bar (an entry or an exit intent).
+
+    ``action`` is ``enter``, ``exit`` or ``suppressed`` (an entry the sentiment gate or
+    the risk manager refused; ``reason`` says which).
+    """
+
+    symbol: str
+    strategy: str
+    bar_start: datetime
+    direction: str
+    action: str
+    confidence: float
+    reason: str
+    features: dict[str, float]
+    signals: dict[str, Any]
+    context: dict[str, Any]
+
+
+@event_type("risk.entry_rejected", 1)
+@attrs.frozen(kw_only=True)
+class EntryRejected(Event):
+    """The risk manager or sizer refused an entry the strategy wanted."""
+
+    symbol: str
+    strategy: str
+    direction: str
+    reason: str
+    requested_quantity: int
+
+
+@event_type("risk.circuit_breaker_tripped", 1)
+@attrs.frozen(kw_only=True)
+class CircuitBreakerTripped(Event):
+    """Daily loss passed the cap: no new entries until the next session."""
+
+    session_date: date
+    daily_pnl_paise: int
+    limit_paise: int
+    equity_paise: int
+
+
+# -------------------------------------------------------------------------- orders
+
+
+@event_type("order.submitted", 1)
+@attrs.frozen(kw_only=True)
+class OrderSubmitted(Event):
+    """An order left the engine for the broker. ``client_order_id`` is ours and unique."""
+
+    client_order_id: str
+    symbol: str
+    side: str
+    quantity: int
+    order_type: str
+    strategy: str
+    product: str
+    limit_price_paise: int | None = None
+    stop_loss_paise: int | None = None
+    take_profit_paise: int | None = None
+    reason: str = ""
+
+
+@event_type("order.accepted", 1)
+@attrs.frozen(kw_only=True)
+class OrderAccepted(Event):
+    """The broker acknowledged an order and gave it an id."""
+
+    client_order_id: str
+    broker_order_id: str
+
+
+@event_type("order.rejected", 1)
+@attrs.frozen(kw_only=True)
+class OrderRejected(Event):
+    """The broker definitively refused an order."""
+
+    client_order_id: str
+    reason: str
+
+
+@event_type("order.cancelled", 1)
+@attrs.frozen(kw_only=True)
+class OrderCancelled(Event):
+    """An order was cancelled before it filled (fully or the remainder)."""
+
+    client_order_id: str
+    reason: str
+
+
+@event_type("order.filled", 1)
+@attrs.frozen(kw_only=True)
+class OrderFilled(Event):
+    """Shares changed hands. ``trade_id`` is unique per fill and de-duplicates replays."""
+
+    client_order_id: str
+    trade_id: str
+    symbol: str
+    side: str
+    quantity: int
+    price_paise: int
+    fees_paise: int
+    fee_breakdown: dict[str, int]
+    product: str
+    fill_reason: str
+
+
+# ----------------------------------------------------------------------- portfolio
+
+
+@event_type("position.changed", 1)
+@attrs.frozen(kw_only=True)
+class PositionChanged(Event):
+    """A position's size changed after a fill; cash is the account cash after it."""
+
+    symbol: str
+    strategy: str
+    quantity: int
+    average_price_paise: int
+    realized_pnl_paise: int
+    cash_paise: int
+
+
+@event_type("trade.closed", 1)
+@attrs.frozen(kw_only=True)
+class TradeClosed(Event):
+    """A round trip ended: entry and exit, gross and net P&L, why it ended."""
+
+    trade_id: str
+    symbol: str
+    strategy: str
+    direction: str
+    quantity: int
+    entry_time: datetime
+    exit_time: datetime
+    entry_price_paise: int
+    exit_price_paise: int
+    gross_pnl_paise: int
+    fees_paise: int
+    net_pnl_paise: int
+    exit_reason: str
+    cash_before_paise: int
+    cash_after_paise: int
+    equity_before_paise: int
+    equity_after_paise: int
+
+
+@event_type("portfolio.snapshotted", 1)
+@attrs.frozen(kw_only=True)
+class PortfolioSnapshotted(Event):
+    """End-of-session portfolio: cash + positions_value == equity, to the paisa."""
+
+    session_date: date
+    cash_paise: int
+    positions_value_paise: int
+    equity_paise: int
+    realized_pnl_paise: int
+    unrealized_pnl_paise: int
+    fees_paid_paise: int
+    positions: dict[str, dict[str, int]]
+    prices: dict[str, float]
+
+
+# ---------------------------------------------------------------------- telemetry
+
+
+@event_type("prediction.traced", 2)
+@attrs.frozen(kw_only=True)
+class PredictionTraced(Event):
+    """A prediction trace for one closed trade (telemetry spec, with 004's signals/context).
+
+    Version history: v1 had no ``signals``/``context``; v2 adds them (upcast to ``{}``).
+    """
+
+    timestamp: datetime
+    symbol: str
+    strategy: str
+    predicted_direction: str
+    actual_direction: str
+    predicted_confidence: float
+    entry_price: float
+    exit_price: float
+    holding_period_minutes: int
+    realized_return_pct: float
+    features: dict[str, float]
+    metadata: dict[str, Any]
+    signals: dict[str, Any]
+    context: dict[str, Any]
+
+
+# ------------------------------------------------------------------------- alerts
+
+
+@event_type("alert.raised", 1)
+@attrs.frozen(kw_only=True)
+class AlertRaised(Event):
+    """Something a human should look at."""
+
+    severity: str
+    source: str
+    message: str
+    details: dict[str, Any] = attrs.Factory(dict)
