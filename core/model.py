@@ -12,9 +12,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NewType
+from typing import TYPE_CHECKING, NewType
 
 import attrs
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Paise = NewType("Paise", int)
 PAISE_PER_RUPEE = 100
@@ -127,3 +130,57 @@ class Bar:
     @property
     def end(self) -> datetime:
         return self.start + self.interval.duration
+
+
+IST_OFFSET_NS = 19_800 * 1_000_000_000  # +05:30, India has no DST
+NS_PER_MINUTE = 60 * 1_000_000_000
+NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class BarSeries:
+    """Columnar bars of one symbol and interval, oldest first (numpy arrays, equal length).
+
+    ``start_ns`` is the bar start as int64 nanoseconds since the Unix epoch (UTC).
+    ``volume`` is float64 with NaN where the source has no volume. Used for bulk loads
+    (backtests, validation, benchmarks); ``bars()`` gives the same data as ``Bar`` values.
+    """
+
+    symbol: str
+    interval: Interval
+    start_ns: "np.ndarray"
+    open: "np.ndarray"
+    high: "np.ndarray"
+    low: "np.ndarray"
+    close: "np.ndarray"
+    volume: "np.ndarray"
+
+    def __len__(self) -> int:
+        return int(self.start_ns.shape[0])
+
+    def bars(self) -> list[Bar]:
+        from datetime import timezone as _tz
+        out = []
+        for i in range(len(self)):
+            vol = self.volume[i]
+            out.append(Bar(symbol=self.symbol, interval=self.interval,
+                           start=datetime.fromtimestamp(int(self.start_ns[i]) / 1e9, tz=_tz.utc),
+                           open=float(self.open[i]), high=float(self.high[i]), low=float(self.low[i]),
+                           close=float(self.close[i]), volume=None if vol != vol else int(vol)))
+        return out
+
+    @classmethod
+    def from_bars(cls, bars: "list[Bar]") -> "BarSeries":
+        import numpy as np
+        if not bars:
+            raise ValueError("BarSeries.from_bars needs at least one bar")
+        first = bars[0]
+        return cls(
+            symbol=first.symbol, interval=first.interval,
+            start_ns=np.array([int(b.start.timestamp() * 1_000_000) * 1000 for b in bars], dtype=np.int64),
+            open=np.array([b.open for b in bars], dtype=np.float64),
+            high=np.array([b.high for b in bars], dtype=np.float64),
+            low=np.array([b.low for b in bars], dtype=np.float64),
+            close=np.array([b.close for b in bars], dtype=np.float64),
+            volume=np.array([np.nan if b.volume is None else b.volume for b in bars], dtype=np.float64),
+        )

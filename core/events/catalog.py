@@ -22,9 +22,12 @@ from core.events.base import Event, event_type
 @event_type("run.started", 1)
 @attrs.frozen(kw_only=True)
 class RunStarted(Event):
-    """A backtest, paper, live, validation or EOD run began with this configuration."""
+    """A backtest, paper, live, validation or EOD run began with this configuration.
 
-    run_id: str
+    The run id travels in the envelope, not the payload, so that two runs of the same
+    inputs produce byte-identical payloads.
+    """
+
     mode: str
     config: dict[str, Any]
     config_hash: str
@@ -41,7 +44,6 @@ class RunStarted(Event):
 class RunCompleted(Event):
     """A run ended; ``status`` is completed, failed or interrupted."""
 
-    run_id: str
     status: str
     bars_processed: int
     final_equity_paise: int
