@@ -62,3 +62,26 @@ class UnknownEventTypeError(SenseQuantError):
 
 class RunNotFoundError(SenseQuantError):
     """No run with the given id exists in the event store."""
+
+
+# ------------------------------------------------------------- broker and feeds (adapters)
+
+
+class BrokerError(SenseQuantError):
+    """The broker or market-data API refused or failed a request."""
+
+
+class BrokerSessionError(BrokerError):
+    """The broker session is missing, invalid or expired (Breeze session keys expire daily).
+
+    The fix is always the same: log in again in the browser, copy the new session token into
+    ``BREEZE_SESSION_TOKEN`` (environment or ``.env``) and restart.
+    """
+
+
+class BrokerDailyLimitError(BrokerError):
+    """The broker's daily API call quota is used up; retrying today cannot succeed."""
+
+
+class BrokerApiError(BrokerError):
+    """The broker answered with an error that retrying will not fix (bad parameters, unknown code)."""

@@ -270,3 +270,20 @@ class AlertRaised(Event):
     source: str
     message: str
     details: dict[str, Any] = attrs.Factory(dict)
+
+
+# ------------------------------------------------------- feeds (breeze/hybrid adapters)
+
+
+@event_type("feed.health_changed", 1)
+@attrs.frozen(kw_only=True)
+class FeedHealthChanged(Event):
+    """A market-data, broker or sentiment feed changed health.
+
+    ``status`` is ``ok``, ``degraded`` (working with reduced data, e.g. a partial cache) or
+    ``down`` (unusable until a human acts, e.g. an expired broker session).
+    """
+
+    feed: str
+    status: str
+    reason: str
