@@ -1,0 +1,388 @@
+"""Projections: the events of one or several runs -> plain pandas DataFrames.
+
+Everything the analytics, the report, the exports, the dashboard and the notebook show
+is computed from these frames; the frames are computed only from the event log (never
+from files a run may have left behind). Readers page through ``EventStore.read_all``
+filtered by run id, so a projection sees events in ``seq`` order.
+
+Frames (one row per ...):
+
+- ``traces``    — ``PredictionTraced`` (one per closed, sampled trade). Columns follow the
+  telemetry schema (spec 000) plus ``run_id``, ``mode``, ``seq``, ``traced_at``.
+- ``trades``    — ``TradeClosed`` (every round trip), money in paise and rupees, with the
+  ``signals``/``context``/``features``/``confidence`` of the decision that opened it.
+- ``portfolio`` — ``PortfolioSnapshotted`` (one per session per strategy book; the book is
+  the suffix of the stream id ``<run_id>:<strategy>``).
+- ``signals``   — ``SignalGenerated`` (entries, exits, suppressed entries).
+- ``fills``     — ``OrderFilled``; ``rejections`` — ``EntryRejected``;
+  ``breakers`` — ``CircuitBreakerTripped``; ``sentiment`` — ``SentimentScored``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from core.errors import RunNotFoundError
+from core.events.base import RecordedEvent, RunInfo
+from core.events.catalog import (
+    CircuitBreakerTripped,
+    EntryRejected,
+    OrderFilled,
+    PortfolioSnapshotted,
+    PredictionTraced,
+    RunCompleted,
+    RunStarted,
+    SentimentScored,
+    SignalGenerated,
+    TradeClosed,
+)
+from ports.event_store import EventStore
+
+STRATEGIES = ("intraday", "swing")
+DIRECTIONS = ("LONG", "SHORT", "NOOP")
+
+TRACE_COLUMNS = [
+    "timestamp", "symbol", "strategy", "predicted_direction", "actual_direction",
+    "predicted_confidence", "entry_price", "exit_price", "holding_period_minutes",
+    "realized_return_pct", "features", "metadata",
+]
+"""The prediction-trace schema of the telemetry spec, in its column order."""
+
+TRACE_EXTRA_COLUMNS = ["signals", "context"]
+"""Added by the trades spec (004); CSV exports write them after the spec columns."""
+
+_TRACE_FRAME_COLUMNS = ["run_id", "mode", "seq", "traced_at", *TRACE_COLUMNS, *TRACE_EXTRA_COLUMNS]
+
+_TRADE_COLUMNS = [
+    "run_id", "seq", "trade_id", "strategy", "symbol", "direction", "quantity", "entry_time",
+    "exit_time", "duration", "holding_minutes", "entry_price", "exit_price", "entry_price_paise",
+    "exit_price_paise", "gross_pnl_paise", "fees_paise", "net_pnl_paise", "pnl", "pnl_pct",
+    "exit_reason", "cash_before_paise", "cash_after_paise", "equity_before_paise",
+    "equity_after_paise", "confidence", "reason", "features", "signals", "context",
+]
+
+_PORTFOLIO_COLUMNS = [
+    "run_id", "seq", "strategy", "session_date", "cash_paise", "positions_value_paise", "equity_paise",
+    "realized_pnl_paise", "unrealized_pnl_paise", "fees_paid_paise", "positions", "prices",
+]
+
+_SIGNAL_COLUMNS = [
+    "run_id", "seq", "occurred_at", "symbol", "strategy", "bar_start", "direction", "action",
+    "confidence", "reason", "features", "signals", "context",
+]
+
+
+def read_run_events(store: EventStore, run_id: str, *, page_size: int = 5000) -> list[RecordedEvent]:
+    """Every event of one run in ``seq`` order (a unique prefix of the run id is accepted)."""
+    run_id = store.get_run(run_id).run_id
+    out: list[RecordedEvent] = []
+    after = 0
+    while True:
+        page = store.read_all(after_seq=after, limit=page_size, run_id=run_id)
+        if not page:
+            return out
+        out.extend(page)
+        after = page[-1].seq
+        if len(page) < page_size:
+            return out
+
+
+def latest_run_id(store: EventStore, mode: str | None = None) -> str:
+    """The id of the newest run (optionally of one mode); ``RunNotFoundError`` if none."""
+    runs = store.list_runs(mode=mode, limit=1)
+    if not runs:
+        raise RunNotFoundError("the event store holds no runs yet; run `sensequant backtest` first")
+    return runs[0].run_id
+
+
+def _book_of(stream_id: str, run_id: str) -> str:
+    if stream_id.startswith(run_id + ":"):
+        return stream_id[len(run_id) + 1:]
+    return stream_id.rsplit(":", 1)[-1] if ":" in stream_id else "portfolio"
+
+
+def _utc(values: Sequence[datetime]) -> pd.Series:
+    return pd.to_datetime(pd.Series(list(values), dtype=object), utc=True)
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame({c: [] for c in columns})
+
+
+def traces_frame(events: Iterable[RecordedEvent], mode: str | None = None) -> pd.DataFrame:
+    """``PredictionTraced`` events -> one row per trace (schema of spec 000 + extras)."""
+    rows = []
+    modes: dict[str, str] = {}
+    for rec in events:
+        ev = rec.event
+        if isinstance(ev, RunStarted):
+            modes[rec.run_id] = ev.mode
+        elif isinstance(ev, PredictionTraced):
+            rows.append({
+                "run_id": rec.run_id, "mode": mode or modes.get(rec.run_id, ""), "seq": rec.seq,
+                "traced_at": rec.occurred_at, "timestamp": ev.timestamp, "symbol": ev.symbol,
+                "strategy": ev.strategy, "predicted_direction": ev.predicted_direction.upper(),
+                "actual_direction": ev.actual_direction.upper(),
+                "predicted_confidence": float(ev.predicted_confidence), "entry_price": float(ev.entry_price),
+                "exit_price": float(ev.exit_price), "holding_period_minutes": int(ev.holding_period_minutes),
+                "realized_return_pct": float(ev.realized_return_pct), "features": dict(ev.features),
+                "metadata": dict(ev.metadata), "signals": dict(ev.signals), "context": dict(ev.context),
+            })
+    return normalise_traces(_frame(rows, _TRACE_FRAME_COLUMNS))
+
+
+def normalise_traces(df: pd.DataFrame) -> pd.DataFrame:
+    """Give a traces frame its canonical dtypes (UTC timestamps, float returns, int minutes)."""
+    df = df.copy()
+    for col in ("timestamp", "traced_at"):
+        if col in df:
+            df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601") if len(df) else \
+                pd.Series([], dtype="datetime64[ns, UTC]")
+    for col in ("predicted_confidence", "entry_price", "exit_price", "realized_return_pct"):
+        if col in df:
+            df[col] = df[col].astype("float64")
+    if "holding_period_minutes" in df:
+        df["holding_period_minutes"] = df["holding_period_minutes"].astype("int64")
+    for col in ("symbol", "strategy", "predicted_direction", "actual_direction", "run_id", "mode"):
+        if col in df:
+            df[col] = df[col].astype(object)
+    if len(df) and "timestamp" in df:
+        order = ["timestamp", "seq"] if "seq" in df else ["timestamp"]
+        df = df.sort_values(order, kind="stable").reset_index(drop=True)
+    return df
+
+
+def signals_frame(events: Iterable[RecordedEvent]) -> pd.DataFrame:
+    """``SignalGenerated`` events -> one row per decision."""
+    rows = [{
+        "run_id": rec.run_id, "seq": rec.seq, "occurred_at": rec.occurred_at, "symbol": ev.symbol,
+        "strategy": ev.strategy, "bar_start": ev.bar_start, "direction": ev.direction.upper(),
+        "action": ev.action, "confidence": float(ev.confidence), "reason": ev.reason,
+        "features": dict(ev.features), "signals": dict(ev.signals), "context": dict(ev.context),
+    } for rec in events if isinstance(ev := rec.event, SignalGenerated)]
+    df = _frame(rows, _SIGNAL_COLUMNS)
+    for col in ("occurred_at", "bar_start"):
+        df[col] = pd.to_datetime(df[col], utc=True) if len(df) else pd.Series([], dtype="datetime64[ns, UTC]")
+    return df
+
+
+def trades_frame(events: Sequence[RecordedEvent]) -> pd.DataFrame:
+    """``TradeClosed`` events -> one row per round trip, joined to the decision that opened it.
+
+    The opening decision is the ``PredictionTraced`` of the same run, strategy, symbol and
+    entry time when there is one (it carries the signals at entry); otherwise the latest
+    ``SignalGenerated`` entry of that strategy and symbol at or before the entry time.
+    """
+    traces: dict[tuple[str, str, str, datetime], PredictionTraced] = {}
+    entries: dict[tuple[str, str, str], list[tuple[datetime, SignalGenerated]]] = {}
+    closed: list[tuple[RecordedEvent, TradeClosed]] = []
+    for rec in events:
+        ev = rec.event
+        if isinstance(ev, PredictionTraced):
+            traces.setdefault((rec.run_id, ev.strategy, ev.symbol, ev.timestamp), ev)
+        elif isinstance(ev, SignalGenerated) and ev.action == "enter":
+            entries.setdefault((rec.run_id, ev.strategy, ev.symbol), []).append((rec.occurred_at, ev))
+        elif isinstance(ev, TradeClosed):
+            closed.append((rec, ev))
+    rows = []
+    for rec, ev in closed:
+        trace = traces.get((rec.run_id, ev.strategy, ev.symbol, ev.entry_time))
+        confidence, reason, features, sigs, ctx = np.nan, "", {}, {}, {}
+        if trace is not None:
+            confidence, features, sigs, ctx = trace.predicted_confidence, trace.features, trace.signals, trace.context
+            reason = str(trace.metadata.get("reason", ""))
+        opener = None
+        for at, sig in reversed(entries.get((rec.run_id, ev.strategy, ev.symbol), [])):
+            if at <= ev.entry_time:
+                opener = sig
+                break
+        if opener is not None:
+            reason = reason or opener.reason
+            if trace is None:
+                confidence, features, sigs, ctx = opener.confidence, opener.features, opener.signals, opener.context
+        notional = ev.entry_price_paise * ev.quantity
+        duration = ev.exit_time - ev.entry_time
+        rows.append({
+            "run_id": rec.run_id, "seq": rec.seq, "trade_id": ev.trade_id, "strategy": ev.strategy,
+            "symbol": ev.symbol, "direction": ev.direction.upper(), "quantity": ev.quantity,
+            "entry_time": ev.entry_time, "exit_time": ev.exit_time, "duration": duration,
+            "holding_minutes": duration.total_seconds() / 60.0,
+            "entry_price": ev.entry_price_paise / 100.0, "exit_price": ev.exit_price_paise / 100.0,
+            "entry_price_paise": ev.entry_price_paise, "exit_price_paise": ev.exit_price_paise,
+            "gross_pnl_paise": ev.gross_pnl_paise, "fees_paise": ev.fees_paise, "net_pnl_paise": ev.net_pnl_paise,
+            "pnl": ev.net_pnl_paise / 100.0,
+            "pnl_pct": (100.0 * ev.net_pnl_paise / notional) if notional else 0.0,
+            "exit_reason": ev.exit_reason, "cash_before_paise": ev.cash_before_paise,
+            "cash_after_paise": ev.cash_after_paise, "equity_before_paise": ev.equity_before_paise,
+            "equity_after_paise": ev.equity_after_paise, "confidence": float(confidence), "reason": reason,
+            "features": dict(features), "signals": dict(sigs), "context": dict(ctx),
+        })
+    df = _frame(rows, _TRADE_COLUMNS)
+    for col in ("entry_time", "exit_time"):
+        df[col] = pd.to_datetime(df[col], utc=True) if len(df) else pd.Series([], dtype="datetime64[ns, UTC]")
+    df["duration"] = pd.to_timedelta(df["duration"]) if len(df) else pd.Series([], dtype="timedelta64[ns]")
+    for col in ("quantity", "entry_price_paise", "exit_price_paise", "gross_pnl_paise", "fees_paise",
+                "net_pnl_paise", "cash_before_paise", "cash_after_paise", "equity_before_paise",
+                "equity_after_paise"):
+        df[col] = df[col].astype("int64")
+    for col in ("holding_minutes", "entry_price", "exit_price", "pnl", "pnl_pct", "confidence"):
+        df[col] = df[col].astype("float64")
+    if len(df):
+        df = df.sort_values(["exit_time", "seq"], kind="stable").reset_index(drop=True)
+    return df
+
+
+def portfolio_frame(events: Iterable[RecordedEvent]) -> pd.DataFrame:
+    """``PortfolioSnapshotted`` events -> one row per session per strategy book."""
+    rows = [{
+        "run_id": rec.run_id, "seq": rec.seq, "strategy": _book_of(rec.stream_id, rec.run_id),
+        "session_date": ev.session_date, "cash_paise": ev.cash_paise,
+        "positions_value_paise": ev.positions_value_paise, "equity_paise": ev.equity_paise,
+        "realized_pnl_paise": ev.realized_pnl_paise, "unrealized_pnl_paise": ev.unrealized_pnl_paise,
+        "fees_paid_paise": ev.fees_paid_paise, "positions": {k: dict(v) for k, v in ev.positions.items()},
+        "prices": dict(ev.prices),
+    } for rec in events if isinstance(ev := rec.event, PortfolioSnapshotted)]
+    df = _frame(rows, _PORTFOLIO_COLUMNS)
+    for col in ("cash_paise", "positions_value_paise", "equity_paise", "realized_pnl_paise",
+                "unrealized_pnl_paise", "fees_paid_paise"):
+        df[col] = df[col].astype("int64")
+    if len(df):
+        df = df.sort_values(["run_id", "strategy", "session_date", "seq"], kind="stable").reset_index(drop=True)
+    return df
+
+
+def _simple_frame(events: Iterable[RecordedEvent], cls: type) -> pd.DataFrame:
+    rows = []
+    for rec in events:
+        if isinstance(rec.event, cls):
+            row = attrs.asdict(rec.event, recurse=False)
+            rows.append({"run_id": rec.run_id, "seq": rec.seq, "occurred_at": rec.occurred_at, **row})
+    cols = ["run_id", "seq", "occurred_at", *(a.name for a in attrs.fields(cls))]
+    df = _frame(rows, cols)
+    df["occurred_at"] = pd.to_datetime(df["occurred_at"], utc=True) if len(df) else \
+        pd.Series([], dtype="datetime64[ns, UTC]")
+    return df
+
+
+@attrs.define(kw_only=True)
+class RunData:
+    """Everything the analytics know about one or several runs, as DataFrames."""
+
+    run_ids: list[str]
+    runs: list[RunInfo]
+    started: dict[str, RunStarted]
+    completed: dict[str, RunCompleted]
+    traces: pd.DataFrame
+    trades: pd.DataFrame
+    portfolio: pd.DataFrame
+    signals: pd.DataFrame
+    fills: pd.DataFrame
+    rejections: pd.DataFrame
+    breakers: pd.DataFrame
+    sentiment: pd.DataFrame
+
+    @property
+    def run_id(self) -> str:
+        """The single run id (raises if this holds several runs)."""
+        if len(self.run_ids) != 1:
+            raise ValueError(f"this RunData holds {len(self.run_ids)} runs; use run_ids")
+        return self.run_ids[0]
+
+    @property
+    def mode(self) -> str:
+        modes = {r.mode for r in self.runs}
+        return modes.pop() if len(modes) == 1 else "mixed"
+
+    @property
+    def strategies(self) -> list[str]:
+        """Strategies present in the run(s): configured ones first, then any seen in events."""
+        seen: list[str] = []
+        for st in self.started.values():
+            seen.extend(s for s in st.strategies if s not in seen)
+        for frame in (self.traces, self.trades, self.portfolio):
+            seen.extend(s for s in frame["strategy"].unique() if s not in seen)
+        return seen
+
+
+def project_events(events: Sequence[RecordedEvent], runs: Sequence[RunInfo] = ()) -> RunData:
+    """Project already-read events (of one or several runs) into a ``RunData``."""
+    run_ids: list[str] = []
+    started: dict[str, RunStarted] = {}
+    completed: dict[str, RunCompleted] = {}
+    for rec in events:
+        if rec.run_id not in run_ids:
+            run_ids.append(rec.run_id)
+        if isinstance(rec.event, RunStarted):
+            started[rec.run_id] = rec.event
+        elif isinstance(rec.event, RunCompleted):
+            completed[rec.run_id] = rec.event
+    for info in runs:
+        if info.run_id not in run_ids:
+            run_ids.append(info.run_id)
+    modes = {info.run_id: info.mode for info in runs}
+    traces = traces_frame(events)
+    if len(traces):
+        traces["mode"] = [modes.get(r) or m for r, m in zip(traces["run_id"], traces["mode"])]
+    return RunData(
+        run_ids=run_ids, runs=list(runs), started=started, completed=completed, traces=traces,
+        trades=trades_frame(events), portfolio=portfolio_frame(events), signals=signals_frame(events),
+        fills=_simple_frame(events, OrderFilled), rejections=_simple_frame(events, EntryRejected),
+        breakers=_simple_frame(events, CircuitBreakerTripped), sentiment=_simple_frame(events, SentimentScored),
+    )
+
+
+def load_runs(store: EventStore, run_ids: Sequence[str] | str | None = None) -> RunData:
+    """Read and project one or several runs from ``store`` (default: the latest run)."""
+    if run_ids is None:
+        run_ids = [latest_run_id(store)]
+    elif isinstance(run_ids, str):
+        run_ids = [run_ids]
+    infos = [store.get_run(r) for r in run_ids]
+    events: list[RecordedEvent] = []
+    for info in infos:
+        events.extend(read_run_events(store, info.run_id))
+    events.sort(key=lambda r: r.seq)
+    return project_events(events, infos)
+
+
+def load_run(store: EventStore, run_id: str | None = None) -> RunData:
+    """Read and project one run (a unique id prefix works; ``None`` means the latest run)."""
+    return load_runs(store, None if run_id is None else [run_id])
+
+
+def filter_traces(traces: pd.DataFrame, *, strategy: str | None = "both", symbol: str | Sequence[str] | None = None,
+                  start: date | datetime | str | None = None, end: date | datetime | str | None = None,
+                  mode: str | None = None) -> pd.DataFrame:
+    """Traces of one strategy (``intraday``, ``swing`` or ``both``/``None``), symbol(s),
+    entry-date range (inclusive, dates in UTC) and run mode."""
+    mask = np.ones(len(traces), dtype=bool)
+    if strategy not in (None, "both", "all"):
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be intraday, swing or both, got {strategy!r}")
+        mask &= (traces["strategy"] == strategy).to_numpy()
+    if symbol:
+        wanted = [symbol] if isinstance(symbol, str) else list(symbol)
+        mask &= traces["symbol"].isin(wanted).to_numpy()
+    if mode and "mode" in traces:
+        mask &= (traces["mode"] == mode).to_numpy()
+    if start is not None or end is not None:
+        days = traces["timestamp"].dt.tz_convert("UTC").dt.date if len(traces) else pd.Series([], dtype=object)
+        if start is not None:
+            mask &= (days >= _as_date(start)).to_numpy()
+        if end is not None:
+            mask &= (days <= _as_date(end)).to_numpy()
+    return traces.loc[mask].reset_index(drop=True)
+
+
+def _as_date(value: date | datetime | str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
