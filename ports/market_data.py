@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from core.model import Bar, Interval
+from core.model import Bar, BarSeries, Interval
 
 
 @runtime_checkable
@@ -20,6 +20,15 @@ class MarketDataFeed(Protocol):
     def history(self, symbol: str, interval: Interval, start: datetime | None = None,
                 end: datetime | None = None) -> Sequence[Bar]:
         """Bars with ``start <= bar.start < end`` (bounds optional), oldest first."""
+        ...
+
+    def history_series(self, symbol: str, interval: Interval, start: datetime | None = None,
+                       end: datetime | None = None) -> BarSeries:
+        """The same bars as ``history`` in columnar form (numpy), for bulk consumers.
+
+        ``start_ns`` is the bar start in int64 ns UTC; daily bars start at 00:00 IST of the
+        session date. Unknown symbols and invalid data raise ``core.errors.DataError``.
+        """
         ...
 
 
