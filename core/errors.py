@@ -85,3 +85,22 @@ class BrokerDailyLimitError(BrokerError):
 
 class BrokerApiError(BrokerError):
     """The broker answered with an error that retrying will not fix (bad parameters, unknown code)."""
+
+
+# ------------------------------------------------------------------ learning / model registry
+
+
+class ModelRegistryError(SenseQuantError):
+    """The model registry cannot do what was asked (unknown model, nothing to roll back to)."""
+
+
+class ModelNotFoundError(ModelRegistryError):
+    """No model with the given id (or unique prefix) is in the registry."""
+
+
+class ModelIntegrityError(ModelRegistryError):
+    """A stored model file does not match its SHA-256 manifest; it was not loaded."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(message)

@@ -287,3 +287,77 @@ class FeedHealthChanged(Event):
     feed: str
     status: str
     reason: str
+
+
+# ---------------------------------------------------------------------------- learning
+
+
+@event_type("model.trained", 1)
+@attrs.frozen(kw_only=True)
+class ModelTrained(Event):
+    """A teacher or student model was trained and stored in the model registry.
+
+    ``training_window_*`` bound the signal times of the training rows; ``data_fingerprint``
+    is the SHA-256 of the training set; ``label_config`` the label threshold and horizon.
+    A student names the teacher it learnt from in ``teacher_model_id``.
+    """
+
+    model_id: str
+    role: str
+    algorithm: str
+    feature_names: list[str]
+    training_window_start: datetime
+    training_window_end: datetime
+    data_fingerprint: str
+    n_samples: int
+    label_config: dict[str, Any]
+    params: dict[str, Any]
+    seed: int
+    training_seconds: float
+    teacher_model_id: str | None = None
+
+
+@event_type("model.evaluated", 1)
+@attrs.frozen(kw_only=True)
+class ModelEvaluated(Event):
+    """A model was scored on a held-out set; ``metrics`` follows the evaluation report shape."""
+
+    model_id: str
+    dataset: str
+    data_fingerprint: str
+    n_samples: int
+    metrics: dict[str, Any]
+
+
+@event_type("model.promotion_decided", 1)
+@attrs.frozen(kw_only=True)
+class PromotionDecided(Event):
+    """The promotion gate compared a candidate with the champion: PROMOTE or REJECT."""
+
+    candidate_model_id: str
+    champion_model_id: str | None
+    verdict: str
+    reason: str
+    checklist: dict[str, Any]
+
+
+@event_type("model.promoted", 1)
+@attrs.frozen(kw_only=True)
+class ModelPromoted(Event):
+    """A model became the production champion; the previous one (if any) was archived."""
+
+    model_id: str
+    previous_model_id: str | None
+    registry: str
+    reason: str = ""
+
+
+@event_type("model.rolled_back", 1)
+@attrs.frozen(kw_only=True)
+class ModelRolledBack(Event):
+    """Production went back from ``from_model_id`` to the previous champion ``to_model_id``."""
+
+    from_model_id: str
+    to_model_id: str
+    registry: str
+    reason: str = ""
