@@ -35,4 +35,31 @@ def list_runs(obj: dict, mode: str | None, limit: int, as_json: bool) -> None:
                   r.config_hash, r.code_version, r.data_fingerprint[:12]) for r in found])
 
 
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def show_run(obj: dict, run_id: str, as_json: bool) -> None:
+    """Rebuild a run's summary (returns, risk, trades, costs) from the event log alone."""
+    from applications.run_summary import summarize_run, summary_rows
+
+    store = open_store(obj.get("db_url"))
+    try:
+        summary = summarize_run(store, run_id)
+    finally:
+        store.close()
+    if as_json:
+        print_json({"run": attrs.asdict(summary.run), "status": summary.status,
+                    "bars_processed": summary.bars_processed, "events": summary.events,
+                    "books": [attrs.asdict(b) for b in summary.books]})
+        return
+    run = summary.run
+    header, rows = summary_rows(summary)
+    print_table(f"Run {run.run_id} ({run.mode}, {summary.status})", header, rows)
+    print_table("Provenance", ["field", "value"], [
+        ("config hash", run.config_hash), ("code version", run.code_version),
+        ("data fingerprint", run.data_fingerprint), ("events", f"{summary.events:,}"),
+        ("bars processed", f"{summary.bars_processed:,}")])
+
+
 COMMANDS = [runs]

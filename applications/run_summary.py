@@ -1,0 +1,196 @@
+"""The run summary (returns, risk, trade statistics) as a projection of the event log.
+
+``sensequant backtest`` prints it when a run ends and ``sensequant runs show`` rebuilds
+it from the stored events alone; both call ``summarize_run`` so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import date
+
+import attrs
+import numpy as np
+
+from core.events.base import RecordedEvent, RunInfo
+from core.events.catalog import (
+    CircuitBreakerTripped,
+    PortfolioSnapshotted,
+    PredictionTraced,
+    RunCompleted,
+    RunStarted,
+    SignalGenerated,
+    TradeClosed,
+)
+from ports.event_store import EventStore
+
+TRADING_DAYS_PER_YEAR = 252
+
+
+@attrs.frozen(kw_only=True)
+class BookSummary:
+    """Performance of one strategy book (all money in paise, ratios as plain floats)."""
+
+    strategy: str
+    sessions: int
+    first_session: date | None
+    last_session: date | None
+    initial_equity_paise: int
+    final_equity_paise: int
+    total_return_pct: float
+    annualized_return_pct: float
+    sharpe: float
+    sortino: float
+    calmar: float
+    max_drawdown_pct: float
+    trades: int
+    win_rate_pct: float
+    profit_factor: float | None
+    average_hold_minutes: float
+    costs_paid_paise: int
+    net_pnl_paise: int
+    signals: int
+    traces: int
+    circuit_breaker_trips: int
+
+
+@attrs.frozen(kw_only=True)
+class RunSummary:
+    run: RunInfo
+    books: list[BookSummary]
+    status: str
+    bars_processed: int
+    events: int
+
+
+def daily_stats(equity: Iterable[int], initial: int) -> dict[str, float]:
+    """Return/risk ratios of a daily equity curve starting from ``initial`` (paise)."""
+    curve = np.asarray([initial, *equity], dtype=np.float64)
+    n_sessions = len(curve) - 1
+    if n_sessions <= 0 or initial <= 0:
+        return dict(total_return_pct=0.0, annualized_return_pct=0.0, sharpe=0.0, sortino=0.0,
+                    calmar=0.0, max_drawdown_pct=0.0)
+    returns = curve[1:] / curve[:-1] - 1.0
+    total = curve[-1] / curve[0] - 1.0
+    annualized = (1.0 + total) ** (TRADING_DAYS_PER_YEAR / n_sessions) - 1.0 if total > -1 else -1.0
+    std = returns.std(ddof=1) if n_sessions > 1 else 0.0
+    sharpe = float(returns.mean() / std * math.sqrt(TRADING_DAYS_PER_YEAR)) if std > 0 else 0.0
+    downside = math.sqrt(float(np.mean(np.minimum(returns, 0.0) ** 2)))
+    sortino = float(returns.mean() / downside * math.sqrt(TRADING_DAYS_PER_YEAR)) if downside > 0 else 0.0
+    peaks = np.maximum.accumulate(curve)
+    max_dd = float(((curve - peaks) / peaks).min())
+    calmar = float(annualized / abs(max_dd)) if max_dd < 0 else 0.0
+    return dict(total_return_pct=total * 100, annualized_return_pct=annualized * 100, sharpe=sharpe,
+                sortino=sortino, calmar=calmar, max_drawdown_pct=max_dd * 100)
+
+
+def summarize_books(events: Iterable[RecordedEvent]) -> tuple[list[BookSummary], dict[str, int | str]]:
+    """Fold the events of one run into one summary per strategy book."""
+    snapshots: dict[str, list[PortfolioSnapshotted]] = {}
+    trades: dict[str, list[TradeClosed]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    initial: dict[str, int] = {}
+    meta: dict[str, int | str] = {"status": "running", "bars_processed": 0, "events": 0}
+    for rec in events:
+        meta["events"] = int(meta["events"]) + 1
+        book = rec.stream_id.rsplit(":", 1)[-1] if ":" in rec.stream_id else "run"
+        ev = rec.event
+        c = counts.setdefault(book, {"signals": 0, "traces": 0, "trips": 0})
+        if isinstance(ev, PortfolioSnapshotted):
+            snapshots.setdefault(book, []).append(ev)
+        elif isinstance(ev, TradeClosed):
+            trades.setdefault(book, []).append(ev)
+        elif isinstance(ev, SignalGenerated):
+            c["signals"] += 1
+        elif isinstance(ev, PredictionTraced):
+            c["traces"] += 1
+        elif isinstance(ev, CircuitBreakerTripped):
+            c["trips"] += 1
+        elif isinstance(ev, RunStarted):
+            for name, cash in ev.config.get("initial_cash_paise_by_book", {}).items():
+                initial[name] = int(cash)
+        elif isinstance(ev, RunCompleted):
+            meta["status"] = ev.status
+            meta["bars_processed"] = ev.bars_processed
+    books = []
+    for name in sorted(set(snapshots) | set(trades)):
+        snaps = snapshots.get(name, [])
+        start = initial.get(name, snaps[0].equity_paise if snaps else 0)
+        stats = daily_stats([s.equity_paise for s in snaps], start)
+        closed = trades.get(name, [])
+        wins = sum(t.net_pnl_paise for t in closed if t.net_pnl_paise > 0)
+        losses = -sum(t.net_pnl_paise for t in closed if t.net_pnl_paise < 0)
+        holds = [(t.exit_time - t.entry_time).total_seconds() / 60 for t in closed]
+        final = snaps[-1].equity_paise if snaps else start
+        c = counts.get(name, {"signals": 0, "traces": 0, "trips": 0})
+        books.append(BookSummary(
+            strategy=name, sessions=len(snaps), first_session=snaps[0].session_date if snaps else None,
+            last_session=snaps[-1].session_date if snaps else None, initial_equity_paise=start,
+            final_equity_paise=final, trades=len(closed),
+            win_rate_pct=100.0 * sum(1 for t in closed if t.net_pnl_paise > 0) / len(closed) if closed else 0.0,
+            profit_factor=(wins / losses) if losses > 0 else None,
+            average_hold_minutes=float(np.mean(holds)) if holds else 0.0,
+            costs_paid_paise=snaps[-1].fees_paid_paise if snaps else 0,
+            net_pnl_paise=final - start, signals=c["signals"], traces=c["traces"],
+            circuit_breaker_trips=c["trips"], **stats))
+    return books, meta
+
+
+def summarize_run(store: EventStore, run_id: str, page_size: int = 10_000) -> RunSummary:
+    """Rebuild a run's summary from the event log alone."""
+    run = store.get_run(run_id)
+
+    def events() -> Iterable[RecordedEvent]:
+        after = 0
+        while True:
+            page = store.read_all(after, page_size, run_id=run.run_id)
+            if not page:
+                return
+            yield from page
+            after = page[-1].seq
+
+    books, meta = summarize_books(events())
+    return RunSummary(run=run, books=books, status=str(meta["status"]),
+                      bars_processed=int(meta["bars_processed"]), events=int(meta["events"]))
+
+
+def summary_rows(summary: RunSummary) -> tuple[list[str], list[list[str]]]:
+    """A table: one row per metric, one column per book."""
+    books = summary.books
+    header = ["metric", *[b.strategy for b in books]]
+
+    def rupees(p: int) -> str:
+        return f"₹{p / 100:,.2f}"
+
+    def row(label: str, fn) -> list[str]:
+        return [label, *[fn(b) for b in books]]
+
+    rows = [
+        row("period", lambda b: f"{b.first_session} → {b.last_session} ({b.sessions} sessions)"),
+        row("initial equity", lambda b: rupees(b.initial_equity_paise)),
+        row("final equity", lambda b: rupees(b.final_equity_paise)),
+        row("net P&L", lambda b: rupees(b.net_pnl_paise)),
+        row("total return", lambda b: f"{b.total_return_pct:.2f} %"),
+        row("annualised return", lambda b: f"{b.annualized_return_pct:.2f} %"),
+        row("Sharpe", lambda b: f"{b.sharpe:.2f}"),
+        row("Sortino", lambda b: f"{b.sortino:.2f}"),
+        row("Calmar", lambda b: f"{b.calmar:.2f}"),
+        row("max drawdown", lambda b: f"{b.max_drawdown_pct:.2f} %"),
+        row("trades", lambda b: str(b.trades)),
+        row("win rate", lambda b: f"{b.win_rate_pct:.1f} %"),
+        row("profit factor", lambda b: "n/a" if b.profit_factor is None else f"{b.profit_factor:.2f}"),
+        row("average hold", lambda b: _hold(b.average_hold_minutes)),
+        row("costs paid", lambda b: rupees(b.costs_paid_paise)),
+        row("signals / traces", lambda b: f"{b.signals} / {b.traces}"),
+        row("circuit-breaker trips", lambda b: str(b.circuit_breaker_trips)),
+    ]
+    return header, rows
+
+
+def _hold(minutes: float) -> str:
+    if minutes >= 60 * 24:
+        return f"{minutes / (60 * 24):.1f} days"
+    if minutes >= 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes:.0f} min"
