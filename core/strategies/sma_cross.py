@@ -1,0 +1,78 @@
+"""The reference strategy: long-only fast/slow SMA crossover.
+
+Crossing semantics are backtesting.py's ``crossover(a, b)``: ``a[-2] < b[-2] and
+a[-1] > b[-1]`` (strict on both bars, so touching without crossing, or a tie on the
+previous bar, is not a cross). LONG on fast-crosses-above-slow, FLAT on
+fast-crosses-below-slow. No stops. ``quantity`` is the fixed order size.
+
+Exactness: the comparison is made in integer arithmetic, never on float means. The
+book carries ``psum_<n>``, the rolling sum of closes in integer paise
+(``round(close*100)``, exact); ``fast_mean > slow_mean`` is decided as
+``fast_sum * slow_n > slow_sum * fast_n`` on Python ints. Two SMAs that are equal on
+paper therefore compare equal (a float mean can make ``10.1+10.2+10.3`` differ from
+``30.6``), so ties are handled exactly and results do not depend on summation order.
+"""
+
+from __future__ import annotations
+
+import math
+
+from core.features.indicators import SMA, IndicatorSpec, RollingPaiseSum
+from core.model import Direction, StrategyKind
+from core.strategies.base import PositionView, Signal
+from core.strategies.gate import component_scores
+from core.strategies.rules import signal_context
+
+
+class SmaCrossStrategy:
+    """Long-only SMA(fast) / SMA(slow) crossover with a fixed quantity."""
+
+    def __init__(self, fast: int = 10, slow: int = 30, quantity: int = 100,
+                 kind: StrategyKind = StrategyKind.SWING, name: str = "sma_cross") -> None:
+        if not (isinstance(fast, int) and isinstance(slow, int) and 1 <= fast < slow):
+            raise ValueError(f"SmaCrossStrategy needs integer windows 1 <= fast < slow, got fast={fast!r}, slow={slow!r}")
+        if not (isinstance(quantity, int) and quantity > 0):
+            raise ValueError(f"SmaCrossStrategy.quantity must be a positive integer, got {quantity!r}")
+        self.fast = fast
+        self.slow = slow
+        self.quantity = quantity
+        self.kind = kind
+        self.name = name
+        self._fast_sum = RollingPaiseSum(fast)
+        self._slow_sum = RollingPaiseSum(slow)
+
+    def feature_spec(self) -> dict[str, IndicatorSpec]:
+        specs = (SMA(self.fast), SMA(self.slow), self._fast_sum, self._slow_sum)
+        return {s.name: s for s in specs}
+
+    def relation(self, book, i: int) -> int | None:
+        """Sign of ``SMA_fast - SMA_slow`` at bar ``i`` in exact arithmetic (None in warm-up)."""
+        fs = book.features[self._fast_sum.name][i]
+        ss = book.features[self._slow_sum.name][i]
+        if math.isnan(fs) or math.isnan(ss):
+            return None
+        lhs = int(fs) * self.slow
+        rhs = int(ss) * self.fast
+        return (lhs > rhs) - (lhs < rhs)
+
+    def decide(self, book, i: int, position: PositionView, sentiment: float | None,
+               prediction=None) -> Signal | None:
+        if i < 1:
+            return None
+        now = self.relation(book, i)
+        before = self.relation(book, i - 1)
+        if now is None or before is None:
+            return None
+        if before < 0 and now > 0:
+            if position.direction is Direction.LONG:
+                return None
+            direction, reason, technical = Direction.LONG, "sma_cross_up", 1.0
+        elif before > 0 and now < 0:
+            if position.is_flat:
+                return None
+            direction, reason, technical = Direction.FLAT, "sma_cross_down", -1.0
+        else:
+            return None
+        return Signal(direction=direction, confidence=1.0, reason=reason, features=book.features_at(i),
+                      signals=component_scores(technical, sentiment, prediction, None),
+                      context=signal_context(book, i, position, quantity=self.quantity))
