@@ -11,7 +11,7 @@ rebuilt from the history on the first append.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
 
 import numpy as np
@@ -40,11 +40,15 @@ def bar_start_ns(bar: Bar) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
-def _check_specs(specs: Iterable[IndicatorSpec]) -> tuple[IndicatorSpec, ...]:
+def _check_specs(specs: "Iterable[IndicatorSpec] | Mapping[str, IndicatorSpec]") -> tuple[IndicatorSpec, ...]:
+    if isinstance(specs, Mapping):  # a Strategy.feature_spec() dict: name -> spec
+        specs = specs.values()
     out: list[IndicatorSpec] = []
     seen: dict[str, IndicatorSpec] = {}
     for spec in specs:
-        name = spec.name
+        name = getattr(spec, "name", None)
+        if not isinstance(name, str) or not callable(getattr(spec, "batch", None)):
+            raise ConfigError(f"{spec!r} is not an indicator spec (needs .name, .batch, .incremental)")
         if name in seen:
             if seen[name] == spec:
                 continue  # the same indicator asked for twice (e.g. by two strategies)
