@@ -8,7 +8,7 @@ Accounting rules
 * A fill that reduces a position closes ``c`` shares and removes a pro-rata share of
   the basis, ``removed = basis * c / |quantity|`` truncated toward zero (the remainder
   stays with the open shares, so no paisa is ever lost). Realized gross P&L of the
-  close is ``c * price - removed`` for a long and ``removed - c * price`` for a short.
+  close is ``c * price - removed`` for a long and ``|removed| - c * price`` for a short.
 * A fill larger than the open position flips it: it is split into a close of the
   whole position and an open of the rest at the fill price.
 * Cash moves by ``-side * quantity * price - fees`` on every fill.
@@ -250,7 +250,7 @@ class Portfolio:
                 realized = closing * price - removed
                 quantity = held - closing
             else:
-                realized = removed + closing * price
+                realized = -removed - closing * price
                 quantity = held + closing
             basis -= removed
         opened_at = None if before is None else before.opened_at
