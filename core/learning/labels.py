@@ -52,21 +52,27 @@ class LabelConfig:
         SHORT, anything else NOOP.
     horizon
         Bars (intraday) or sessions (swing) ahead.
+    max_abs_return
+        Optional cap: a forward move larger than this (e.g. a split or bonus issue in
+        unadjusted data) leaves the bar unlabelled instead of teaching a false move.
     """
 
     kind: StrategyKind
     threshold: float = attrs.field(validator=_positive)
     horizon: int = attrs.field(validator=_positive)
+    max_abs_return: float | None = attrs.field(default=None)
 
     @classmethod
-    def intraday(cls, *, horizon: int = 6, threshold: float = 0.003) -> "LabelConfig":
+    def intraday(cls, *, horizon: int = 6, threshold: float = 0.003,
+                 max_abs_return: float | None = None) -> "LabelConfig":
         """Intraday default: 0.3 % within ``horizon`` bars of the same session."""
-        return cls(kind=StrategyKind.INTRADAY, threshold=threshold, horizon=horizon)
+        return cls(kind=StrategyKind.INTRADAY, threshold=threshold, horizon=horizon, max_abs_return=max_abs_return)
 
     @classmethod
-    def swing(cls, *, horizon: int = 5, threshold: float = 0.005) -> "LabelConfig":
+    def swing(cls, *, horizon: int = 5, threshold: float = 0.005,
+              max_abs_return: float | None = None) -> "LabelConfig":
         """Swing default: 0.5 % over ``horizon`` sessions."""
-        return cls(kind=StrategyKind.SWING, threshold=threshold, horizon=horizon)
+        return cls(kind=StrategyKind.SWING, threshold=threshold, horizon=horizon, max_abs_return=max_abs_return)
 
     @classmethod
     def for_kind(cls, kind: StrategyKind, **overrides: float) -> "LabelConfig":
@@ -75,7 +81,8 @@ class LabelConfig:
         return factory(**overrides)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, object]:
-        return {"kind": self.kind.value, "threshold": self.threshold, "horizon": self.horizon}
+        return {"kind": self.kind.value, "threshold": self.threshold, "horizon": self.horizon,
+                "max_abs_return": self.max_abs_return}
 
 
 def session_ids(start_ns: np.ndarray) -> np.ndarray:
@@ -167,9 +174,14 @@ def make_labels(series: BarSeries, config: LabelConfig) -> Labels:
 
     The label of bar ``t`` reads ``close[t]`` and ``close[exit]`` with
     ``t < exit <= t + horizon`` (bars or sessions); nothing before ``t`` and nothing
-    after the exit bar. Bars whose horizon runs past the data are ``UNLABELLED``.
+    after the exit bar. Bars whose horizon runs past the data (or whose move exceeds
+    ``max_abs_return``) are ``UNLABELLED``.
     """
     exits = exit_indices(series.start_ns, config)
     fwd = forward_returns(series.close, exits)
+    if config.max_abs_return is not None:
+        too_big = np.abs(fwd) > config.max_abs_return
+        fwd[too_big] = np.nan
+        exits = np.where(too_big, UNLABELLED, exits)
     return Labels(codes=classify_returns(fwd, config.threshold), forward_return=fwd, exit_index=exits,
                   config=config)

@@ -143,7 +143,8 @@ def teacher_labels(traces: Iterable[PredictionTraced], bars: Mapping[str, BarSer
         Maps a trace's strategy name to its kind; ``None`` skips the trace.
 
     Skip reasons: ``unknown_strategy``, ``no_bars`` (symbol absent), ``before_data``
-    (signal bar not found), ``horizon_beyond_data`` (the exit bar is not in the data yet).
+    (signal bar not found), ``horizon_beyond_data`` (the exit bar is not in the data yet),
+    ``move_beyond_cap`` (the move exceeds ``max_abs_return``, e.g. a split).
     """
     configs = dict(configs) if configs is not None else {
         StrategyKind.INTRADAY: LabelConfig.intraday(), StrategyKind.SWING: LabelConfig.swing()}
@@ -176,6 +177,9 @@ def teacher_labels(traces: Iterable[PredictionTraced], bars: Mapping[str, BarSer
             skip("horizon_beyond_data")
             continue
         fwd = float(series.close[j] / series.close[i] - 1.0)
+        if config.max_abs_return is not None and abs(fwd) > config.max_abs_return:
+            skip("move_beyond_cap")
+            continue
         examples.append(TeacherExample(
             symbol=trace.symbol, strategy=trace.strategy, signal_time=trace.timestamp,
             signal_bar_start_ns=int(series.start_ns[i]), exit_bar_start_ns=int(series.start_ns[j]),
