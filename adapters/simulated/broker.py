@@ -10,7 +10,11 @@ Matching rules, applied per symbol each time ``advance(bar)`` is called:
    session (IST date) than the last bar seen before submission cannot have traded at that
    open: the position would have been squared off at the close. It fills at the last
    seen close of the symbol (same slippage and rounding), stamped with that bar's start,
-   reason ``"session_close"``.
+   reason ``"session_close"``. This needs the venue to have seen the bar the order was
+   decided on: when ``submitted_at`` is later than the end of the last bar it was given
+   (the caller skipped bars), that close is unknown and the order fills at the next open
+   as an ordinary market order. Give the venue every bar of a symbol with an open
+   position for exact square-offs; ``advance`` is cheap when nothing is working.
 2. **Limit orders** fill when the bar trades through the limit: at the open when it
    gaps through (better than the limit), otherwise at the limit. No slippage.
    **Stop orders** trigger when the bar touches the stop: at the open when it gaps
@@ -102,6 +106,7 @@ class _SymbolState:
     last_session: date | None = None
     last_close: float | None = None
     last_start: datetime | None = None
+    last_end: datetime | None = None
 
 
 class SimulatedBroker:
@@ -111,6 +116,7 @@ class SimulatedBroker:
         self.config = config or BrokerConfig()
         self.tick_rule = tick_rule
         self._orders: dict[str, _Order] = {}
+        self._working: dict[str, dict[str, _Order]] = {}   # symbol -> working orders by id
         self._seq = 0
         self._symbols: dict[str, _SymbolState] = {}
         self._positions: dict[str, int] = {}
@@ -124,10 +130,10 @@ class SimulatedBroker:
         if problem:
             return OrderAck(client_order_id=cid, status=OrderStatus.REJECTED, reason=problem)
         state = self._symbols.get(order.symbol, _SymbolState())
-        self._orders[cid] = self._new_order(
+        new = self._new_order(
             order, active_after_bar=state.bars, state=state,
             reason={OrderType.MARKET: "market", OrderType.LIMIT: "limit", OrderType.STOP: "stop"}[order.order_type])
-        return OrderAck(client_order_id=cid, status=OrderStatus.ACCEPTED, broker_order_id=self._orders[cid].broker_id)
+        return OrderAck(client_order_id=cid, status=OrderStatus.ACCEPTED, broker_order_id=new.broker_id)
 
     def cancel(self, client_order_id: str) -> OrderAck:
         order = self._orders.get(client_order_id)
@@ -137,12 +143,12 @@ class SimulatedBroker:
         legs = [self._orders[lid] for lid in (client_order_id + SL_SUFFIX, client_order_id + TP_SUFFIX)
                 if lid in self._orders]
         if order.working:
-            order.status = OrderStatus.CANCELLED
+            self._finish(order, OrderStatus.CANCELLED)
             return OrderAck(client_order_id=client_order_id, status=OrderStatus.CANCELLED,
                             broker_order_id=order.broker_id, reason="cancelled")
         live_legs = [leg for leg in legs if leg.working]
         for leg in live_legs:
-            leg.status = OrderStatus.CANCELLED
+            self._finish(leg, OrderStatus.CANCELLED)
         if live_legs:
             names = ", ".join(leg.request.client_order_id for leg in live_legs)
             return OrderAck(client_order_id=client_order_id, status=order.status, broker_order_id=order.broker_id,
@@ -156,9 +162,8 @@ class SimulatedBroker:
         bar_no = state.bars
         session = _session(bar.start)
         fills: list[Fill] = []
-        queue = sorted((o for o in self._orders.values()
-                        if o.working and o.request.symbol == bar.symbol and o.active_after_bar < bar_no),
-                       key=lambda o: o.seq)
+        working = self._working.get(bar.symbol)
+        queue = [o for o in working.values() if o.active_after_bar < bar_no] if working else []
         # market orders first (they trade at the open), then resting orders, then new legs
         queue.sort(key=lambda o: (o.request.order_type is not OrderType.MARKET, o.seq))
         i = 0
@@ -175,11 +180,13 @@ class SimulatedBroker:
         state.last_session = session
         state.last_close = bar.close
         state.last_start = bar.start
+        state.last_end = bar.end
         self._fills.extend(fills)
         return fills
 
     def open_order_ids(self) -> list[str]:
-        return [cid for cid, o in sorted(self._orders.items(), key=lambda kv: kv[1].seq) if o.working]
+        live = [o for orders in self._working.values() for o in orders.values()]
+        return [o.request.client_order_id for o in sorted(live, key=lambda o: o.seq)]
 
     def positions(self) -> dict[str, int]:
         return {s: q for s, q in sorted(self._positions.items()) if q != 0}
@@ -200,10 +207,22 @@ class SimulatedBroker:
     def _new_order(self, request: OrderRequest, *, active_after_bar: int, state: _SymbolState, reason: str,
                    parent_id: str | None = None) -> _Order:
         self._seq += 1
-        return _Order(request=request, broker_id=f"SIM-{self._seq:06d}", seq=self._seq,
-                      active_after_bar=active_after_bar, last_session=state.last_session,
-                      last_close=state.last_close, last_bar_start=state.last_start,
-                      reason=reason, parent_id=parent_id)
+        stale = (request.submitted_at is not None and state.last_end is not None
+                 and request.submitted_at > state.last_end)
+        order = _Order(request=request, broker_id=f"SIM-{self._seq:06d}", seq=self._seq,
+                       active_after_bar=active_after_bar, last_session=None if stale else state.last_session,
+                       last_close=None if stale else state.last_close,
+                       last_bar_start=None if stale else state.last_start,
+                       reason=reason, parent_id=parent_id)
+        self._orders[request.client_order_id] = order
+        self._working.setdefault(request.symbol, {})[request.client_order_id] = order
+        return order
+
+    def _finish(self, order: _Order, status: OrderStatus) -> None:
+        order.status = status
+        working = self._working.get(order.request.symbol)
+        if working is not None:
+            working.pop(order.request.client_order_id, None)
 
     def _validate(self, order: OrderRequest) -> str:
         cid = order.client_order_id
@@ -303,7 +322,7 @@ class SimulatedBroker:
     def _fill(self, order: _Order, price_paise: int, at: datetime, reason: str) -> Fill:
         req = order.request
         order.fills += 1
-        order.status = OrderStatus.FILLED
+        self._finish(order, OrderStatus.FILLED)
         self._positions[req.symbol] = self._positions.get(req.symbol, 0) + req.side.sign * req.quantity
         return Fill(client_order_id=req.client_order_id, trade_id=f"{req.client_order_id}-F{order.fills}",
                     symbol=req.symbol, side=req.side, quantity=req.quantity, price_paise=price_paise,
@@ -316,7 +335,7 @@ class SimulatedBroker:
             for sibling_id in (order.parent_id + SL_SUFFIX, order.parent_id + TP_SUFFIX):
                 sibling = self._orders.get(sibling_id)
                 if sibling_id != own and sibling is not None and sibling.working:
-                    sibling.status = OrderStatus.CANCELLED
+                    self._finish(sibling, OrderStatus.CANCELLED)
             return []
         req = order.request
         if req.stop_loss_paise is None and req.take_profit_paise is None:
@@ -336,7 +355,6 @@ class SimulatedBroker:
                 submitted_at=fill.filled_at)
             leg = self._new_order(leg_request, active_after_bar=bar_no - 1, state=state, reason=reason,
                                   parent_id=req.client_order_id)
-            self._orders[leg_request.client_order_id] = leg
             legs.append(leg)
         return legs
 

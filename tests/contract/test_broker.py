@@ -310,6 +310,18 @@ class TestSessions:
         assert [(f.price_paise, f.reason, f.filled_at) for f in fills] == [
             (100_55, "session_close", DAY1 + timedelta(minutes=374))]
 
+    def test_session_close_needs_the_decision_bar(self) -> None:
+        seen = bar(374, 100.0, 101.0, 99.0, 100.55)
+        b = sim()
+        b.advance(seen)
+        b.submit(sell("x", product=Product.INTRADAY, submitted_at=seen.end))
+        assert b.advance(bar(0, 90.0, 91.0, 89.0, 90.0, day=DAY2))[0].reason == "session_close"
+        b = sim()
+        b.advance(bar(60, 100.0, 101.0, 99.0, 100.55))          # the venue missed later bars
+        b.submit(sell("x", product=Product.INTRADAY, submitted_at=seen.end))
+        fills = b.advance(bar(0, 90.0, 91.0, 89.0, 90.0, day=DAY2))
+        assert [(f.price_paise, f.reason) for f in fills] == [(90_00, "market")]
+
     def test_delivery_market_order_across_a_session_gap_fills_at_the_open(self) -> None:
         b = sim()
         b.advance(bar(374, 100.0, 101.0, 99.0, 100.55))
