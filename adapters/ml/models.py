@@ -61,7 +61,7 @@ class LightGbmModel:
 
 @attrs.define(kw_only=True, eq=False)
 class LinearModel:
-    """Standardise, then a linear score per class.
+    """Standardise, then a linear score per class (missing inputs count as the training mean).
 
     ``link`` is ``softmax`` (multinomial logistic), ``ovr`` (one-vs-rest sigmoids,
     normalised) or ``binary`` (one score for ``classes[1]`` against ``classes[0]``).
@@ -78,10 +78,14 @@ class LinearModel:
     algorithm: str = LOGISTIC
     file_name: str = "model.json"
 
-    def decision(self, X: np.ndarray) -> np.ndarray:
+    def standardise(self, X: np.ndarray) -> np.ndarray:
+        """Scaled inputs; a missing (NaN) value is imputed with the training mean (0 after scaling)."""
         X = np.asarray(X, dtype=np.float64).reshape(-1, len(self.feature_names))
         Z = (X - self.scaler_mean) / self.scaler_scale
-        return Z @ self.coef.T + self.intercept
+        return np.where(np.isfinite(Z), Z, 0.0)
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        return self.standardise(X) @ self.coef.T + self.intercept
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         scores = self.decision(X)
@@ -104,8 +108,7 @@ class LinearModel:
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Per-feature share of each class score, ``(n, classes, features + 1)`` (last: intercept)."""
-        X = np.asarray(X, dtype=np.float64).reshape(-1, len(self.feature_names))
-        Z = (X - self.scaler_mean) / self.scaler_scale
+        Z = self.standardise(X)
         n, k = Z.shape
         out = np.zeros((n, N_CLASSES, k + 1))
         if self.link == "binary":

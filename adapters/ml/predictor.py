@@ -1,5 +1,12 @@
 """``Predictor`` port adapters backed by registry models (hash-verified on load).
 
+The engine passes ``FeatureBook.features_at(i)`` — the strategy's raw indicator columns.
+When the model was trained through a ``FeatureRecipe`` (stored with it), the predictor
+derives the model's inputs from those raw columns with the same recipe; otherwise the
+dict must already hold the model's feature names. A value that is absent (warm-up:
+``features_at`` leaves out non-finite values) is treated as missing: LightGBM routes it
+down its learnt missing-value branch, the linear model imputes the training mean.
+
 ``LightGbmPredictor`` explains each prediction with LightGBM's per-feature SHAP
 contributions (``pred_contrib=True``) for the predicted class; ``LinearPredictor`` with
 each feature's standardised value times its coefficient for the predicted class.
@@ -12,28 +19,36 @@ from collections.abc import Mapping
 import numpy as np
 
 from adapters.ml.models import LightGbmModel, LinearModel, TrainedModel
-from adapters.ml.registry import ModelRegistry
+from adapters.ml.registry import ModelRecord, ModelRegistry
 from core.errors import ModelRegistryError
+from core.learning.features import FeatureRecipe
 from core.learning.labels import CLASS_ORDER
 from ports.predictor import Prediction
 
 
 class _ModelPredictor:
-    def __init__(self, model_id: str, model: TrainedModel) -> None:
+    def __init__(self, model_id: str, model: TrainedModel, recipe: FeatureRecipe | None = None) -> None:
         self.model_id = model_id
         self.feature_names = list(model.feature_names)
+        self.recipe = recipe
+        #: Raw feature columns the caller's book must provide.
+        self.required_columns = list(recipe.raw_columns) if recipe is not None else list(self.feature_names)
         self._model = model
 
-    def _row(self, features: Mapping[str, float]) -> np.ndarray:
-        missing = [n for n in self.feature_names if n not in features]
-        if missing:
-            raise KeyError(f"model {self.model_id} needs features {missing}; the strategy's feature book "
-                           "must compute them")
-        return np.array([[float(features[n]) for n in self.feature_names]], dtype=np.float64)
+    def inputs(self, features: Mapping[str, float]) -> dict[str, float]:
+        """The model's input vector for a raw feature dict (NaN where missing).
+
+        A dict that already holds every model feature name is used as is.
+        """
+        if self.recipe is not None and not all(n in features for n in self.feature_names):
+            return self.recipe.row(features)
+        nan = float("nan")
+        return {n: float(features.get(n, nan)) for n in self.feature_names}
 
     def predict(self, features: Mapping[str, float]) -> Prediction:
         """Class probabilities for one feature vector, with per-feature contributions."""
-        row = self._row(features)
+        inputs = self.inputs(features)
+        row = np.array([[inputs[n] for n in self.feature_names]], dtype=np.float64)
         proba = self._model.predict_proba(row)[0]
         best = int(np.argmax(proba))
         contrib = self._model.contributions(row)[0, best, : len(self.feature_names)]
@@ -49,15 +64,23 @@ class _ModelPredictor:
 class LightGbmPredictor(_ModelPredictor):
     """A LightGBM registry model as a ``Predictor``."""
 
-    def __init__(self, model_id: str, model: LightGbmModel) -> None:
-        super().__init__(model_id, model)
+    def __init__(self, model_id: str, model: LightGbmModel, recipe: FeatureRecipe | None = None) -> None:
+        super().__init__(model_id, model, recipe)
 
 
 class LinearPredictor(_ModelPredictor):
     """A linear (logistic / SGD) registry model as a ``Predictor``."""
 
-    def __init__(self, model_id: str, model: LinearModel) -> None:
-        super().__init__(model_id, model)
+    def __init__(self, model_id: str, model: LinearModel, recipe: FeatureRecipe | None = None) -> None:
+        super().__init__(model_id, model, recipe)
+
+
+def predictor_for(record: ModelRecord, model: TrainedModel) -> LightGbmPredictor | LinearPredictor:
+    """Wrap a loaded model (with its stored feature recipe, if any) as a predictor."""
+    recipe = FeatureRecipe.from_dict(record.feature_recipe) if record.feature_recipe else None
+    if isinstance(model, LightGbmModel):
+        return LightGbmPredictor(record.model_id, model, recipe)
+    return LinearPredictor(record.model_id, model, recipe)
 
 
 def load_predictor(registry: ModelRegistry, model_id: str | None = None) -> LightGbmPredictor | LinearPredictor:
@@ -67,6 +90,4 @@ def load_predictor(registry: ModelRegistry, model_id: str | None = None) -> Ligh
         raise ModelRegistryError(f"no model is in production in {registry.root}; "
                                  "promote one with `sensequant models promote ID`")
     record, model = registry.load(target)
-    if isinstance(model, LightGbmModel):
-        return LightGbmPredictor(record.model_id, model)
-    return LinearPredictor(record.model_id, model)
+    return predictor_for(record, model)

@@ -81,6 +81,7 @@ class ModelRecord:
     label_config: Mapping[str, Any]
     created_at: str
     teacher_model_id: str | None = None
+    feature_recipe: Mapping[str, Any] = attrs.Factory(dict)
     extra: Mapping[str, Any] = attrs.Factory(dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,10 +151,13 @@ class ModelRegistry:
                  training_window: tuple[datetime, datetime], data_fingerprint: str,
                  metrics: Mapping[str, Any], params: Mapping[str, Any] | None = None,
                  label_config: Mapping[str, Any] | None = None, teacher_model_id: str | None = None,
+                 feature_recipe: Mapping[str, Any] | None = None,
                  extra: Mapping[str, Any] | None = None) -> ModelRecord:
         """Store a trained model as a new immutable version and return its record.
 
         The id is ``<role>-<algorithm>-<created_at UTC>-<first 8 hex of the model file hash>``.
+        ``feature_recipe`` (``FeatureRecipe.to_dict()``) tells a predictor how to derive the
+        model's inputs from a strategy's raw feature columns.
         """
         model_bytes = model.to_bytes()
         stamp = created_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -164,7 +168,7 @@ class ModelRegistry:
             training_window={"start": _iso(training_window[0]), "end": _iso(training_window[1])},
             data_fingerprint=data_fingerprint, metrics=dict(metrics), params=dict(params or {}),
             label_config=dict(label_config or {}), created_at=_iso(created_at), teacher_model_id=teacher_model_id,
-            extra=dict(extra or {}))
+            feature_recipe=dict(feature_recipe or {}), extra=dict(extra or {}))
         metadata_bytes = _dump(record.to_dict())
         files = {model.file_name: model_bytes, METADATA: metadata_bytes}
         manifest_bytes = _dump({"model_id": model_id, "algorithm": model.algorithm,

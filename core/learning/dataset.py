@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 import attrs
 import numpy as np
 
-from core.features import ATR, EMA, RSI, SMA, VWAP, FeatureBook, IndicatorSpec, RollingReturn, RollingVolatility
+from core.features import FeatureBook, IndicatorSpec
+from core.learning.features import DEFAULT_MODEL_SPECS, FeatureRecipe, recipe_from_specs
 from core.learning.labels import CLASS_ORDER, UNLABELLED, LabelConfig, make_labels
 from core.model import BarSeries
 
@@ -151,65 +152,14 @@ def build_dataset(series: BarSeries, features: Mapping[str, np.ndarray], config:
 # ------------------------------------------------------------------ features from core.features
 
 
-#: Indicators a model sees by default (daily or intraday bars alike).
-DEFAULT_MODEL_SPECS: tuple[IndicatorSpec, ...] = (
-    RSI(14), SMA(10), SMA(50), EMA(20), VWAP(), ATR(14),
-    RollingReturn(1), RollingReturn(5), RollingReturn(20), RollingVolatility(20),
-)
-
-
-def model_feature_name(spec: IndicatorSpec) -> str | None:
-    """Column name a model sees for ``spec`` (price levels become scale-free), or None if unused."""
-    if isinstance(spec, (SMA, EMA, VWAP)):
-        return f"{spec.name}_rel"
-    if isinstance(spec, ATR):
-        return f"{spec.name}_pct"
-    if isinstance(spec, (RSI, RollingReturn, RollingVolatility)):
-        return spec.name
-    return None
-
-
-def _transform(spec: IndicatorSpec, values: np.ndarray, close: np.ndarray) -> np.ndarray:
-    # Price levels differ by two orders of magnitude across symbols; a model that is to
-    # generalise across them sees distance from the close (or range as a share of it).
-    if isinstance(spec, (SMA, EMA, VWAP)):
-        return close / values - 1.0
-    if isinstance(spec, ATR):
-        return values / close
-    return values
-
-
-def model_feature_columns(book: FeatureBook) -> dict[str, np.ndarray]:
-    """Scale-free model columns of a ``FeatureBook`` (value at ``i`` from bars ``<= i``)."""
-    close = np.asarray(book.close, dtype=np.float64)
-    out: dict[str, np.ndarray] = {}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for spec in book.specs:
-            name = model_feature_name(spec)
-            if name is not None:
-                out[name] = _transform(spec, np.asarray(book.features[spec.name], dtype=np.float64), close)
-    return out
-
-
-def model_features_at(book: FeatureBook, i: int) -> dict[str, float]:
-    """The model's feature vector at bar ``i`` — the same numbers ``model_feature_columns`` gives.
-
-    This is what a strategy passes to ``Predictor.predict`` on the bar that just closed.
-    """
-    close = book.close[i]
-    out: dict[str, float] = {}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for spec in book.specs:
-            name = model_feature_name(spec)
-            if name is not None:
-                out[name] = float(_transform(spec, np.float64(book.features[spec.name][i]), np.float64(close)))
-    return out
-
-
 def dataset_from_series(series: BarSeries, config: LabelConfig,
-                        specs: Sequence[IndicatorSpec] = DEFAULT_MODEL_SPECS) -> LabeledDataset:
-    """Features (``core.features``, causal) plus forward labels for one symbol's bars."""
+                        specs: Sequence[IndicatorSpec] | Mapping[str, IndicatorSpec] = DEFAULT_MODEL_SPECS,
+                        recipe: FeatureRecipe | None = None) -> LabeledDataset:
+    """Features at signal time (``core.features``, causal) plus forward labels for one symbol.
+
+    ``recipe`` (default: ``recipe_from_specs(specs)``) turns the book's columns into the
+    model's inputs exactly as a ``Predictor`` will at scoring time.
+    """
     book = FeatureBook.from_series(series, specs)
-    columns = model_feature_columns(book)
-    return build_dataset(series, columns, config, feature_names=[n for n in (model_feature_name(s) for s in book.specs)
-                                                                 if n is not None])
+    recipe = recipe if recipe is not None else recipe_from_specs(specs)
+    return build_dataset(series, recipe.book_columns(book), config, feature_names=recipe.feature_names)

@@ -21,7 +21,9 @@ from adapters.ml.predictor import LightGbmPredictor, LinearPredictor, load_predi
 from adapters.ml.registry import ModelRegistry
 from adapters.ml.training import train_student, train_teacher
 from core.errors import ModelIntegrityError, ModelNotFoundError, ModelRegistryError
+from core.features import FeatureBook
 from core.learning.dataset import LabeledDataset, dataset_from_series
+from core.learning.features import DEFAULT_MODEL_SPECS, recipe_from_specs
 from core.learning.labels import CLASS_ORDER, LabelConfig
 from core.model import IST_OFFSET_NS, BarSeries, Interval
 from ports.predictor import Predictor
@@ -67,7 +69,8 @@ def register(reg: ModelRegistry, model, split, *, role: str, at: datetime, metri
                         training_window=(datetime.fromtimestamp(lo / 1e9, timezone.utc),
                                          datetime.fromtimestamp(hi / 1e9, timezone.utc)),
                         data_fingerprint=train.fingerprint(), metrics=metrics or {}, params={"seed": 7},
-                        label_config={"kind": "swing", "threshold": 0.005, "horizon": 5}, teacher_model_id=teacher_id)
+                        label_config={"kind": "swing", "threshold": 0.005, "horizon": 5}, teacher_model_id=teacher_id,
+                        feature_recipe=recipe_from_specs(DEFAULT_MODEL_SPECS).to_dict())
 
 
 def test_training_chain_runs_and_reports_metrics(split, trained):
@@ -208,7 +211,7 @@ def test_predictors_satisfy_the_port_and_explain_themselves(tmp_path, split, tra
     assert isinstance(pred, Predictor)
     assert pred.feature_names == list(test.feature_names)
     row = dict(zip(test.feature_names, test.X[10].tolist()))
-    out = pred.predict(row)
+    out = pred.predict(row)  # already-derived inputs are accepted as well (names match)
     assert out.model_id == rec.model_id
     assert set(out.probabilities) == set(CLASS_ORDER)
     assert sum(out.probabilities.values()) == pytest.approx(1.0)
@@ -220,5 +223,16 @@ def test_predictors_satisfy_the_port_and_explain_themselves(tmp_path, split, tra
         raw = teacher.booster.predict(test.X[10:11], raw_score=True)[0, best]
         bias = teacher.contributions(test.X[10:11])[0, best, -1]
         assert sum(out.contributions.values()) + bias == pytest.approx(raw, abs=1e-9)
-    with pytest.raises(KeyError, match="needs features"):
-        pred.predict({"rsi_14": 50.0})
+    # The engine passes the book's raw columns; the stored recipe derives the model inputs.
+    series = read_daily(DAILY[0])
+    book = FeatureBook.from_series(series, DEFAULT_MODEL_SPECS)
+    assert set(pred.required_columns) <= set(book.features)
+    i = len(series) - 1
+    via_raw = pred.predict(book.features_at(i))
+    direct = recipe_from_specs(DEFAULT_MODEL_SPECS).row(book.features_at(i))
+    np.testing.assert_allclose([via_raw.probabilities[c] for c in CLASS_ORDER],
+                               pred.predict_many(np.array([[direct[n] for n in pred.feature_names]]))[0])
+    # warm-up bars lack most columns: still a valid distribution, never an exception
+    early = pred.predict(book.features_at(2))
+    assert sum(early.probabilities.values()) == pytest.approx(1.0)
+    assert all(np.isfinite(list(early.probabilities.values())))

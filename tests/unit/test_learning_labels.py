@@ -7,14 +7,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from core.learning.dataset import (
-    DEFAULT_MODEL_SPECS,
-    LabeledDataset,
-    build_dataset,
-    dataset_from_series,
-    model_feature_columns,
-    model_features_at,
-)
+from core.learning.dataset import LabeledDataset, build_dataset, dataset_from_series
+from core.learning.features import DEFAULT_MODEL_SPECS, FeatureRecipe, recipe_from_specs
 from core.learning.labels import (
     LONG,
     NOOP,
@@ -124,12 +118,13 @@ def test_label_at_t_reads_only_t_and_the_exit_bar():
 
 def test_features_at_t_never_use_bars_after_t():
     full = daily_series(random_walk(160, seed=3), seed=3)
-    full_cols = model_feature_columns(FeatureBook.from_series(full, DEFAULT_MODEL_SPECS))
+    recipe = recipe_from_specs(DEFAULT_MODEL_SPECS)
+    full_cols = recipe.book_columns(FeatureBook.from_series(full, DEFAULT_MODEL_SPECS))
     for t in (55, 80, 121, 159):
         cut = BarSeries(symbol=full.symbol, interval=full.interval, start_ns=full.start_ns[: t + 1],
                         open=full.open[: t + 1], high=full.high[: t + 1], low=full.low[: t + 1],
                         close=full.close[: t + 1], volume=full.volume[: t + 1])
-        cut_cols = model_feature_columns(FeatureBook.from_series(cut, DEFAULT_MODEL_SPECS))
+        cut_cols = recipe.book_columns(FeatureBook.from_series(cut, DEFAULT_MODEL_SPECS))
         for name, values in full_cols.items():
             np.testing.assert_allclose(cut_cols[name][t], values[t], rtol=1e-12, err_msg=f"{name} at {t}")
 
@@ -139,7 +134,7 @@ def test_dataset_rows_pair_signal_time_features_with_forward_labels():
     config = LabelConfig.swing(horizon=5)
     ds = dataset_from_series(s, config)
     labels = make_labels(s, config)
-    cols = model_feature_columns(FeatureBook.from_series(s, DEFAULT_MODEL_SPECS))
+    cols = recipe_from_specs(DEFAULT_MODEL_SPECS).book_columns(FeatureBook.from_series(s, DEFAULT_MODEL_SPECS))
     # warm-up (SMA 50 -> index 49 is the first full row) and the last 5 bars are dropped
     assert ds.start_ns[0] == s.start_ns[49] and ds.start_ns[-1] == s.start_ns[194]
     assert len(ds) == 194 - 49 + 1
@@ -152,14 +147,30 @@ def test_dataset_rows_pair_signal_time_features_with_forward_labels():
     assert np.isfinite(ds.X).all()
 
 
-def test_model_features_at_matches_the_columns():
+def test_recipe_row_from_features_at_matches_the_training_columns():
+    # The engine scores with book.features_at(i); training uses whole columns: same numbers.
     s = daily_series(random_walk(120))
     book = FeatureBook.from_series(s, DEFAULT_MODEL_SPECS)
-    cols = model_feature_columns(book)
-    at = model_features_at(book, 100)
-    assert set(at) == set(cols)
-    for name in cols:
-        assert at[name] == pytest.approx(cols[name][100], rel=1e-12)
+    recipe = recipe_from_specs(DEFAULT_MODEL_SPECS)
+    cols = recipe.book_columns(book)
+    for i in (60, 100, 119):
+        at = recipe.row(book.features_at(i))
+        assert list(at) == list(recipe.feature_names)
+        for name in cols:
+            assert at[name] == pytest.approx(cols[name][i], rel=1e-12, abs=1e-15)
+    assert np.isnan(recipe.row(book.features_at(3))["sma_20_vs_sma_50"])  # warm-up: absent -> NaN
+
+
+def test_recipe_is_scale_free_and_round_trips():
+    from core.features import ATR, RSI, SMA
+    recipe = recipe_from_specs({"sma_20": SMA(20), "sma_50": SMA(50), "rsi_14": RSI(14), "atr_14": ATR(14)})
+    assert recipe.feature_names == ("sma_20_vs_sma_50", "rsi_14", "atr_14_over_sma_50")
+    a = recipe.row({"sma_20": 110.0, "sma_50": 100.0, "rsi_14": 40.0, "atr_14": 2.0})
+    b = recipe.row({"sma_20": 1100.0, "sma_50": 1000.0, "rsi_14": 40.0, "atr_14": 20.0})
+    assert a == pytest.approx(b) and a["sma_20_vs_sma_50"] == pytest.approx(0.1)
+    assert FeatureRecipe.from_dict(recipe.to_dict()) == recipe
+    with pytest.raises(ValueError, match="scale-free"):
+        recipe_from_specs([ATR(14)])
 
 
 def test_build_dataset_checks_its_columns():
