@@ -47,6 +47,7 @@ from decimal import Decimal
 import attrs
 
 from core.costs import round_paise_to_tick, round_to_tick, tick_size_paise
+from core.errors import ConfigError
 from core.model import Bar, Side
 from core.orders import Fill, OrderAck, OrderRequest, OrderStatus, OrderType, Product
 
@@ -59,7 +60,7 @@ TP_SUFFIX = "-TP"
 
 def _non_negative(instance: object, attribute: attrs.Attribute, value: float) -> None:
     if not (value == value) or value < 0:
-        raise ValueError(f"broker.{attribute.name} must be a number >= 0, got {value!r}")
+        raise ConfigError(f"BrokerConfig.{attribute.name} must be a number >= 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True, slots=True)

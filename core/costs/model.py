@@ -41,6 +41,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from core.errors import ConfigError
 from core.model import Side
 from core.orders import Product
 
@@ -66,8 +67,8 @@ def _round_rupee_in_paise(amount_paise: Decimal) -> int:
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute, value: object) -> None:
-    if value is not None and value < 0:  # type: ignore[operator]
-        raise ValueError(f"{type(instance).__name__}.{attribute.name} must be >= 0, got {value!r}")
+    if value is not None and (value != value or value < 0):  # type: ignore[operator]
+        raise ConfigError(f"{type(instance).__name__}.{attribute.name} must be a number >= 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -144,6 +145,8 @@ class BrokerageConfig:
 
     def brokerage_paise(self, turnover_paise: int) -> int:
         """Brokerage of one order with this turnover, rounded to the paisa (half up)."""
+        if self.mode is BrokerageMode.FLAT and self.flat_paise == 0:
+            return 0
         turnover = Decimal(turnover_paise)
         if self.mode is BrokerageMode.FLAT:
             amount = Decimal(self.flat_paise)
@@ -196,41 +199,62 @@ class CostConfig:
 
 
 @attrs.frozen(slots=True)
+class _Rates:
+    """``CostConfig`` rates as exact decimals, computed once per cost model."""
+
+    delivery_stt: Decimal
+    intraday_sell_stt: Decimal
+    exchange_txn: Decimal
+    sebi: Decimal
+    delivery_stamp: Decimal
+    intraday_stamp: Decimal
+    gst: Decimal
+
+    @classmethod
+    def of(cls, cfg: CostConfig) -> "_Rates":
+        return cls(_dec(cfg.delivery_stt_rate), _dec(cfg.intraday_sell_stt_rate), _dec(cfg.exchange_txn_rate),
+                   _dec(cfg.sebi_rate), _dec(cfg.delivery_stamp_rate), _dec(cfg.intraday_stamp_rate),
+                   _dec(cfg.gst_rate))
+
+
+@attrs.frozen(slots=True)
 class NseEquityCosts:
     """Exact NSE cash-equity costs (see the module docstring for rates and rounding)."""
 
     config: CostConfig = attrs.field(factory=CostConfig)
+    _rates: _Rates = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_rates", _Rates.of(self.config))
 
     def fees(self, *, side: Side, quantity: int, price_paise: int, product: Product,
              dp_charge_due: bool = False) -> FeeBreakdown:
         if quantity <= 0 or price_paise <= 0:
             raise ValueError(f"fees need a positive quantity and price, got {quantity} @ {price_paise} paise")
         cfg = self.config
-        product = Product(product)
-        side = Side(side)
-        turnover = Decimal(quantity) * Decimal(price_paise)
-        is_delivery = product is Product.DELIVERY
-        is_buy = side is Side.BUY
+        rates = self._rates
+        is_delivery = Product(product) is Product.DELIVERY
+        is_buy = Side(side) is Side.BUY
+        turnover_paise = quantity * price_paise
+        turnover = Decimal(turnover_paise)
 
         brokerage_cfg = cfg.delivery_brokerage if is_delivery else cfg.intraday_brokerage
-        brokerage = brokerage_cfg.brokerage_paise(quantity * price_paise)
+        brokerage = brokerage_cfg.brokerage_paise(turnover_paise)
 
         if is_delivery:
-            stt_rate = _dec(cfg.delivery_stt_rate)
+            stt_exact = turnover * rates.delivery_stt
         else:
-            stt_rate = Decimal(0) if is_buy else _dec(cfg.intraday_sell_stt_rate)
-        stt_exact = turnover * stt_rate
+            stt_exact = Decimal(0) if is_buy else turnover * rates.intraday_sell_stt
         stt = _round_rupee_in_paise(stt_exact) if cfg.stt_round_to_rupee else _round_paise(stt_exact)
 
-        exchange_txn = _round_paise(turnover * _dec(cfg.exchange_txn_rate))
-        sebi = _round_paise(turnover * _dec(cfg.sebi_rate))
+        exchange_txn = _round_paise(turnover * rates.exchange_txn)
+        sebi = _round_paise(turnover * rates.sebi)
         if is_buy:
-            stamp_rate = _dec(cfg.delivery_stamp_rate if is_delivery else cfg.intraday_stamp_rate)
-            stamp_duty = _round_paise(turnover * stamp_rate)
+            stamp_duty = _round_paise(turnover * (rates.delivery_stamp if is_delivery else rates.intraday_stamp))
         else:
             stamp_duty = 0
         dp_charge = cfg.dp_charge_paise if (is_delivery and not is_buy and dp_charge_due) else 0
-        gst = _round_paise(Decimal(brokerage + exchange_txn + sebi + dp_charge) * _dec(cfg.gst_rate))
+        gst = _round_paise(Decimal(brokerage + exchange_txn + sebi + dp_charge) * rates.gst)
         return FeeBreakdown(brokerage=brokerage, stt=stt, exchange_txn=exchange_txn, sebi=sebi,
                             stamp_duty=stamp_duty, gst=gst, dp_charge=dp_charge)
 

@@ -24,13 +24,14 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from core.errors import ConfigError
 from core.events import CircuitBreakerTripped
 from core.model import Direction
 
 
 def _fraction(instance: object, attribute: attrs.Attribute, value: float) -> None:
     if not (value == value) or value < 0:
-        raise ValueError(f"{type(instance).__name__}.{attribute.name} must be a number >= 0, got {value!r}")
+        raise ConfigError(f"{type(instance).__name__}.{attribute.name} must be a number >= 0, got {value!r}")
 
 
 def _floor_paise(amount_paise: int, fraction: float) -> int:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from adapters.simulated import BrokerConfig, SimulatedBroker, SlippageConfig
+from core.errors import ConfigError
 from core.model import Bar, Interval, Side
 from core.orders import Fill, OrderRequest, OrderStatus, OrderType, Product
 from ports.broker import Broker
@@ -136,7 +137,7 @@ class TestSlippageAndTicks:
         assert b.advance(bar(0, 100.0, 101.0, 99.0, 100.0))[0].price_paise == 100_10
 
     def test_negative_slippage_is_a_config_error(self) -> None:
-        with pytest.raises(ValueError, match="slippage_bps"):
+        with pytest.raises(ConfigError, match="slippage_bps"):
             BrokerConfig(slippage_bps=-1)
 
 

@@ -21,6 +21,7 @@ from core.costs import (
     round_to_tick,
     tick_size_paise,
 )
+from core.errors import ConfigError
 from core.events.codec import converter
 from core.model import Side
 from core.orders import Product
@@ -127,9 +128,11 @@ class TestBrokerage:
         assert costs.fees(side=BUY, quantity=100, price_paise=100_000, product=Product.INTRADAY).brokerage == 27_500
 
     def test_negative_rates_are_rejected(self) -> None:
-        with pytest.raises(ValueError, match="delivery_stt_rate"):
+        with pytest.raises(ConfigError, match="CostConfig.delivery_stt_rate must be a number >= 0"):
             CostConfig(delivery_stt_rate=-0.001)
-        with pytest.raises(ValueError, match="flat_paise"):
+        with pytest.raises(ConfigError, match="sebi_rate"):
+            CostConfig(sebi_rate=float("nan"))
+        with pytest.raises(ConfigError, match="flat_paise"):
             BrokerageConfig(flat_paise=-1)
 
 

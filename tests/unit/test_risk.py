@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from core.costs import ZeroCosts
+from core.errors import ConfigError
 from core.events import CircuitBreakerTripped, to_payload
 from core.model import Direction, Side
 from core.orders import Fill, Product
@@ -79,7 +80,7 @@ class TestCaps:
         assert d.rejected and "equity" in d.reason
 
     def test_negative_fraction_is_a_config_error(self) -> None:
-        with pytest.raises(ValueError, match="daily_loss_cap"):
+        with pytest.raises(ConfigError, match="RiskConfig.daily_loss_cap must be"):
             RiskConfig(daily_loss_cap=-0.1)
 
 
