@@ -321,7 +321,8 @@ def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id:
               provider: SentimentProvider | None, predictor: Predictor | None,
               broker_factory: Callable[[BookPlan], Any],
               progress: Callable[[str, int, int], None] | None) -> BookResult:
-    specs = plan.strategy.feature_spec()
+    wanted = plan.strategy.feature_spec()
+    specs = list(wanted.values()) if isinstance(wanted, dict) else list(wanted)
     books = {s.symbol: FeatureBook.from_series(s, specs) for s in plan.series}
     recorder = EventRecorder(store, stream_id=f"{run_id}:{plan.name}", run_id=run_id, namespace=namespace,
                              batch_size=config.event_batch_size, expected_version=0)

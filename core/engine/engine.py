@@ -135,7 +135,11 @@ class TradingEngine:
         self._last_ts_ns = 0
         self.bars_processed = 0
         self.trades_closed = 0
-        self._closed_returns: list[float] = []
+        # Running win/loss statistics of closed trades, for Kelly sizing.
+        self._wins = 0
+        self._losses = 0
+        self._win_sum = 0.0
+        self._loss_sum = 0.0
 
     # ------------------------------------------------------------------ main loop
 
@@ -357,7 +361,12 @@ class TradingEngine:
         sign = 1 if trade.direction is Direction.LONG else -1
         move_pct = (exit_price - trade.entry_price_paise) / trade.entry_price_paise * 100
         trade_return_pct = sign * move_pct
-        self._closed_returns.append(trade_return_pct)
+        if trade_return_pct > 0:
+            self._wins += 1
+            self._win_sum += trade_return_pct
+        elif trade_return_pct < 0:
+            self._losses += 1
+            self._loss_sum -= trade_return_pct
         trade_id = f"{self.strategy.name}:{symbol}:{self.trades_closed}"
         self.recorder.record(TradeClosed(
             trade_id=trade_id, symbol=symbol, strategy=self.strategy.name, direction=trade.direction.value,
@@ -455,14 +464,11 @@ class TradingEngine:
         return reading.score
 
     def _trade_stats(self) -> tuple[float | None, float | None]:
-        returns = self._closed_returns
-        if len(returns) < 10:
+        """Win rate and payoff ratio of closed trades so far (None until 10 trades with both signs)."""
+        if self.trades_closed < 10 or not self._wins or not self._losses:
             return None, None
-        wins = [r for r in returns if r > 0]
-        losses = [-r for r in returns if r < 0]
-        if not wins or not losses:
-            return None, None
-        return len(wins) / len(returns), (sum(wins) / len(wins)) / (sum(losses) / len(losses))
+        payoff = (self._win_sum / self._wins) / (self._loss_sum / self._losses)
+        return self._wins / self.trades_closed, payoff
 
     def _next_order_id(self) -> str:
         self._order_seq += 1
