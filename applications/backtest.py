@@ -30,7 +30,7 @@ from core.events.base import RunInfo, RunStatus
 from core.events.catalog import RunCompleted, RunStarted
 from core.events.codec import converter
 from core.features.book import FeatureBook
-from core.model import IST_OFFSET_NS, BarSeries, Interval, rupees_to_paise
+from core.model import IST_OFFSET_NS, BarSeries, CorporateAction, Interval, back_adjust, rupees_to_paise
 from core.orders import Product
 from core.risk import RiskConfig, RiskManager
 from core.sizing import PositionSizer, SizingConfig
@@ -103,6 +103,8 @@ class BacktestConfig:
     strategy: str = "both"
     data_dir: str = "data/market"
     data_timezone: str = "Asia/Kolkata"
+    # Splits/bonuses back-adjust history (the shipped daily bars are unadjusted); "" = none.
+    corporate_actions_file: str = "data/market/corporate_actions.csv"
     start: str | None = None
     end: str | None = None
     seed: int = 42
@@ -171,8 +173,11 @@ def _bound(value: str | None, *, end: bool) -> datetime | None:
 
 
 def load_series(feed: MarketDataFeed, symbols: Sequence[str], interval: Interval, start: str | None,
-                end: str | None) -> list[BarSeries]:
-    """Load and validate every symbol's bars; a symbol with no data in range is an error."""
+                end: str | None, actions: Sequence[CorporateAction] = ()) -> list[BarSeries]:
+    """Load every symbol's validated bars, back-adjusted for ``actions``.
+
+    A symbol with no data in range is an error.
+    """
     out = []
     available = set(feed.symbols(interval))
     for symbol in symbols:
@@ -183,8 +188,18 @@ def load_series(feed: MarketDataFeed, symbols: Sequence[str], interval: Interval
         if len(series) == 0:
             raise ConfigError(f"{symbol} has no {interval.value} bars between {start or 'the start'} and "
                               f"{end or 'the end'} of the data")
-        out.append(series)
+        out.append(back_adjust(series, list(actions)))
     return out
+
+
+def load_actions(config: "BacktestConfig") -> list[CorporateAction]:
+    if not config.corporate_actions_file:
+        return []
+    from adapters.csv.corporate_actions import load_corporate_actions
+    path = Path(config.corporate_actions_file)
+    if not path.is_absolute():
+        path = project_root() / path
+    return load_corporate_actions(path)
 
 
 def data_fingerprint(series: Sequence[BarSeries]) -> str:
@@ -200,6 +215,7 @@ def data_fingerprint(series: Sequence[BarSeries]) -> str:
 def plan_books(config: BacktestConfig, feed: MarketDataFeed) -> list[BookPlan]:
     """Build every book the config asks for, loading its data."""
     plans = []
+    actions = load_actions(config)
     for name in config.books():
         if name == "intraday":
             book = config.intraday
@@ -220,7 +236,7 @@ def plan_books(config: BacktestConfig, feed: MarketDataFeed) -> list[BookPlan]:
                               circuit_breaker_enabled=False)
             slippage, ticks = 0.0, False
         interval = Interval.parse(book.interval)
-        series = load_series(feed, book.symbols, interval, config.start, config.end)
+        series = load_series(feed, book.symbols, interval, config.start, config.end, actions)
         plans.append(BookPlan(name=name, strategy=strategy, product=product, series=series,
                               initial_cash_paise=rupees_to_paise(book.initial_cash_rupees), cost_model=costs,
                               risk=risk, sizing=sizing, slippage_bps=slippage, tick_rounding=ticks))

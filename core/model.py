@@ -10,7 +10,8 @@ the exchange tick and expressed in paise. Quantities are ``int`` shares.
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from fractions import Fraction
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, NewType
 
@@ -184,3 +185,48 @@ class BarSeries:
             close=np.array([b.close for b in bars], dtype=np.float64),
             volume=np.array([np.nan if b.volume is None else b.volume for b in bars], dtype=np.float64),
         )
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class CorporateAction:
+    """A split or bonus: from ``ex_date`` on, one old share is ``factor`` new shares.
+
+    ``factor`` is exact (e.g. ``Fraction(4, 3)`` for a 1:3 bonus).
+    """
+
+    symbol: str
+    ex_date: "date"
+    factor: "Fraction"
+    kind: str = "split"
+    note: str = ""
+
+
+def back_adjust(series: BarSeries, actions: "list[CorporateAction]") -> BarSeries:
+    """Prices before each ex-date divided by its factor, volumes multiplied (pure).
+
+    Backtests trade adjusted history, so a bonus day is not mistaken for a crash.
+    Prices are kept to the paisa after division.
+    """
+    import numpy as np
+
+    mine = [a for a in actions if a.symbol == series.symbol]
+    if not mine or len(series) == 0:
+        return series
+    scale = np.ones(len(series), dtype=np.float64)
+    sessions = (series.start_ns + IST_OFFSET_NS) // NS_PER_DAY
+    for action in mine:
+        ex_day = (action.ex_date - date(1970, 1, 1)).days
+        scale[sessions < ex_day] *= float(action.factor)
+
+    def price(col: "np.ndarray") -> "np.ndarray":
+        return np.round(col / scale, 2)
+
+    high = price(series.high)
+    low = price(series.low)
+    opened = price(series.open)
+    closed = price(series.close)
+    # Rounding can nudge open/close a paisa outside the range; keep bars valid.
+    high = np.maximum(high, np.maximum(opened, closed))
+    low = np.minimum(low, np.minimum(opened, closed))
+    return BarSeries(symbol=series.symbol, interval=series.interval, start_ns=series.start_ns, open=opened,
+                     high=high, low=low, close=closed, volume=series.volume * scale)
