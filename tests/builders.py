@@ -82,10 +82,12 @@ class RunBuilder:
         store.start_run(RunInfo(run_id=run_id, mode=mode, config_hash="cfg0001", code_version="test",
                                 data_fingerprint="fp0001", started_at=started_at))
         cfg = config or {"strategies": list(strategies), "symbols": list(symbols), "fees_bps": 5,
-                         "initial_cash_paise": initial_cash_paise}
-        self._append(run_id, RunStarted(mode=mode, config=cfg, config_hash="cfg0001", code_version="test",
+                         "initial_cash_paise_by_book": {s: initial_cash_paise for s in strategies}}
+        self.run_stream = f"{run_id}:run"
+        self._append(self.run_stream, RunStarted(mode=mode, config=cfg, config_hash="cfg0001", code_version="test",
                                         data_fingerprint="fp0001", symbols=list(symbols),
-                                        strategies=list(strategies), initial_cash_paise=initial_cash_paise,
+                                        strategies=list(strategies),
+                                        initial_cash_paise=initial_cash_paise * len(strategies),
                                         seed=42), started_at)
 
     # ------------------------------------------------------------------ plumbing
@@ -120,7 +122,7 @@ class RunBuilder:
     # -------------------------------------------------------------------- trades
 
     def sentiment(self, symbol: str, score: float, at: datetime) -> None:
-        self._append(self.run_id, SentimentScored(symbol=symbol, score=score, as_of=at, provider="vader",
+        self._append(self.run_stream, SentimentScored(symbol=symbol, score=score, as_of=at, provider="vader",
                                                   sample_size=5), at)
 
     def open(self, strategy: str, symbol: str, direction: str, qty: int, price: float, at: datetime, *,
@@ -138,6 +140,8 @@ class RunBuilder:
             action="enter", confidence=confidence, reason=reason, features=features, signals=signals,
             context=context), at)
         side = "BUY" if direction == "LONG" else "SELL"
+        # like the engine: a trade's "before" is the book just before its entry fill
+        cash_before, equity_before = book.cash, book.cash + book.positions_value()
         fee = self._fill(strategy, symbol, side, qty, price, at, "entry")
         sign = 1 if direction == "LONG" else -1
         book.cash += -sign * qty * paise(price) - fee
@@ -145,7 +149,8 @@ class RunBuilder:
         book.marks[symbol] = price
         book.positions[symbol] = {"sign": sign, "qty": qty, "entry": paise(price), "at": at, "fee": fee,
                                   "direction": direction, "confidence": confidence, "signals": signals,
-                                  "features": features, "context": context}
+                                  "features": features, "context": context, "cash_before": cash_before,
+                                  "equity_before": equity_before}
         self._append(self._stream(strategy), PositionChanged(
             symbol=symbol, strategy=strategy, quantity=sign * qty, average_price_paise=paise(price),
             realized_pnl_paise=book.realized, cash_paise=book.cash), at)
@@ -157,8 +162,6 @@ class RunBuilder:
         self._append(self._stream(strategy), SignalGenerated(
             symbol=symbol, strategy=strategy, bar_start=at - timedelta(minutes=5), direction="FLAT",
             action="exit", confidence=0.5, reason=exit_reason, features={}, signals={}, context={}), at)
-        cash_before = book.cash
-        equity_before = book.cash + book.positions_value({symbol: price})
         fee = self._fill(strategy, symbol, "SELL" if sign > 0 else "BUY", qty, price, at, exit_reason)
         book.cash += sign * qty * paise(price) - fee
         book.fees += fee
@@ -176,8 +179,8 @@ class RunBuilder:
             trade_id=f"{strategy}-{self._trade_no}", symbol=symbol, strategy=strategy, direction=pos["direction"],
             quantity=qty, entry_time=pos["at"], exit_time=at, entry_price_paise=pos["entry"],
             exit_price_paise=paise(price), gross_pnl_paise=gross, fees_paise=pos["fee"] + fee, net_pnl_paise=net,
-            exit_reason=exit_reason, cash_before_paise=cash_before, cash_after_paise=book.cash,
-            equity_before_paise=equity_before, equity_after_paise=equity_after), at)
+            exit_reason=exit_reason, cash_before_paise=pos["cash_before"], cash_after_paise=book.cash,
+            equity_before_paise=pos["equity_before"], equity_after_paise=equity_after), at)
         move_pct = (paise(price) - pos["entry"]) / pos["entry"] * 100.0
         threshold = self.thresholds[strategy]
         actual = "LONG" if move_pct > threshold else "SHORT" if move_pct < -threshold else "NOOP"
@@ -223,7 +226,7 @@ class RunBuilder:
 
     def finish(self, at: datetime, bars_processed: int = 1000) -> str:
         equity = sum(b.cash + b.positions_value() for b in self.books.values())
-        self._append(self.run_id, RunCompleted(status="completed", bars_processed=bars_processed,
+        self._append(self.run_stream, RunCompleted(status="completed", bars_processed=bars_processed,
                                                final_equity_paise=equity), at)
         self.store.finish_run(self.run_id, RunStatus.COMPLETED, at)
         return self.run_id

@@ -60,7 +60,7 @@ TRACE_EXTRA_COLUMNS = ["signals", "context"]
 _TRACE_FRAME_COLUMNS = ["run_id", "mode", "seq", "traced_at", *TRACE_COLUMNS, *TRACE_EXTRA_COLUMNS]
 
 _TRADE_COLUMNS = [
-    "run_id", "seq", "trade_id", "strategy", "symbol", "direction", "quantity", "entry_time",
+    "run_id", "seq", "trade_id", "strategy", "book", "symbol", "direction", "quantity", "entry_time",
     "exit_time", "duration", "holding_minutes", "entry_price", "exit_price", "entry_price_paise",
     "exit_price_paise", "gross_pnl_paise", "fees_paise", "net_pnl_paise", "pnl", "pnl_pct",
     "exit_reason", "cash_before_paise", "cash_after_paise", "equity_before_paise",
@@ -68,12 +68,12 @@ _TRADE_COLUMNS = [
 ]
 
 _PORTFOLIO_COLUMNS = [
-    "run_id", "seq", "strategy", "session_date", "cash_paise", "positions_value_paise", "equity_paise",
+    "run_id", "seq", "strategy", "book", "session_date", "cash_paise", "positions_value_paise", "equity_paise",
     "realized_pnl_paise", "unrealized_pnl_paise", "fees_paid_paise", "positions", "prices",
 ]
 
 _SIGNAL_COLUMNS = [
-    "run_id", "seq", "occurred_at", "symbol", "strategy", "bar_start", "direction", "action",
+    "run_id", "seq", "occurred_at", "symbol", "strategy", "book", "bar_start", "direction", "action",
     "confidence", "reason", "features", "signals", "context",
 ]
 
@@ -107,8 +107,22 @@ def _book_of(stream_id: str, run_id: str) -> str:
     return stream_id.rsplit(":", 1)[-1] if ":" in stream_id else "portfolio"
 
 
-def _utc(values: Sequence[datetime]) -> pd.Series:
-    return pd.to_datetime(pd.Series(list(values), dtype=object), utc=True)
+def book_kinds(events: Iterable[RecordedEvent]) -> dict[str, str]:
+    """Stream id -> strategy kind (``intraday``/``swing``) of every book stream.
+
+    The kind is what the book's prediction traces say; a book without traces whose name
+    is a kind keeps its name; other books map to their name.
+    """
+    kinds: dict[str, str] = {}
+    for rec in events:
+        if isinstance(rec.event, PredictionTraced):
+            kinds.setdefault(rec.stream_id, rec.event.strategy)
+        elif isinstance(rec.event, (TradeClosed, SignalGenerated, PortfolioSnapshotted)):
+            if rec.stream_id not in kinds:
+                name = _book_of(rec.stream_id, rec.run_id)
+                if name in STRATEGIES:
+                    kinds[rec.stream_id] = name
+    return kinds
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
@@ -160,9 +174,11 @@ def normalise_traces(df: pd.DataFrame) -> pd.DataFrame:
 
 def signals_frame(events: Iterable[RecordedEvent]) -> pd.DataFrame:
     """``SignalGenerated`` events -> one row per decision."""
+    events = list(events)
+    kinds = book_kinds(events)
     rows = [{
         "run_id": rec.run_id, "seq": rec.seq, "occurred_at": rec.occurred_at, "symbol": ev.symbol,
-        "strategy": ev.strategy, "bar_start": ev.bar_start, "direction": ev.direction.upper(),
+        "strategy": kinds.get(rec.stream_id, ev.strategy), "book": ev.strategy, "bar_start": ev.bar_start, "direction": ev.direction.upper(),
         "action": ev.action, "confidence": float(ev.confidence), "reason": ev.reason,
         "features": dict(ev.features), "signals": dict(ev.signals), "context": dict(ev.context),
     } for rec in events if isinstance(ev := rec.event, SignalGenerated)]
@@ -179,26 +195,27 @@ def trades_frame(events: Sequence[RecordedEvent]) -> pd.DataFrame:
     entry time when there is one (it carries the signals at entry); otherwise the latest
     ``SignalGenerated`` entry of that strategy and symbol at or before the entry time.
     """
-    traces: dict[tuple[str, str, str, datetime], PredictionTraced] = {}
-    entries: dict[tuple[str, str, str], list[tuple[datetime, SignalGenerated]]] = {}
+    traces: dict[tuple[str, str, datetime], PredictionTraced] = {}
+    entries: dict[tuple[str, str], list[tuple[datetime, SignalGenerated]]] = {}
     closed: list[tuple[RecordedEvent, TradeClosed]] = []
+    kinds = book_kinds(events)
     for rec in events:
         ev = rec.event
         if isinstance(ev, PredictionTraced):
-            traces.setdefault((rec.run_id, ev.strategy, ev.symbol, ev.timestamp), ev)
+            traces.setdefault((rec.stream_id, ev.symbol, ev.timestamp), ev)
         elif isinstance(ev, SignalGenerated) and ev.action == "enter":
-            entries.setdefault((rec.run_id, ev.strategy, ev.symbol), []).append((rec.occurred_at, ev))
+            entries.setdefault((rec.stream_id, ev.symbol), []).append((rec.occurred_at, ev))
         elif isinstance(ev, TradeClosed):
             closed.append((rec, ev))
     rows = []
     for rec, ev in closed:
-        trace = traces.get((rec.run_id, ev.strategy, ev.symbol, ev.entry_time))
+        trace = traces.get((rec.stream_id, ev.symbol, ev.entry_time))
         confidence, reason, features, sigs, ctx = np.nan, "", {}, {}, {}
         if trace is not None:
             confidence, features, sigs, ctx = trace.predicted_confidence, trace.features, trace.signals, trace.context
             reason = str(trace.metadata.get("reason", ""))
         opener = None
-        for at, sig in reversed(entries.get((rec.run_id, ev.strategy, ev.symbol), [])):
+        for at, sig in reversed(entries.get((rec.stream_id, ev.symbol), [])):
             if at <= ev.entry_time:
                 opener = sig
                 break
@@ -209,7 +226,8 @@ def trades_frame(events: Sequence[RecordedEvent]) -> pd.DataFrame:
         notional = ev.entry_price_paise * ev.quantity
         duration = ev.exit_time - ev.entry_time
         rows.append({
-            "run_id": rec.run_id, "seq": rec.seq, "trade_id": ev.trade_id, "strategy": ev.strategy,
+            "run_id": rec.run_id, "seq": rec.seq, "trade_id": ev.trade_id,
+            "strategy": kinds.get(rec.stream_id, ev.strategy), "book": ev.strategy,
             "symbol": ev.symbol, "direction": ev.direction.upper(), "quantity": ev.quantity,
             "entry_time": ev.entry_time, "exit_time": ev.exit_time, "duration": duration,
             "holding_minutes": duration.total_seconds() / 60.0,
@@ -240,8 +258,11 @@ def trades_frame(events: Sequence[RecordedEvent]) -> pd.DataFrame:
 
 def portfolio_frame(events: Iterable[RecordedEvent]) -> pd.DataFrame:
     """``PortfolioSnapshotted`` events -> one row per session per strategy book."""
+    events = list(events)
+    kinds = book_kinds(events)
     rows = [{
-        "run_id": rec.run_id, "seq": rec.seq, "strategy": _book_of(rec.stream_id, rec.run_id),
+        "run_id": rec.run_id, "seq": rec.seq, "book": _book_of(rec.stream_id, rec.run_id),
+        "strategy": kinds.get(rec.stream_id, _book_of(rec.stream_id, rec.run_id)),
         "session_date": ev.session_date, "cash_paise": ev.cash_paise,
         "positions_value_paise": ev.positions_value_paise, "equity_paise": ev.equity_paise,
         "realized_pnl_paise": ev.realized_pnl_paise, "unrealized_pnl_paise": ev.unrealized_pnl_paise,
@@ -253,7 +274,7 @@ def portfolio_frame(events: Iterable[RecordedEvent]) -> pd.DataFrame:
                 "unrealized_pnl_paise", "fees_paid_paise"):
         df[col] = df[col].astype("int64")
     if len(df):
-        df = df.sort_values(["run_id", "strategy", "session_date", "seq"], kind="stable").reset_index(drop=True)
+        df = df.sort_values(["run_id", "book", "session_date", "seq"], kind="stable").reset_index(drop=True)
     return df
 
 

@@ -1,0 +1,270 @@
+"""`sensequant report RUN` and `sensequant runs export RUN`: accuracy reports and exports.
+
+Both read the run's events from the event store and compute everything from them
+(``applications.analytics``); nothing depends on files a run may have left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from applications.analytics.metrics import DIRECTIONS, DegradationThresholds
+from applications.analytics.projections import RunData, latest_run_id, load_run
+from applications.cli.output import console, err_console, print_json
+from applications.cli.runs_cmd import runs
+from applications.wiring import open_store, runs_dir
+
+T = TypeVar("T")
+STRATEGY_CHOICE = click.Choice(["intraday", "swing", "both"])
+
+
+def _steps(quiet: bool) -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console,
+                    transient=True, disable=quiet)
+
+
+def _step(progress: Progress, text: str, fn: Callable[[], T]) -> T:
+    task = progress.add_task(text, total=None)
+    try:
+        return fn()
+    finally:
+        progress.remove_task(task)
+
+
+def _load(db_url: str | None, run_id: str | None) -> RunData:
+    store = open_store(db_url)
+    try:
+        target = run_id if run_id and run_id != "latest" else latest_run_id(store)
+        return load_run(store, target)
+    finally:
+        store.close()
+
+
+def _fmt(value: Any, kind: str = "f") -> str:
+    if value is None:
+        return "—"
+    if kind == "%":
+        return f"{value:.1%}"
+    if kind == "i":
+        return f"{int(value)}"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
+    overview = Table(title=f"Accuracy of run {', '.join(doc['run_ids'])} ({doc['mode']})", title_justify="left")
+    for col in ("scope", "trades", "accuracy", "hit ratio", "win rate", "avg ret %", "Sharpe", "Sortino",
+                "max DD", "profit f.", "avg hold min"):
+        overview.add_column(col, justify="right" if col != "scope" else "left")
+    scopes = [("all", doc["overall"])] + list(doc["by_strategy"].items())
+    for name, m in scopes:
+        overview.add_row(name, _fmt(m["total_trades"], "i"), _fmt(m["accuracy"], "%"), _fmt(m["hit_ratio"], "%"),
+                         _fmt(m["win_rate"], "%"), _fmt(m["avg_return"]), _fmt(m["sharpe_ratio"]),
+                         _fmt(m["sortino_ratio"]), _fmt(m["max_drawdown"], "%"), _fmt(m["profit_factor"]),
+                         _fmt(m["avg_holding_minutes"], "i"))
+    console.print(overview)
+
+    cls = Table(title="Classification (per predicted direction)", title_justify="left")
+    for col in ("scope", "direction", "precision", "recall", "F1", "support"):
+        cls.add_column(col, justify="left" if col in ("scope", "direction") else "right")
+    for name, m in scopes:
+        for d in DIRECTIONS:
+            cls.add_row(name, d, _fmt(m["precision"][d], "%"), _fmt(m["recall"][d], "%"),
+                        _fmt(m["f1_score"][d], "%"), _fmt(m["support"][d], "i"))
+    console.print(cls)
+
+    cm = Table(title="Confusion matrix, all traces (rows actual, columns predicted)", title_justify="left")
+    cm.add_column("actual \\ predicted")
+    for d in DIRECTIONS:
+        cm.add_column(d, justify="right")
+    for d, row in zip(DIRECTIONS, doc["overall"]["confusion_matrix"]):
+        cm.add_row(d, *[str(x) for x in row])
+    console.print(cm)
+
+    if "comparison" in doc:
+        c = doc["comparison"]["comparison"]
+        comp = Table(title="Intraday vs swing", title_justify="left")
+        comp.add_column("measure")
+        comp.add_column("value", justify="right")
+        for key in ("intraday_trades", "swing_trades", "precision_delta", "win_rate_delta", "sharpe_delta",
+                    "avg_return_delta", "intraday_score", "swing_score", "t_statistic", "p_value"):
+            comp.add_row(key.replace("_", " "), _fmt(c.get(key)))
+        comp.add_row("significant at 5 %", "yes" if c["statistical_significance"] else "no")
+        comp.add_row("better strategy", str(c["better_strategy"]))
+        console.print(comp)
+
+    if "compare" in doc:
+        cmp = doc["compare"]
+        t = Table(title=f"This run minus run {', '.join(cmp['run_ids'])}", title_justify="left")
+        t.add_column("measure")
+        t.add_column("delta", justify="right")
+        for key, value in cmp["deltas"].items():
+            t.add_row(key, _fmt(value))
+        t.add_row("p-value (Welch)", _fmt(cmp["p_value"]))
+        console.print(t)
+
+    portfolio = doc.get("portfolio", {})
+    for run_id, books in portfolio.items():
+        pt = Table(title=f"Portfolio (daily equity) of run {run_id}", title_justify="left")
+        for col in ("book", "total return", "Sharpe", "max DD", "trades", "win rate", "final value ₹"):
+            pt.add_column(col, justify="left" if col == "book" else "right")
+        for book, m in books.items():
+            pt.add_row(book, _fmt(m["total_return"], "%"), _fmt(m["sharpe_ratio"]), _fmt(m["max_drawdown"], "%"),
+                       _fmt(m["total_trades"], "i"), _fmt(m["win_rate"], "%"), f"{m['final_value']:,.2f}")
+        console.print(pt)
+
+    alerts = [(name, a) for name, r in doc["rolling"].items() for a in r["alerts"]]
+    if alerts:
+        for name, alert in alerts:
+            console.print(f"[yellow]degradation[/] {name}: {alert}")
+    else:
+        console.print("No degradation: rolling metrics are within thresholds of all-time.")
+    if doc.get("live"):
+        live = doc["live"]
+        console.print(f"Live: {'yes' if live['is_live'] else 'no'} (latest trace {live['last_update']})")
+    if doc["attribution"]:
+        console.print("[bold]Worst trades by dominant feature[/]")
+        for p in doc["attribution"]:
+            console.print(f"  • {p['description']}")
+    if files:
+        console.print(f"Wrote {len(files)} files to {files[0].parent}: " + ", ".join(p.name for p in files))
+
+
+@click.command("report")
+@click.argument("run_id", required=False, default="latest", metavar="RUN")
+@click.option("--compare", "compare_id", metavar="RUN2", help="Also compare with this run (deltas, t-test).")
+@click.option("--strategy", type=STRATEGY_CHOICE, default="both", show_default=True,
+              help="Only this strategy's traces.")
+@click.option("--symbol", help="Only this symbol's traces.")
+@click.option("--start", "start", metavar="YYYY-MM-DD", help="First entry date (inclusive).")
+@click.option("--end", "end", metavar="YYYY-MM-DD", help="Last entry date (inclusive).")
+@click.option("--window", default=100, show_default=True, help="Rolling window (last N trades) for degradation.")
+@click.option("--precision-drop", default=0.10, show_default=True, help="Alert when rolling precision falls this much.")
+@click.option("--win-rate-drop", default=0.10, show_default=True, help="Alert when rolling win rate falls this much.")
+@click.option("--sharpe-drop", default=0.50, show_default=True, help="Alert when rolling Sharpe falls this much.")
+@click.option("--live-minutes", default=30.0, show_default=True,
+              help="Live mode when the latest trace is younger than this (relative to now).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for accuracy_metrics.json and the PNG plots (default: data/runs/reports/RUN).")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report document as JSON instead of tables.")
+@click.pass_obj
+def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol: str | None, start: str | None,
+           end: str | None, window: int, precision_drop: float, win_rate_drop: float, sharpe_drop: float,
+           live_minutes: float, out_dir: Path | None, no_plots: bool, as_json: bool) -> None:
+    """Accuracy and performance report of RUN (default: the latest run), computed from its events.
+
+    Prints metric tables (classification per LONG/SHORT/NOOP, confusion matrix, hit ratio,
+    win rate, Sharpe, Sortino, drawdown, profit factor, holding time; intraday vs swing with
+    a composite score and a Welch t-test; rolling-window degradation alerts; the worst trades
+    grouped by the model feature that drove them) and writes accuracy_metrics.json plus PNG
+    plots (confusion matrices, return distribution, cumulative returns, drawdown, and the
+    intraday vs swing overlay when both strategies traded).
+
+    Example: sensequant report latest --strategy both --out reports/
+    """
+    from applications.analytics.report import build_report, write_plots, write_report_json
+    from applications.analytics.projections import filter_traces
+
+    with _steps(as_json) as progress:
+        run = _step(progress, f"reading run {run_id}", lambda: _load(obj.get("db_url"), run_id))
+        other = _step(progress, f"reading run {compare_id}", lambda: _load(obj.get("db_url"), compare_id)) \
+            if compare_id else None
+        thresholds = DegradationThresholds(precision_drop=precision_drop, win_rate_drop=win_rate_drop,
+                                           sharpe_drop=sharpe_drop)
+        doc = _step(progress, "computing metrics", lambda: build_report(
+            run, strategy=strategy, symbol=symbol, start=start, end=end, compare=other, window=window,
+            thresholds=thresholds, now=datetime.now(timezone.utc), live_threshold_minutes=live_minutes))
+        target = out_dir or runs_dir() / "reports" / run.run_id
+        files = [write_report_json(doc, target)]
+        if not no_plots:
+            traces = filter_traces(run.traces, strategy=strategy, symbol=symbol, start=start, end=end)
+            files += _step(progress, "drawing plots", lambda: write_plots(traces, target))
+    if as_json:
+        print_json(doc)
+    else:
+        _print_report(doc, files)
+
+
+@runs.command("export")
+@click.argument("run_id", metavar="RUN")
+@click.option("--format", "formats", type=click.Choice(["traces", "bundle", "trades"]), multiple=True,
+              default=("bundle",), show_default=True, help="What to export (repeat for several).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Target folder (default: data/runs/exports/RUN).")
+@click.option("--strategy", type=STRATEGY_CHOICE, default="both", show_default=True,
+              help="traces: only this strategy's traces.")
+@click.option("--compress", is_flag=True, help="traces: gzip the CSV files (.csv.gz).")
+@click.option("--max-file-mb", default=100.0, show_default=True, help="traces: rotate files beyond this size (MB).")
+@click.option("--worst", default=10, show_default=True, help="trades: also print the N worst trades and their "
+              "grouping by dominant model feature.")
+@click.option("--json", "as_json", is_flag=True, help="Print the files written (and worst trades) as JSON.")
+@click.pass_obj
+def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | None, strategy: str, compress: bool,
+           max_file_mb: float, worst: int, as_json: bool) -> None:
+    """Export RUN's prediction traces (CSV), its JSON bundle or its trades table (Parquet).
+
+    \b
+    traces  predictions_YYYYMMDD_HHMMSS_####.csv[.gz], size-rotated, loadable with
+            applications.analytics.exports.load_traces
+    bundle  config.json, portfolio_daily.json, tickers_daily.json, trades.json, results.json
+            (validated: strict JSON, every trading day, cash + positions = total value)
+    trades  trades.parquet: entry/exit times, symbol, prices, pnl, pnl_pct, duration,
+            direction, size, signals and context at entry
+
+    Example: sensequant runs export latest --format bundle --format trades --out exports/
+    """
+    from applications.analytics import exports as ex
+
+    result: dict[str, Any] = {"files": []}
+    with _steps(as_json) as progress:
+        run = _step(progress, f"reading run {run_id}", lambda: _load(obj.get("db_url"), run_id))
+        target = out_dir or runs_dir() / "exports" / run.run_id
+        for fmt in dict.fromkeys(formats):
+            if fmt == "traces":
+                traces = ex.filter_traces(run.traces, strategy=strategy)
+                stamp = run.runs[0].started_at if run.runs else datetime.now(timezone.utc)
+                paths = _step(progress, "writing trace CSV", lambda: ex.write_traces_csv(
+                    traces, target, stamp=stamp, compress=compress, max_file_bytes=int(max_file_mb * 1024 * 1024)))
+                back = ex.load_traces(paths)
+                if len(back) != len(traces):
+                    raise click.ClickException(f"trace export re-read {len(back)} rows, wrote {len(traces)}")
+                result["traces"] = len(traces)
+            elif fmt == "bundle":
+                paths = _step(progress, "building and validating the bundle", lambda: ex.write_bundle(run, target))
+            else:
+                path = _step(progress, "writing trades.parquet",
+                             lambda: ex.write_trades_parquet(run, target / "trades.parquet"))
+                paths = [path]
+                table = ex.read_trades_parquet(path)
+                result["trades"] = len(table)
+                result["worst_trades"] = [
+                    {k: r[k] for k in ("trade_id", "strategy", "symbol", "direction", "pnl", "pnl_pct", "exit_reason")}
+                    for r in ex.worst_trades(table, worst).to_dict("records")]
+                result["attribution"] = [p.to_dict() for p in ex.attribute_worst_trades(table, worst)]
+            result["files"].extend(str(p) for p in paths)
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"Exported run {run.run_id} ({', '.join(dict.fromkeys(formats))}) to {target}:")
+    for f in result["files"]:
+        console.print(f"  {f}")
+    if result.get("worst_trades"):
+        t = Table(title=f"{len(result['worst_trades'])} worst trades", title_justify="left")
+        for col in ("trade", "strategy", "symbol", "direction", "pnl ₹", "pnl %", "exit"):
+            t.add_column(col)
+        for r in result["worst_trades"]:
+            t.add_row(r["trade_id"], r["strategy"], r["symbol"], r["direction"], f"{r['pnl']:,.2f}",
+                      f"{r['pnl_pct']:.2f}", r["exit_reason"])
+        console.print(t)
+        for p in result["attribution"]:
+            console.print(f"  • {p['description']}")
+
+
+COMMANDS = [report]
