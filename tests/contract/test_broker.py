@@ -350,3 +350,43 @@ def test_same_calls_give_identical_fills() -> None:
     first, second = run(), run()
     assert first == second and len(first) > 6
     assert len({f.trade_id for f in first}) == len(first)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_random_bracketed_trading_keeps_the_venue_consistent(seed: int) -> None:
+    """Random walk, random entries with brackets: fills lie inside their bar, one leg per entry."""
+    import random
+
+    rng = random.Random(seed)
+    b = sim(tick_rule=lambda _p, _d: 1)
+    price = 500.0
+    bars_by_start: dict[datetime, Bar] = {}
+    all_fills: list[Fill] = []
+    for i in range(600):
+        o = round(price, 2)
+        h = round(o + abs(rng.gauss(0, 2)), 2)
+        low = round(o - abs(rng.gauss(0, 2)), 2)
+        c = round(rng.uniform(low, h), 2)
+        price = max(c + rng.gauss(0, 1.5), 10.0)
+        b_ = bar(i, o, h, low, c)
+        bars_by_start[b_.start] = b_
+        all_fills += b.advance(b_)
+        if not b.open_order_ids() and rng.random() < 0.3:
+            p = int(c * 100)
+            if rng.random() < 0.5:
+                b.submit(buy(f"e{i}", rng.randint(1, 50), stop_loss_paise=p - rng.randint(50, 400),
+                             take_profit_paise=p + rng.randint(50, 400)))
+            else:
+                b.submit(sell(f"e{i}", rng.randint(1, 50), stop_loss_paise=p + rng.randint(50, 400),
+                              take_profit_paise=p - rng.randint(50, 400)))
+    net: dict[str, int] = {}
+    exits: dict[str, list[str]] = {}
+    for f in all_fills:
+        src = bars_by_start[f.filled_at]
+        assert round(src.low * 100) <= f.price_paise <= round(src.high * 100), f
+        net[f.symbol] = net.get(f.symbol, 0) + f.side.sign * f.quantity
+        if f.reason in ("stop_loss", "take_profit"):
+            exits.setdefault(f.client_order_id[:-3], []).append(f.reason)
+    assert {s: q for s, q in net.items() if q} == b.positions()
+    assert exits and all(len(v) == 1 for v in exits.values())
+    assert len({f.trade_id for f in all_fills}) == len(all_fills)
