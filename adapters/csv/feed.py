@@ -275,7 +275,8 @@ def merge_files(parts: list[BarColumns], files: list[Path]) -> BarColumns:
     if conflict.any():
         i = int(np.argmax(conflict))
         a, b = int(file_idx[i]), int(file_idx[i + 1])
-        when = str(np.datetime64(int(cols.start_ns[i + 1]) + IST_OFFSET_NS, "ns").astype("datetime64[m]"))
+        when = np.datetime64(int(cols.start_ns[i + 1]) + IST_OFFSET_NS, "ns").astype("datetime64[m]")
+        when = str(when).replace("T", " ")
         raise DataError(f"bar starting {when} IST is also in {files[a]} row {int(cols.row[i])} with different "
                         f"prices/volume ({int(conflict.sum())} such bar(s)); overlapping files must agree",
                         path=str(files[b]), row=int(cols.row[i + 1]))

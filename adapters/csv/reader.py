@@ -230,6 +230,16 @@ def _parse_timestamps(values: np.ndarray, path: Path, column: str, aware: bool,
     """Slow but precise parser used only when pyarrow rejected the column."""
     import pandas as pd
     s = pd.Series(values, dtype=object).str.strip()
+    # utc=True accepts both forms, so this finds what is unparseable in either form
+    parsed = pd.to_datetime(s, errors="coerce", format="ISO8601", utc=True)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        errors.append(DataError(
+            f"cannot parse timestamp {values[i]!r} ({int(bad.sum())} such row(s)); "
+            f"use ISO-8601 such as 2024-01-01T09:15:00+05:30 or 2024-01-01 09:15:00",
+            path=str(path), row=i + 1, column=column))
+        return np.zeros(len(values), dtype=np.int64), aware
     has_zone = s.str.contains(_AWARE_RE).to_numpy()
     mismatch = has_zone != aware
     if mismatch.any():
@@ -240,19 +250,8 @@ def _parse_timestamps(values: np.ndarray, path: Path, column: str, aware: bool,
             f"{'has one' if aware else 'has none'}; a file must use one form throughout",
             path=str(path), row=i + 1, column=column))
         return np.zeros(len(values), dtype=np.int64), aware
-    parsed = pd.to_datetime(s, errors="coerce", format="ISO8601", utc=aware)
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        errors.append(DataError(
-            f"cannot parse timestamp {values[i]!r} ({int(bad.sum())} such row(s)); "
-            f"use ISO-8601 such as 2024-01-01T09:15:00+05:30 or 2024-01-01 09:15:00",
-            path=str(path), row=i + 1, column=column))
-        return np.zeros(len(values), dtype=np.int64), aware
-    if aware:
-        ns = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    else:
-        ns = parsed
+    # naive values were read as UTC wall time above; _localize applies the declared zone later
+    ns = parsed.dt.tz_localize(None)
     return ns.to_numpy(dtype="datetime64[ns]").astype(np.int64), aware
 
 
@@ -372,29 +371,29 @@ def _read_and_check(path: Path, interval: Interval, spec: SourceSpec, lenient: b
         nonpos = arr <= 0
         i = first_bad(nonpos)
         if i is not None:
-            add(nonpos, col, f"{k} is {arr[i]!r}: prices must be positive")
+            add(nonpos, col, f"{k} is {float(arr[i])!r}: prices must be positive")
     if "volume" in mapping:
         add(np.isinf(vol), mapping["volume"], "volume is infinite")
         neg = vol < 0
         i = first_bad(neg)
         if i is not None:
-            add(neg, mapping["volume"], f"volume is {vol[i]!r}: volume cannot be negative")
+            add(neg, mapping["volume"], f"volume is {float(vol[i])!r}: volume cannot be negative")
     hl = h < lo
     i = first_bad(hl)
     if i is not None:
-        add(hl, mapping["high"], f"high {h[i]!r} is below low {lo[i]!r}")
+        add(hl, mapping["high"], f"high {float(h[i])!r} is below low {float(lo[i])!r}")
     bad_h = (h < o) | (h < c)
     i = first_bad(bad_h & ~hl)
     if i is not None:
         which = "open" if h[i] < o[i] else "close"
         add(bad_h & ~hl, mapping["high"],
-            f"high {h[i]!r} is below {which} {(o if which == 'open' else c)[i]!r}")
+            f"high {float(h[i])!r} is below {which} {float((o if which == 'open' else c)[i])!r}")
     bad_l = (lo > o) | (lo > c)
     i = first_bad(bad_l & ~hl)
     if i is not None:
         which = "open" if lo[i] > o[i] else "close"
         add(bad_l & ~hl, mapping["low"],
-            f"low {lo[i]!r} is above {which} {(o if which == 'open' else c)[i]!r}")
+            f"low {float(lo[i])!r} is above {which} {float((o if which == 'open' else c)[i])!r}")
 
     ts_name = mapping["timestamp"]
     if not aware:
