@@ -17,6 +17,14 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _check_key(kind: str, value: str) -> None:
+    # Same rule as the SQL store: databases cannot hold NUL characters in text.
+    if not isinstance(value, str):
+        raise TypeError(f"{kind} must be a str, got {type(value).__name__}")
+    if "\x00" in value:
+        raise ValueError(f"{kind} {value!r} contains a NUL character, which databases cannot store")
+
+
 @attrs.frozen
 class _Row:
     recorded: RecordedEvent
@@ -42,6 +50,8 @@ class InMemoryEventStore:
 
     def append(self, stream_id: str, expected_version: int, events: Sequence[NewEvent], *,
                run_id: str) -> list[RecordedEvent]:
+        _check_key("stream_id", stream_id)
+        _check_key("run_id", run_id)
         encoded = [(e, encode_payload(e.event)) for e in events]
         with self._lock:
             stream = self._streams.get(stream_id, [])
@@ -50,7 +60,10 @@ class InMemoryEventStore:
                 return replay
             if len(stream) != expected_version:
                 raise ConcurrencyError(stream_id, expected_version, len(stream))
-            recorded_at = self._now()
+            if len({new.event_id for new, _ in encoded}) != len(encoded):
+                raise IdempotencyError(f"a batch for stream {stream_id!r} repeats an event id; "
+                                       "every event needs its own id")
+            recorded_at = self._now().astimezone(timezone.utc)
             new_rows = []
             for offset, (new, payload) in enumerate(encoded, start=1):
                 if str(new.event_id) in self._by_id:
@@ -59,7 +72,8 @@ class InMemoryEventStore:
                         "the identical batch to the same stream position")
                 rec = RecordedEvent(
                     seq=len(self._rows) + len(new_rows) + 1, event_id=new.event_id, stream_id=stream_id,
-                    stream_version=expected_version + offset, run_id=run_id, occurred_at=new.occurred_at,
+                    stream_version=expected_version + offset, run_id=run_id,
+                    occurred_at=new.occurred_at.astimezone(timezone.utc),
                     recorded_at=recorded_at, correlation_id=new.correlation_id,
                     causation_id=new.causation_id, event=decode_payload(new.event.TYPE, new.event.VERSION, payload))
                 new_rows.append(_Row(rec, new.event.TYPE, new.event.VERSION, payload))
@@ -72,7 +86,7 @@ class InMemoryEventStore:
     def _match_retry(self, stream_id: str, expected_version: int,
                      encoded: list[tuple[NewEvent, str]]) -> list[RecordedEvent] | None:
         if not encoded:
-            return []
+            return None
         first = self._by_id.get(str(encoded[0][0].event_id))
         if first is None:
             return None
@@ -81,7 +95,10 @@ class InMemoryEventStore:
             row = self._by_id.get(str(new.event_id))
             if (row is None or row.recorded.stream_id != stream_id
                     or row.recorded.stream_version != expected_version + offset
-                    or row.type_name != new.event.TYPE or row.payload != payload):
+                    or row.type_name != new.event.TYPE or row.version != new.event.VERSION
+                    or row.payload != payload or row.recorded.occurred_at != new.occurred_at
+                    or row.recorded.correlation_id != new.correlation_id
+                    or row.recorded.causation_id != new.causation_id):
                 raise IdempotencyError(
                     f"event id {new.event_id} was stored before with different content or position; "
                     "a retry must resend the identical batch")
@@ -98,6 +115,8 @@ class InMemoryEventStore:
 
     def read_all(self, after_seq: int = 0, limit: int = 1000, *,
                  run_id: str | None = None) -> list[RecordedEvent]:
+        if limit <= 0:
+            return []
         with self._lock:
             out = []
             for row in self._rows[max(after_seq, 0):]:
@@ -112,6 +131,9 @@ class InMemoryEventStore:
             return len(self._rows)
 
     def start_run(self, run: RunInfo) -> None:
+        _check_key("run_id", run.run_id)
+        run = attrs.evolve(run, started_at=run.started_at.astimezone(timezone.utc),
+                           ended_at=None if run.ended_at is None else run.ended_at.astimezone(timezone.utc))
         with self._lock:
             if run.run_id in self._runs:
                 raise ValueError(f"run {run.run_id} already exists")
@@ -120,7 +142,8 @@ class InMemoryEventStore:
     def finish_run(self, run_id: str, status: str, ended_at: datetime) -> None:
         with self._lock:
             run = self._resolve(run_id)
-            self._runs[run.run_id] = attrs.evolve(run, status=status, ended_at=ended_at)
+            self._runs[run.run_id] = attrs.evolve(run, status=status,
+                                                  ended_at=ended_at.astimezone(timezone.utc))
 
     def get_run(self, run_id: str) -> RunInfo:
         with self._lock:
@@ -137,8 +160,12 @@ class InMemoryEventStore:
         raise RunNotFoundError(f"run id prefix {run_id!r} is ambiguous ({len(matches)} runs); give more characters")
 
     def list_runs(self, mode: str | None = None, limit: int = 100) -> list[RunInfo]:
+        if limit <= 0:
+            return []
         with self._lock:
             runs = [r for r in self._runs.values() if mode is None or r.mode == mode]
+        # Newest first; equal start times by run id (the SQL store's order too).
+        runs.sort(key=lambda r: r.run_id)
         return sorted(runs, key=lambda r: r.started_at, reverse=True)[:limit]
 
     def close(self) -> None:

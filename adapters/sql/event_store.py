@@ -1,0 +1,375 @@
+"""The EventStore port on SQL (SQLAlchemy Core): SQLite by default, PostgreSQL by URL.
+
+Semantics mirror ``adapters.memory.InMemoryEventStore`` exactly (one contract suite runs
+over both). How the guarantees are obtained:
+
+* An append is one transaction that first takes the table's write lock — ``BEGIN
+  IMMEDIATE`` on SQLite, ``LOCK TABLE events IN EXCLUSIVE MODE`` on PostgreSQL — then
+  checks the stream version and assigns ``seq = max(seq) + 1 ...`` itself. Appends are
+  therefore serialised: commit order equals ``seq`` order, ``seq`` has no gaps, and a
+  reader tailing ``read_all`` can never see ``seq = n`` before a lower ``seq`` commits.
+  (PostgreSQL readers are not blocked: EXCLUSIVE conflicts only with writers.)
+* A batch is all or nothing: any error rolls the transaction back.
+* Retries are idempotent by event id: the stored batch is compared field by field
+  (type, version, canonical payload bytes, occurred_at, correlation/causation ids).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from adapters.sql.engine import BUSY_TIMEOUT_MS
+from adapters.sql.tables import events as ev
+from adapters.sql.tables import runs as rn
+from core.errors import (
+    ConcurrencyError,
+    IdempotencyError,
+    RunNotFoundError,
+    SenseQuantError,
+    StoreUnavailableError,
+)
+from core.events.base import NewEvent, RecordedEvent, RunInfo
+from core.events.codec import decode_payload, encode_payload
+
+UTC = timezone.utc
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_key(kind: str, value: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{kind} must be a str, got {type(value).__name__}")
+    if "\x00" in value:
+        raise ValueError(f"{kind} {value!r} contains a NUL character, which databases cannot store")
+
+
+class _Row(NamedTuple):
+    seq: int
+    event_id: Any
+    stream_id: str
+    stream_version: int
+    run_id: str
+    type: str
+    version: int
+    occurred_at: Any
+    recorded_at: Any
+    correlation_id: Any
+    causation_id: Any
+    payload: str
+
+
+def _unavailable(exc: Exception, url: sa.URL) -> SenseQuantError:
+    where = url.render_as_string(hide_password=True)
+    if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+        return StoreUnavailableError(
+            f"the event store {where} stayed locked by another writer for "
+            f"{BUSY_TIMEOUT_MS // 1000} s ({exc}); stop the other SenseQuant process or retry")
+    return StoreUnavailableError(f"the event store {where} failed: {exc}; check that it is reachable "
+                                 "and the disk is not full")
+
+
+class SqlEventStore:
+    """EventStore on a SQLAlchemy engine made by ``adapters.sql.engine.create_engine``."""
+
+    def __init__(self, engine: sa.Engine, *, durable: bool = False,
+                 now: Callable[[], datetime] = _utc_now) -> None:
+        self._engine = engine
+        self._now = now
+        self.durable = durable
+        self._sqlite = engine.dialect.name == "sqlite"
+        if self._sqlite:
+            self._ts_db: Callable[[datetime], Any] = _iso_utc
+            self._ts_py: Callable[[Any], datetime] = datetime.fromisoformat
+        else:
+            self._ts_db = _same_value
+            self._ts_py = _to_utc
+        self._dbapi = engine.dialect.loaded_dbapi
+        if self._sqlite:
+            self._id_db: Callable[[uuid.UUID], Any] = _uuid_bytes
+            self._id_py: Callable[[Any], uuid.UUID] = _bytes_uuid
+        else:
+            self._id_db = _same_value
+            self._id_py = _same_value
+        columns = ", ".join(c.name for c in ev.columns)
+        placeholders = ", ".join("?" for _ in ev.columns)
+        sql = {
+            "insert": f"INSERT INTO events ({columns}) VALUES ({placeholders})",
+            "state": "SELECT (SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = ?), "
+                     "(SELECT coalesce(max(seq), 0) FROM events)",
+            "state_and_slot": "SELECT (SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = ?), "
+                              "(SELECT coalesce(max(seq), 0) FROM events), "
+                              "(SELECT event_id FROM events WHERE stream_id = ? AND stream_version = ?)",
+            "find_id": "SELECT seq FROM events WHERE event_id = ?",
+            "range": f"SELECT {columns} FROM events WHERE stream_id = ? AND stream_version > ? "
+                     "AND stream_version <= ? ORDER BY stream_version",
+        }
+        if not self._sqlite:  # psycopg takes %s placeholders
+            sql = {k: v.replace("?", "%s") for k, v in sql.items()}
+        self._sql_insert = sql["insert"]
+        self._sql_state = sql["state"]
+        self._sql_state_and_slot = sql["state_and_slot"]
+        self._sql_find_id = sql["find_id"]
+        self._sql_range = sql["range"]
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    # ------------------------------------------------------------------ writing
+    #
+    # The append path is the hot path (a backtest writes every decision, order and fill),
+    # so it runs driver-level SQL on a pooled DBAPI connection: building SQLAlchemy
+    # expressions per call costs more than the SQL itself. Everything else uses Core.
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A DBAPI cursor inside a transaction that holds the events write lock."""
+        raw = self._engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            try:
+                if self._sqlite:
+                    cur.execute("BEGIN IMMEDIATE")
+                else:
+                    cur.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+                try:
+                    yield cur
+                except BaseException:
+                    raw.rollback()
+                    raise
+                raw.commit()
+            finally:
+                cur.close()
+        except self._dbapi.OperationalError as exc:
+            raise _unavailable(exc, self._engine.url) from exc
+        finally:
+            raw.close()
+
+    def append(self, stream_id: str, expected_version: int, events: Sequence[NewEvent], *,
+               run_id: str) -> list[RecordedEvent]:
+        _check_key("stream_id", stream_id)
+        _check_key("run_id", run_id)
+        encoded = [(new, encode_payload(new.event)) for new in events]
+        with self._write() as cur:
+            if encoded:
+                cur.execute(self._sql_state_and_slot,
+                            (stream_id, stream_id, expected_version + 1))
+                version, last, slot_id = cur.fetchone()
+            else:
+                cur.execute(self._sql_state, (stream_id,))
+                (version, last), slot_id = cur.fetchone(), None
+            if slot_id is not None and self._id_py(slot_id) == encoded[0][0].event_id:
+                return self._replay(cur, stream_id, expected_version, encoded)
+            if version != expected_version:
+                if encoded:
+                    self._refuse_reused_id(cur, encoded[0][0])
+                raise ConcurrencyError(stream_id, expected_version, version)
+            if not encoded:
+                return []
+            return self._insert_batch(cur, stream_id, expected_version, last, run_id, encoded)
+
+    def _insert_batch(self, cur: Any, stream_id: str, expected_version: int, last_seq: int,
+                      run_id: str, encoded: list[tuple[NewEvent, str]]) -> list[RecordedEvent]:
+        recorded_at = self._now().astimezone(UTC)
+        ts_db = self._ts_db
+        id_db = self._id_db
+        recorded_db = ts_db(recorded_at)
+        times: dict[datetime, tuple[datetime, Any]] = {}
+        rows = []
+        out = []
+        for offset, (new, payload) in enumerate(encoded, start=1):
+            occurred_at = new.occurred_at
+            converted = times.get(occurred_at)
+            if converted is None:  # equal aware datetimes are the same instant: same UTC value
+                utc = occurred_at.astimezone(UTC)
+                converted = times[occurred_at] = (utc, ts_db(utc))
+            event = new.event
+            correlation_id = new.correlation_id
+            causation_id = new.causation_id
+            rows.append((last_seq + offset, id_db(new.event_id), stream_id, expected_version + offset, run_id,
+                         event.TYPE, event.VERSION, converted[1], recorded_db,
+                         None if correlation_id is None else id_db(correlation_id),
+                         None if causation_id is None else id_db(causation_id), payload))
+            out.append(RecordedEvent(
+                seq=last_seq + offset, event_id=new.event_id, stream_id=stream_id,
+                stream_version=expected_version + offset, run_id=run_id, occurred_at=converted[0],
+                recorded_at=recorded_at, correlation_id=correlation_id, causation_id=causation_id,
+                event=event))
+        if len({r.event_id for r in out}) != len(out):
+            raise IdempotencyError(f"a batch for stream {stream_id!r} repeats an event id; "
+                                   "every event needs its own id")
+        try:
+            cur.executemany(self._sql_insert, rows)
+        except self._dbapi.IntegrityError as exc:
+            if "event_id" in str(exc).lower():
+                raise IdempotencyError(
+                    f"an event id of this batch for stream {stream_id!r} was already stored elsewhere; "
+                    "a retry must resend the identical batch to the same stream position") from None
+            raise
+        return out
+
+    def _refuse_reused_id(self, cur: Any, new: NewEvent) -> None:
+        """Before a ConcurrencyError: a first id stored elsewhere is a corrupted retry instead."""
+        cur.execute(self._sql_find_id, (self._id_db(new.event_id),))
+        if cur.fetchone() is not None:
+            raise IdempotencyError(
+                f"event id {new.event_id} was stored before with different content or position; "
+                "a retry must resend the identical batch")
+
+    def _replay(self, cur: Any, stream_id: str, expected_version: int,
+                encoded: list[tuple[NewEvent, str]]) -> list[RecordedEvent]:
+        cur.execute(self._sql_range, (stream_id, expected_version, expected_version + len(encoded)))
+        rows = [_Row(*values) for values in cur.fetchall()]
+        stored = {row.stream_version: row for row in rows}
+        for offset, (new, payload) in enumerate(encoded, start=1):
+            row = stored.get(expected_version + offset)
+            if row is None or not self._same(row, new, payload):
+                raise IdempotencyError(
+                    f"event id {new.event_id} was stored before with different content or position; "
+                    "a retry must resend the identical batch")
+        return [self._recorded(row) for row in rows]
+
+    def _same(self, row: Any, new: NewEvent, payload: str) -> bool:
+        return (self._id_py(row.event_id) == new.event_id and row.type == new.event.TYPE
+                and row.version == new.event.VERSION and row.payload == payload
+                and self._ts_py(row.occurred_at) == new.occurred_at
+                and self._opt_id_py(row.correlation_id) == new.correlation_id
+                and self._opt_id_py(row.causation_id) == new.causation_id)
+
+    # ------------------------------------------------------------------ reading
+
+    def _opt_id_py(self, value: Any) -> uuid.UUID | None:
+        return None if value is None else self._id_py(value)
+
+    def _recorded(self, row: Any) -> RecordedEvent:
+        return RecordedEvent(
+            seq=row.seq, event_id=self._id_py(row.event_id), stream_id=row.stream_id,
+            stream_version=row.stream_version, run_id=row.run_id, occurred_at=self._ts_py(row.occurred_at),
+            recorded_at=self._ts_py(row.recorded_at), correlation_id=self._opt_id_py(row.correlation_id),
+            causation_id=self._opt_id_py(row.causation_id),
+            event=decode_payload(row.type, row.version, row.payload))
+
+    def _version(self, conn: sa.Connection, stream_id: str) -> int:
+        return conn.execute(sa.select(sa.func.coalesce(sa.func.max(ev.c.stream_version), 0))
+                            .where(ev.c.stream_id == stream_id)).scalar_one()
+
+    def stream_version(self, stream_id: str) -> int:
+        with self._engine.connect() as conn:
+            return self._version(conn, stream_id)
+
+    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(ev).where(ev.c.stream_id == stream_id,
+                                                    ev.c.stream_version >= max(from_version, 1))
+                                .order_by(ev.c.stream_version)).all()
+        return [self._recorded(row) for row in rows]
+
+    def read_all(self, after_seq: int = 0, limit: int = 1000, *,
+                 run_id: str | None = None) -> list[RecordedEvent]:
+        if limit <= 0:
+            return []
+        query = sa.select(ev).where(ev.c.seq > after_seq)
+        if run_id is not None:
+            query = query.where(ev.c.run_id == run_id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(ev.c.seq).limit(limit)).all()
+        return [self._recorded(row) for row in rows]
+
+    def last_seq(self) -> int:
+        with self._engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.coalesce(sa.func.max(ev.c.seq), 0))).scalar_one()
+
+    # --------------------------------------------------------------------- runs
+
+    def start_run(self, run: RunInfo) -> None:
+        _check_key("run_id", run.run_id)
+        values = {
+            "run_id": run.run_id, "mode": run.mode, "config_hash": run.config_hash,
+            "code_version": run.code_version, "data_fingerprint": run.data_fingerprint,
+            "started_at": self._ts_db(run.started_at.astimezone(UTC)),
+            "ended_at": None if run.ended_at is None else self._ts_db(run.ended_at.astimezone(UTC)),
+            "status": run.status, "label": run.label,
+        }
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(rn.insert(), values)
+        except sa.exc.IntegrityError:
+            raise ValueError(f"run {run.run_id} already exists") from None
+
+    def finish_run(self, run_id: str, status: str, ended_at: datetime) -> None:
+        with self._engine.begin() as conn:
+            run = self._resolve(conn, run_id)
+            conn.execute(rn.update().where(rn.c.run_id == run.run_id)
+                         .values(status=status, ended_at=self._ts_db(ended_at.astimezone(UTC))))
+
+    def get_run(self, run_id: str) -> RunInfo:
+        with self._engine.connect() as conn:
+            return self._resolve(conn, run_id)
+
+    def _resolve(self, conn: sa.Connection, run_id: str) -> RunInfo:
+        row = conn.execute(sa.select(rn).where(rn.c.run_id == run_id)).first()
+        if row is not None:
+            return self._run(row)
+        # substr, not LIKE: exact and case-sensitive, and no wildcard escaping needed.
+        matches = conn.execute(sa.select(rn).where(sa.func.substr(rn.c.run_id, 1, len(run_id)) == run_id)
+                               .limit(2)).all()
+        if len(matches) == 1:
+            return self._run(matches[0])
+        if not matches:
+            raise RunNotFoundError(f"no run {run_id!r}; `sensequant runs list` shows the runs in this store")
+        count = conn.execute(sa.select(sa.func.count()).select_from(rn)
+                             .where(sa.func.substr(rn.c.run_id, 1, len(run_id)) == run_id)).scalar_one()
+        raise RunNotFoundError(f"run id prefix {run_id!r} is ambiguous ({count} runs); give more characters")
+
+    def _run(self, row: Any) -> RunInfo:
+        return RunInfo(run_id=row.run_id, mode=row.mode, config_hash=row.config_hash,
+                       code_version=row.code_version, data_fingerprint=row.data_fingerprint,
+                       started_at=self._ts_py(row.started_at),
+                       ended_at=None if row.ended_at is None else self._ts_py(row.ended_at),
+                       status=row.status, label=row.label)
+
+    def list_runs(self, mode: str | None = None, limit: int = 100) -> list[RunInfo]:
+        if limit <= 0:
+            return []
+        query = sa.select(rn)
+        if mode is not None:
+            query = query.where(rn.c.mode == mode)
+        query = query.order_by(rn.c.started_at.desc(), rn.c.run_id).limit(limit)
+        with self._engine.connect() as conn:
+            return [self._run(row) for row in conn.execute(query).all()]
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _iso_utc(value: datetime) -> str:
+    # Fixed width (always microseconds) so that text order is time order.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _same_value(value: Any) -> Any:
+    return value
+
+
+def _uuid_bytes(value: uuid.UUID) -> bytes:
+    return value.bytes
+
+
+def _bytes_uuid(value: bytes) -> uuid.UUID:
+    return uuid.UUID(bytes=bytes(value))
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
