@@ -104,3 +104,7 @@ class ModelIntegrityError(ModelRegistryError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         self.path = path
         super().__init__(message)
+
+
+class StoreUnavailableError(SenseQuantError):
+    """The event store could not be reached or stayed locked by another writer too long."""
