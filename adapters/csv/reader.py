@@ -576,6 +576,6 @@ def _sessions_and_stats(cols: BarColumns, path: Path, interval: Interval, calend
             first = report.big_moves[0]
             report.warnings.append(
                 f"{len(big)} day-over-day move(s) beyond {threshold:.0%} (first {first['date']}: "
-                f"{first['change_pct']:+.1f}%{'; ' + first['hint'] if first['hint'] else ''}); prices look "
-                f"unadjusted: adjust for splits/bonuses before trading on them")
+                f"{first['change_pct']:+.1f}%{'; ' + first['hint'] if first['hint'] else ''}): check for "
+                f"unadjusted splits/bonuses (adjust before trading on them) or bad prices")
     return cols
