@@ -121,21 +121,33 @@ def _nan_column(length: int) -> np.ndarray:
     return np.full(length, np.nan, dtype=np.float64)
 
 
-def _recurse(first: float, xs: np.ndarray, alpha: float) -> np.ndarray:
-    """``y[0] = first; y[k] = y[k-1] + alpha*(xs[k] - y[k-1])`` for k>=1 (``xs[0]`` unused).
+def _recurse(first: float, xs: np.ndarray, com: float) -> np.ndarray:
+    """``y[0] = first; y[k] = ((1-a)*y[k-1] + a*xs[k]) / ((1-a) + a)`` with ``a = 1/(1+com)``.
 
-    pandas' ``ewm(adjust=False)`` runs exactly this recursion in C.
+    pandas' ``ewm(com=com, adjust=False)`` runs exactly this recursion in C; the
+    incremental updaters use the same arithmetic (:func:`_ewm_step`), so both paths agree
+    to the bit.
     """
     seeded = xs.astype(np.float64, copy=True)
     seeded[0] = first
-    return pd.Series(seeded).ewm(alpha=alpha, adjust=False).mean().to_numpy()
+    return pd.Series(seeded).ewm(com=com, adjust=False).mean().to_numpy()
+
+
+def _alpha(com: float) -> float:
+    return 1.0 / (1.0 + com)
 
 
 # --------------------------------------------------------------------------- SMA
 
 @attrs.frozen(kw_only=False)
 class SMA:
-    """Simple moving average of the close over ``window`` bars."""
+    """Simple moving average of the close over ``window`` bars.
+
+    When every close in the window is on the paisa grid (all NSE prices are), the mean
+    is computed from the exact integer sum in paise with one correctly rounded
+    division, so the batch and incremental paths agree to the bit and the value does
+    not depend on summation order. Other windows use a float sum (agreeing to ~1e-15).
+    """
 
     window: int = attrs.field(validator=_positive_int)
 
@@ -144,27 +156,67 @@ class SMA:
         return f"sma_{self.window}"
 
     def batch(self, cols: BarColumns) -> np.ndarray:
-        out = _nan_column(len(cols))
-        if len(cols) >= self.window:
-            out[self.window - 1:] = _window_sums(cols.close, self.window) / self.window
+        w = self.window
+        close = cols.close
+        out = _nan_column(close.shape[0])
+        if close.shape[0] < w:
+            return out
+        paise = np.rint(close * 100.0)
+        with np.errstate(invalid="ignore"):
+            on_grid = (paise / 100.0 == close) & (np.abs(paise) < _EXACT_LIMIT / w)
+        ints = np.where(on_grid, paise, 0.0).astype(np.int64)
+        csum = np.concatenate(([0], np.cumsum(ints)))
+        off = np.concatenate(([0], np.cumsum(~on_grid)))
+        exact = (csum[w:] - csum[:-w]).astype(np.float64) / float(100 * w)
+        approx = _window_sums(close, w) / w
+        out[w - 1:] = np.where(off[w:] - off[:-w] == 0, exact, approx)
         return out
 
     def incremental(self) -> "_SMAUpdater":
         return _SMAUpdater(self.window)
 
 
+_EXACT_LIMIT = float(2**53)
+
+
+def _paise_on_grid(close: float, window: int) -> int | None:
+    """``close`` in integer paise if it is exactly on the paisa grid (else None)."""
+    p = round(close * 100.0) if math.isfinite(close) else None
+    if p is None or p / 100.0 != close or abs(p) >= _EXACT_LIMIT / window:
+        return None
+    return p
+
+
 class _SMAUpdater:
-    __slots__ = ("n", "buf")
+    __slots__ = ("n", "buf", "paise", "total", "off_grid")
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self.buf: deque[float] = deque(maxlen=n)
+        self.buf: deque[float] = deque()
+        self.paise: deque[int | None] = deque()
+        self.total = 0
+        self.off_grid = 0
 
     def update(self, open: float, high: float, low: float, close: float, volume: float,
                session: int) -> float:
+        p = _paise_on_grid(close, self.n)
         self.buf.append(close)
+        self.paise.append(p)
+        if p is None:
+            self.off_grid += 1
+        else:
+            self.total += p
+        if len(self.buf) > self.n:
+            self.buf.popleft()
+            old = self.paise.popleft()
+            if old is None:
+                self.off_grid -= 1
+            else:
+                self.total -= old
         if len(self.buf) < self.n:
             return NAN
+        if self.off_grid == 0:
+            return self.total / (100 * self.n)  # int/int: correctly rounded, like the batch path
         return math.fsum(self.buf) / self.n
 
 
@@ -181,14 +233,18 @@ class EMA:
         return f"ema_{self.span}"
 
     @property
+    def com(self) -> float:
+        return (self.span - 1) / 2  # pandas' span -> centre of mass, so both paths share alpha
+
+    @property
     def alpha(self) -> float:
-        return 2.0 / (self.span + 1.0)
+        return _alpha(self.com)
 
     def batch(self, cols: BarColumns) -> np.ndarray:
         n = len(cols)
         if n == 0:
             return _nan_column(0)
-        out = _recurse(float(cols.close[0]), cols.close, self.alpha).copy()
+        out = _recurse(float(cols.close[0]), cols.close, self.com).copy()
         out[: min(n, self.span - 1)] = np.nan
         return out
 
@@ -235,7 +291,7 @@ def _wilder(values: np.ndarray, period: int, start: int) -> np.ndarray:
     if n <= seed_at:
         return out
     seed = math.fsum(values[start:seed_at + 1].tolist()) / period
-    out[seed_at:] = _recurse(seed, values[seed_at:], 1.0 / period)
+    out[seed_at:] = _recurse(seed, values[seed_at:], float(period - 1))
     return out
 
 
@@ -255,7 +311,7 @@ class _WilderAverage:
             if len(self.seed) == self.period:
                 self.value = math.fsum(self.seed) / self.period
             return self.value
-        self.value = _ewm_step(self.value, x, 1.0 / self.period)
+        self.value = _ewm_step(self.value, x, _alpha(float(self.period - 1)))
         return self.value
 
 
@@ -382,24 +438,51 @@ class VWAP:
             return _nan_column(0)
         tp = (cols.high + cols.low + cols.close) / 3.0
         vol = cols.volume
-        session = np.asarray(cols.session)
-        # Group id per session run (a session key that repeats later is a new run, as in
-        # the incremental path, which resets whenever the key changes).
-        group = np.empty(n, dtype=np.int64)
-        group[0] = 0
-        np.cumsum(session[1:] != session[:-1], out=group[1:])
-        grouped = pd.DataFrame({"pv": tp * vol, "v": vol, "tp": tp,
-                                "missing": ~np.isfinite(vol), "one": np.ones(n)}).groupby(group)
-        sums = grouped[["pv", "v", "tp", "missing", "one"]].cumsum()
-        pv, v, tp_sum = sums["pv"].to_numpy(), sums["v"].to_numpy(), sums["tp"].to_numpy()
-        any_missing = sums["missing"].to_numpy() > 0
-        count = sums["one"].to_numpy()
-        use_volume = ~any_missing & (v > 0)
+        missing = (~np.isfinite(vol)).astype(np.float64)
+        pv, v, tp_sum, miss = _session_cumsums(np.asarray(cols.session), tp * vol, vol, tp, missing)
+        count = _session_counts(np.asarray(cols.session))
+        use_volume = (miss == 0) & (v > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(use_volume, pv / v, tp_sum / count)
 
     def incremental(self) -> "_VWAPUpdater":
         return _VWAPUpdater()
+
+
+def _session_runs(session: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start index and length of each run of equal session keys."""
+    n = session.shape[0]
+    starts = np.concatenate(([0], np.flatnonzero(session[1:] != session[:-1]) + 1))
+    lengths = np.diff(np.concatenate((starts, [n])))
+    return starts, lengths
+
+
+def _session_counts(session: np.ndarray) -> np.ndarray:
+    starts, lengths = _session_runs(session)
+    return (np.arange(session.shape[0]) - np.repeat(starts, lengths) + 1).astype(np.float64)
+
+
+def _session_cumsums(session: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+    """Running sums of each column that restart at every session change.
+
+    Each sum is accumulated left to right from zero, exactly as the incremental
+    updater does, so both paths give identical floats. The loop runs over the position
+    within a session (at most a few hundred steps), vectorised across sessions.
+    """
+    starts, lengths = _session_runs(session)
+    order = np.argsort(-lengths, kind="stable")
+    starts, lengths = starts[order], lengths[order]
+    outs = [np.empty_like(c, dtype=np.float64) for c in columns]
+    accs = [np.zeros(starts.shape[0]) for _ in columns]
+    active = starts.shape[0]
+    for k in range(int(lengths[0]) if lengths.size else 0):
+        while active and lengths[active - 1] <= k:
+            active -= 1
+        idx = starts[:active] + k
+        for col, acc, out in zip(columns, accs, outs):
+            acc[:active] += col[idx]
+            out[idx] = acc[:active]
+    return outs
 
 
 class _VWAPUpdater:
@@ -490,14 +573,19 @@ class RollingVolatility:
         if n <= w:
             return out
         r = np.log(close[1:] / close[:-1])
-        # Two-pass std per window (precise), in chunks to bound the temporary memory.
+        # Two-pass sample std, each sum taken left to right over the window exactly as
+        # the incremental updater does (vectorised across windows), so both paths agree
+        # to the bit.
         windows = np.lib.stride_tricks.sliding_window_view(r, w)
-        chunk = max(1, 2_000_000 // w)
-        res = np.empty(windows.shape[0])
-        for s in range(0, windows.shape[0], chunk):
-            block = windows[s:s + chunk]
-            res[s:s + chunk] = np.std(block, axis=1, ddof=1)
-        out[w:] = res
+        total = np.zeros(windows.shape[0])
+        for k in range(w):
+            total += windows[:, k]
+        mean = total / w
+        ss = np.zeros(windows.shape[0])
+        for k in range(w):
+            d = windows[:, k] - mean
+            ss += d * d
+        out[w:] = np.sqrt(ss / (w - 1))
         return out
 
     def incremental(self) -> "_VolatilityUpdater":
@@ -517,11 +605,18 @@ class _VolatilityUpdater:
         prev, self.prev_close = self.prev_close, close
         if prev != prev:
             return NAN
-        self.buf.append(math.log(close / prev))
+        # numpy's log (not math.log, which can differ by an ulp) to match the batch path.
+        self.buf.append(float(np.log(close / prev)))
         if len(self.buf) < self.w:
             return NAN
-        mean = math.fsum(self.buf) / self.w
-        ss = math.fsum((x - mean) ** 2 for x in self.buf)
+        total = 0.0
+        for x in self.buf:
+            total += x
+        mean = total / self.w
+        ss = 0.0
+        for x in self.buf:
+            d = x - mean
+            ss += d * d
         return math.sqrt(ss / (self.w - 1))
 
 

@@ -3,7 +3,8 @@
 Rule
 ----
 Entry LONG when the trend is up (``sma_fast > sma_slow`` and ``close > sma_slow``) and
-the RSI has pulled back to ``rsi_entry_max`` or below. SHORT entries (only with
+the short RSI (5 sessions by default, so it reacts to a few down days) has pulled back
+to ``rsi_entry_max`` (40) or below. SHORT entries (only with
 ``allow_short``, off by default: NSE cash equities cannot be held short overnight) are
 the mirror image (downtrend, RSI at or above ``100 - rsi_entry_max``).
 
@@ -41,9 +42,9 @@ class SwingConfig:
     max_hold_sessions: int = 10
     sma_fast: int = 20
     sma_slow: int = 50
-    rsi_period: int = 14
+    rsi_period: int = 5
     atr_period: int = 14
-    rsi_entry_max: float = 45.0
+    rsi_entry_max: float = 40.0
     rsi_exit: float = 70.0
     trend_scale: float = 0.05
     min_confidence: float = 0.5
