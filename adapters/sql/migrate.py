@@ -8,18 +8,22 @@ brought to head; any other database must already be at head, else
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 
 import migrations
 from adapters.sql.engine import SQLITE_BEGIN, create_engine, safe_url
-from core.errors import SchemaOutOfDateError
+from core.errors import ConfigError, SchemaOutOfDateError, StoreUnavailableError
 
 # Arbitrary constant: the PostgreSQL advisory lock key serialising migrations.
 _PG_MIGRATION_LOCK = 7_361_552_001
@@ -52,14 +56,39 @@ def _current(conn: sa.Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
+@contextmanager
+def _translated(url: str) -> Iterator[None]:
+    """Turn driver and alembic failures into typed errors that name the database."""
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        raise StoreUnavailableError(
+            f"cannot use the event store at {safe_url(url)}: {exc.orig}; check the URL, that the "
+            "server is running and reachable, and that the file's folder is writable") from None
+    except CommandError as exc:
+        raise ConfigError(f"{exc}; `sensequant db current --db {safe_url(url)}` shows the revisions") from None
+
+
+T = TypeVar("T")
+
+
+def _with_engine(url: str, action: Callable[[sa.Engine], T]) -> T:
+    with _translated(url):
+        engine = create_engine(url)
+        try:
+            return action(engine)
+        finally:
+            engine.dispose()
+
+
 def current_revision(url: str) -> str | None:
     """The revision the database at ``url`` is at (``None``: no schema yet)."""
-    engine = create_engine(url)
-    try:
+
+    def read(engine: sa.Engine) -> str | None:
         with engine.connect() as conn:
             return _current(conn)
-    finally:
-        engine.dispose()
+
+    return _with_engine(url, read)
 
 
 def _locked_migration(engine: sa.Engine, action: str, revision: str) -> None:
@@ -84,31 +113,24 @@ def _locked_migration(engine: sa.Engine, action: str, revision: str) -> None:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` up to ``revision`` (default: head)."""
-    engine = create_engine(url)
-    try:
-        _locked_migration(engine, "upgrade", revision)
-    finally:
-        engine.dispose()
+    _with_engine(url, lambda engine: _locked_migration(engine, "upgrade", revision))
 
 
 def downgrade(url: str, revision: str) -> None:
     """Migrate the database at ``url`` down to ``revision`` (``base`` drops everything)."""
-    engine = create_engine(url)
-    try:
-        _locked_migration(engine, "downgrade", revision)
-    finally:
-        engine.dispose()
+    _with_engine(url, lambda engine: _locked_migration(engine, "downgrade", revision))
 
 
 def ensure_schema(engine: sa.Engine, url: str) -> None:
     """Create the schema in an empty database; refuse an out-of-date one."""
-    with engine.connect() as conn:
-        tables = sa.inspect(conn).get_table_names()
-        current = _current(conn) if VERSION_TABLE in tables else None
+    with _translated(url):
+        with engine.connect() as conn:
+            tables = sa.inspect(conn).get_table_names()
+            current = _current(conn) if VERSION_TABLE in tables else None
+        if not tables:
+            _locked_migration(engine, "upgrade", "head")
+            return
     head = head_revision()
-    if not tables:
-        _locked_migration(engine, "upgrade", "head")
-        return
     if current == head:
         return
     where = safe_url(url)
