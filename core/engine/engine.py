@@ -122,6 +122,7 @@ class TradingEngine:
         self._threshold = (telemetry.intraday_threshold_pct if strategy.kind is StrategyKind.INTRADAY
                            else telemetry.swing_threshold_pct)
         self._order_seq = 0
+        self._intraday = settings.product is Product.INTRADAY
         self._session: int | None = None
         self._session_first_ts: int | None = None
         self._working: dict[str, set[str]] = {}
@@ -173,7 +174,10 @@ class TradingEngine:
         session = book.session[i]
         if session != self._session:
             self._roll_session(session, ts)
-        if self._working.get(symbol):
+        # The venue sees every bar of a symbol while orders work there and, for intraday
+        # positions, while the position is open (an intraday exit that meets a session
+        # change fills at the last close the venue saw).
+        if self._working.get(symbol) or (self._intraday and symbol in self._open):
             fills = self.broker.advance(self._bar(book, i))
             for fill in fills:
                 self._on_fill(book, i, fill)
