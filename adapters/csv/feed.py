@@ -127,7 +127,8 @@ class CsvFeed:
         (default ``Asia/Kolkata``). Aware timestamps always keep their own offset.
     label:
         ``"start"`` or ``"end"``: whether undeclared files stamp a bar at its opening or its
-        closing minute. Output bars are always labelled by their start.
+        closing minute. Output bars are always labelled by their start. Daily bars ignore
+        the label: a daily bar starts at 00:00 IST of its session date.
     lenient:
         Drop exact duplicate rows (with a warning) instead of rejecting the file. Nothing
         else is ever dropped silently.

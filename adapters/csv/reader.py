@@ -178,7 +178,7 @@ def _read_typed(path: Path, mapping: dict[str, str], aware: bool) -> pa.Table:
         if c in mapping:
             types[mapping[c]] = pa.float64()
     if "symbol" in mapping:
-        types[mapping["symbol"]] = pa.string()
+        types[mapping["symbol"]] = pa.dictionary(pa.int32(), pa.string())
     return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(use_threads=True, block_size=8 << 20),
@@ -452,22 +452,35 @@ def _read_and_check(path: Path, interval: Interval, spec: SourceSpec, lenient: b
 
 
 def _symbol_column(column: pa.ChunkedArray, start: np.ndarray, interval: Interval, report: FileReport) -> None:
-    import pyarrow.compute as pc
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    n = len(arr)
+    """Report what the file's own symbol column says (renames, a different spelling)."""
+    n = len(column)
     if n == 0:
         return
-    changes = pc.not_equal(arr.slice(1), arr.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    points = np.flatnonzero(changes) + 1
-    first_value = arr[0].as_py()
+    if pa.types.is_dictionary(column.type):
+        # compare small integer codes, not strings (fast and light on memory)
+        unified = column.unify_dictionaries()
+        codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in unified.chunks])
+        dictionary = unified.chunks[0].dictionary.to_pylist()
+        points = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+
+        def value(k: int) -> str:
+            return dictionary[int(codes[k])]
+    else:
+        texts = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+        points = np.flatnonzero(texts[1:] != texts[:-1]) + 1
+
+        def value(k: int) -> str:
+            return str(texts[k])
+
+    first_value = value(0)
     if first_value != report.symbol:
         report.symbol_column.append({"row": 1, "date": _fmt_ns(start[0], False), "value": first_value})
     for k in points[:MAX_LISTED]:
         k = int(k)
-        report.symbol_column.append({"row": k + 1, "date": _fmt_ns(start[k], False), "from": arr[k - 1].as_py(),
-                                     "value": arr[k].as_py()})
+        report.symbol_column.append({"row": k + 1, "date": _fmt_ns(start[k], False), "from": value(k - 1),
+                                     "value": value(k)})
     if len(points):
-        chain = " -> ".join([first_value] + [arr[int(k)].as_py() for k in points[:MAX_LISTED]])
+        chain = " -> ".join([first_value] + [value(int(k)) for k in points[:MAX_LISTED]])
         report.warnings.append(
             f"Symbol column changes inside the file ({chain}, first change at row {int(points[0]) + 1}, "
             f"{_fmt_ns(start[int(points[0])], False)}): treated as a rename; every row is used as "

@@ -331,3 +331,15 @@ def test_series_start_ns_is_ist_aligned(feed):
     s = feed.history_series("NIFTY50", Interval.MINUTE_1)
     minute_of_day = ((s.start_ns + IST_OFFSET_NS) % (86_400 * 10**9)) // (60 * 10**9)
     assert minute_of_day.min() == 9 * 60 + 15 and minute_of_day.max() == 15 * 60 + 29
+
+
+def test_native_five_minute_file_end_labelled_equals_resampled_minutes(tmp_path, feed, calendar):
+    five = feed.history_series("TCS", Interval.MINUTE_5)
+    labels = pd.to_datetime(five.start_ns + 5 * 60 * 10**9, utc=True).tz_convert("Asia/Kolkata")
+    frame = pd.DataFrame({"datetime": labels.strftime("%Y-%m-%d %H:%M:%S"), "o": five.open, "h": five.high,
+                          "l": five.low, "c": five.close, "vol": five.volume.astype(np.int64)})
+    _write(tmp_path / "TCS_5minute.csv.gz", frame)  # naive IST, stamped at each bar's END (09:20 first)
+    native = CsvFeed(tmp_path, label="end", calendar=calendar)
+    _same(five, native.history_series("TCS", Interval.MINUTE_5))
+    report = native.reports("TCS", Interval.MINUTE_5)[0]
+    assert report.out_of_session == 0 and report.missing_bars == 0 and report.first == "2024-01-01 09:15"
