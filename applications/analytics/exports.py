@@ -60,7 +60,11 @@ _JSON_COLUMNS = ("features", "metadata", "signals", "context")
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(json_safe(value), sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    except (ValueError, TypeError):  # NaN/inf or numpy scalars: make it strict JSON first
+        return json.dumps(json_safe(value), sort_keys=True, separators=(",", ":"), allow_nan=False,
+                          ensure_ascii=False, default=str)
 
 
 def trace_file_name(stamp: datetime, index: int, compress: bool) -> str:
@@ -106,8 +110,13 @@ def write_traces_csv(traces: pd.DataFrame, out_dir: Path | str, *, stamp: dateti
     header = _csv_line([*TRACE_COLUMNS, *TRACE_EXTRA_COLUMNS]).encode("utf-8")
     chunks: list[list[bytes]] = [[]]
     size = len(header)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
     for row in _trace_rows(traces):
-        line = _csv_line(row).encode("utf-8")
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(row)
+        line = buf.getvalue().encode("utf-8")
         if chunks[-1] and size + len(line) > max_file_bytes:
             chunks.append([])
             size = len(header)
@@ -121,7 +130,7 @@ def write_traces_csv(traces: pd.DataFrame, out_dir: Path | str, *, stamp: dateti
             data = header + b"".join(lines)
             target = staging / name
             if compress:
-                with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+                with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
                     gz.write(data)
             else:
                 target.write_bytes(data)
@@ -569,7 +578,8 @@ def _results(run_id: str, daily: list[dict[str, Any]], trades: pd.DataFrame, ini
     strategy_summary = {}
     for book, start in initial.items():
         eq = [r["books"][book]["equity"] for r in daily if book in r["books"]]
-        strategy_summary[book] = portfolio_metrics(eq, start, trades[trades["book"] == book])
+        book_cash = [r["books"][book]["cash"] for r in daily if book in r["books"]]
+        strategy_summary[book] = portfolio_metrics(eq, start, trades[trades["book"] == book], book_cash)
     ticker_summary = {}
     last = daily[-1] if daily else {"positions": {}}
     for sym in symbols:

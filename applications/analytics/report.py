@@ -125,7 +125,8 @@ def _portfolio_section(run: RunData, strategy: str) -> dict[str, Any]:
         section: dict[str, Any] = {}
         for book in books:
             eq = [r["books"][book]["equity"] for r in daily if book in r["books"]]
-            section[book] = portfolio_metrics(eq, initial[book], trades[trades["book"] == book])
+            cash = [r["books"][book]["cash"] for r in daily if book in r["books"]]
+            section[book] = portfolio_metrics(eq, initial[book], trades[trades["book"] == book], cash)
         if strategy in (None, "both") and len(books) > 1:
             section["combined"] = portfolio_metrics([r["equity"] for r in daily], sum(initial.values()), trades,
                                                     [r["cash"] for r in daily])

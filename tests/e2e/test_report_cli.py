@@ -1,0 +1,133 @@
+"""`sensequant report` and `sensequant runs export` as a user runs them.
+
+One module-scoped real backtest of the shipped data (both books) runs through the CLI
+in a subprocess; report and exports run over it and over builder-made runs in SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from applications.analytics.exports import load_traces, read_bundle, read_trades_parquet
+from applications.cli.main import cli
+from applications.wiring import open_store
+from tests.builders import build_realistic_run, build_tiny_run
+
+ROOT = Path(__file__).resolve().parents[2]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _invoke(db: str, *args: str, runs_dir: Path) -> str:
+    result = CliRunner().invoke(cli, ["--db", db, *args], env={"SENSEQUANT_RUNS_DIR": str(runs_dir)},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def built_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("built") / "events.db"
+    store = open_store(f"sqlite:///{path}")
+    build_tiny_run(store)
+    build_realistic_run(store, model_contributions=True)
+    store.close()
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
+def shipped_run(tmp_path_factory):
+    """A real backtest of the shipped data (intraday TCS 1-minute + swing daily)."""
+    tmp = tmp_path_factory.mktemp("shipped")
+    db = f"sqlite:///{tmp / 'events.db'}"
+    env = {**os.environ, "SENSEQUANT_RUNS_DIR": str(tmp / "runs"), "PYTHONHASHSEED": "0"}
+    proc = subprocess.run([sys.executable, "-m", "applications", "--db", db, "backtest", "--no-sentiment", "--json"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return db, json.loads(proc.stdout), tmp
+
+
+def test_report_on_a_builder_run(built_db, tmp_path):
+    out = tmp_path / "report"
+    text = _invoke(built_db, "report", "run-real", "--compare", "run-tiny", "--out", str(out), runs_dir=tmp_path)
+    for heading in ("Accuracy of run run-real-0001", "Classification", "Confusion matrix", "Intraday vs swing",
+                    "This run minus run run-tiny-0001", "Worst trades by dominant feature", "Wrote"):
+        assert heading in text
+    doc = json.loads((out / "accuracy_metrics.json").read_text())
+    assert doc["total_traces"] == 106 and set(doc["by_strategy"]) == {"intraday", "swing"}
+    assert doc["comparison"]["comparison"]["better_strategy"] in ("intraday", "swing", "tie")
+    assert doc["compare"]["run_ids"] == ["run-tiny-0001"] and doc["attribution"]
+    for name in ("confusion_matrix.png", "confusion_matrix_intraday.png", "confusion_matrix_swing.png",
+                 "return_distribution.png", "cumulative_returns.png", "drawdown.png", "strategy_comparison.png"):
+        assert (out / name).read_bytes()[:8] == PNG, name
+
+    as_json = json.loads(_invoke(built_db, "report", "run-tiny", "--strategy", "swing", "--no-plots", "--json",
+                                 "--out", str(tmp_path / "swing"), runs_dir=tmp_path))
+    assert as_json["total_traces"] == 2 and "comparison" not in as_json
+    assert as_json["overall"]["win_rate"] == pytest.approx(0.5)
+    assert list(as_json["portfolio"]["run-tiny-0001"]) == ["swing"]
+    assert sorted(p.name for p in (tmp_path / "swing").iterdir()) == ["accuracy_metrics.json"]
+
+
+def test_report_errors_are_one_clear_line(built_db, tmp_path):
+    result = CliRunner().invoke(cli, ["--db", built_db, "report", "nope"], env={"SENSEQUANT_RUNS_DIR": str(tmp_path)})
+    assert result.exit_code != 0 and "RunNotFoundError" in result.output and "Traceback" not in result.output
+
+
+def test_export_every_format_on_a_builder_run(built_db, tmp_path):
+    out = tmp_path / "exp"
+    doc = json.loads(_invoke(built_db, "runs", "export", "run-real", "--format", "traces", "--format", "bundle",
+                             "--format", "trades", "--compress", "--max-file-mb", "0.005", "--worst", "5",
+                             "--out", str(out), "--json", runs_dir=tmp_path))
+    assert doc["traces"] == 106 and doc["trades"] == 106 and len(doc["worst_trades"]) == 5
+    traces = sorted(out.glob("predictions_*.csv.gz"))
+    assert len(traces) > 1 and len(load_traces(out)) == 106
+    bundle = read_bundle(out)
+    assert len(bundle["trades.json"]) == 106
+    assert len(read_trades_parquet(out / "trades.parquet")) == 106
+    assert doc["attribution"] and all(p["description"] for p in doc["attribution"])
+
+
+def test_report_and_exports_on_the_shipped_data(shipped_run, tmp_path):
+    db, summary, tmp = shipped_run
+    run_id = summary["run_id"]
+    books = {b["strategy"]: b for b in summary["books"]}
+    doc = json.loads(_invoke(db, "report", run_id, "--json", "--out", str(tmp_path / "report"), runs_dir=tmp))
+    # the analytics, computed from the events, agree with the engine's own run summary
+    assert doc["total_traces"] == sum(b["traces"] for b in books.values())
+    for name, book in books.items():
+        pm = doc["portfolio"][run_id][name]
+        assert pm["total_trades"] == book["trades"]
+        assert pm["final_value_paise"] == book["final_equity_paise"]
+        assert pm["total_return"] * 100 == pytest.approx(book["total_return_pct"], abs=1e-9)
+        assert pm["sharpe_ratio"] == pytest.approx(book["sharpe"], rel=1e-9, abs=1e-9)
+        assert pm["sortino_ratio"] == pytest.approx(book["sortino"], rel=1e-9, abs=1e-9)
+        assert -pm["max_drawdown"] * 100 == pytest.approx(book["max_drawdown_pct"], abs=1e-9)
+        assert pm["win_rate"] * 100 == pytest.approx(book["win_rate_pct"])
+        assert pm["profit_factor"] == pytest.approx(book["profit_factor"])
+        assert pm["avg_hold_time"] == pytest.approx(book["average_hold_minutes"])
+        assert doc["by_strategy"][name]["total_trades"] == book["traces"]
+    assert (tmp_path / "report" / "strategy_comparison.png").read_bytes()[:8] == PNG
+
+    out = tmp_path / "export"
+    exported = json.loads(_invoke(db, "runs", "export", run_id[:8], "--format", "bundle", "--format", "traces",
+                                  "--format", "trades", "--out", str(out), "--json", runs_dir=tmp))
+    bundle = read_bundle(out)
+    daily = bundle["portfolio_daily.json"]
+    sessions = sum(b["sessions"] for b in books.values())  # the two books trade disjoint periods
+    assert len(daily) == sessions == bundle["config.json"]["total_trading_days"]
+    assert all(d["cash_paise"] + d["positions_value_paise"] == d["total_value_paise"] for d in daily)
+    assert daily[-1]["total_value_paise"] == sum(b["final_equity_paise"] for b in books.values())
+    assert len(bundle["tickers_daily.json"]["TCS"]) >= books["intraday"]["sessions"]
+    assert exported["traces"] == doc["total_traces"]
+    table = read_trades_parquet(out / "trades.parquet")
+    assert len(table) == sum(b["trades"] for b in books.values())
+    # closed trades only (a swing position may still be open at the end, so not the equity change)
+    assert round(table["pnl"].sum() * 100) == sum(t["net_pnl_paise"] for t in bundle["trades.json"])
+    assert table["pnl"].sum() == pytest.approx(bundle["results.json"]["portfolio_metrics"]["net_pnl"])
