@@ -80,9 +80,9 @@ def main() -> None:
             raise SystemExit("generating the benchmark file failed")
         print(f"generated {args.rows:,} rows -> {path.name} ({path.stat().st_size / 1e6:.1f} MB gz) "
               f"in {time.perf_counter() - t0:.1f}s")
-        rss_before = peak_rss_mb()
         calendar = NseCalendar()
         calendar.lookup(np.array([0]))  # build the calendar once, outside the timing
+        rss_before = peak_rss_mb()
         best = float("inf")
         for i in range(args.repeat):
             feed = CsvFeed(root, calendar=calendar)  # fresh feed: no cache
@@ -94,7 +94,10 @@ def main() -> None:
             assert report.ok and len(series) == args.rows, (report.errors, len(series))
             print(f"run {i + 1}: {len(series):,} bars in {dt:.3f}s = {len(series) / dt:,.0f} rows/s")
         print(f"best: {args.rows / best:,.0f} rows/s end-to-end (.csv.gz -> validated BarSeries)")
-        print(f"peak RSS: {peak_rss_mb():.0f} MB (before loading: {rss_before:.0f} MB)")
+        print(f"peak RSS: {peak_rss_mb():.0f} MB (after imports and calendar, before loading: {rss_before:.0f} MB)")
+        import os
+        print(f"machine: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f} (timings are noisy "
+              f"when other work shares the cores)")
 
 
 if __name__ == "__main__":

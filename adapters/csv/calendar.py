@@ -12,6 +12,10 @@ the CSV files in ``data/calendar/``:
   09:15-15:30 window; weekend Muhurat sessions without hours get an approximate evening
   window (17:30-20:00) and are reported as such.
 
+Coverage: checked against real daily data for 2007-2025 (no false holidays; only the weekend
+specials above missing). Before about 2005 the library's NSE holidays are incomplete, so old
+daily files show some "extra sessions" in their reports.
+
 All times are IST minutes after midnight; days are integer day numbers in IST
 (``(utc_ns + IST_OFFSET_NS) // NS_PER_DAY``).
 """

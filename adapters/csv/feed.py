@@ -45,6 +45,10 @@ def _parse_interval(text: str) -> Interval | None:
         return None
 
 
+def _as_interval(value: Interval | str) -> Interval:
+    return value if isinstance(value, Interval) else Interval.parse(str(value))
+
+
 def discover(root: Path) -> dict[tuple[str, Interval], list[Path]]:
     """All bar files under ``root`` keyed by (symbol, interval)."""
     found: dict[tuple[str, Interval], list[Path]] = {}
@@ -158,7 +162,7 @@ class CsvFeed:
     # -- MarketDataFeed ---------------------------------------------------------------------
     def symbols(self, interval: Interval) -> list[str]:
         """Symbols with files at ``interval`` (or 1-minute files to resample from)."""
-        interval = Interval(interval)
+        interval = _as_interval(interval)
         files = discover(self.root)
         out = {s for (s, i) in files if i is interval}
         if self.resample_minutes and interval in (Interval.MINUTE_5, Interval.MINUTE_15):
@@ -171,7 +175,7 @@ class CsvFeed:
         series = self.history_series(symbol, interval, start, end)
         if len(series) == 0:
             return []
-        interval = Interval(interval)
+        interval = _as_interval(interval)
         base = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
         starts = (series.start_ns // 1000).tolist()
         opens, highs, lows, closes = (a.tolist() for a in (series.open, series.high, series.low, series.close))
@@ -185,17 +189,17 @@ class CsvFeed:
     def history_series(self, symbol: str, interval: Interval, start: datetime | None = None,
                        end: datetime | None = None) -> BarSeries:
         """Columnar bars with ``start <= start_ns < end`` (bounds optional), oldest first."""
-        series, _ = self._load(symbol, Interval(interval))
+        series, _ = self._load(symbol, _as_interval(interval))
         return slice_series(series, start, end)
 
     # -- extras -----------------------------------------------------------------------------
     def reports(self, symbol: str, interval: Interval) -> list[FileReport]:
         """Validation reports of the files behind ``symbol``/``interval`` (loads them if needed)."""
-        _, reports = self._load(symbol, Interval(interval))
+        _, reports = self._load(symbol, _as_interval(interval))
         return reports
 
     def files(self, symbol: str, interval: Interval) -> list[Path]:
-        return discover(self.root).get((symbol, Interval(interval)), [])
+        return discover(self.root).get((symbol, _as_interval(interval)), [])
 
     def describe(self) -> dict[str, Any]:
         """The feed's effective settings, for recording in a run's configuration."""

@@ -199,6 +199,7 @@ def test_directory_layout_concatenates_and_deduplicates(tmp_path, tcs_frame, cal
     _write(folder / "2024-02.csv", feb)
     feed = CsvFeed(tmp_path, calendar=calendar)
     assert feed.symbols(Interval.MINUTE_1) == ["TCS"]
+    assert feed.files("TCS", "1min") == [folder / "2024-01.csv.gz", folder / "2024-02.csv"]
     _same(CsvFeed(MARKET, calendar=calendar).history_series("TCS", Interval.MINUTE_1),
           feed.history_series("TCS", Interval.MINUTE_1))
     # overlapping files that disagree are rejected, naming both files and rows
@@ -292,6 +293,13 @@ def test_intraday_big_move_is_flagged(tmp_path, calendar):
     moves = feed.reports("X", Interval.MINUTE_1)[0].big_moves
     assert moves == [{"date": "2024-01-02", "prev_close": 1000.0, "close": 500.0, "change_pct": -50.0,
                       "hint": "looks like an unadjusted 1:2 split or 1:1 bonus"}]
+
+
+def test_manifest_globs_match_nested_layouts(tmp_path):
+    (tmp_path / "sources.toml").write_text('[[source]]\nglob = "NIFTY50/1minute/*"\nlabel = "end"\n')
+    m = Manifest.load(tmp_path)
+    assert m.resolve(tmp_path / "NIFTY50" / "1minute" / "2016-07.csv.gz").label == "end"
+    assert m.resolve(tmp_path / "TCS" / "1minute" / "2024-01.csv.gz").label == "start"
 
 
 def test_manifest_precedence_and_errors(tmp_path):
