@@ -109,6 +109,30 @@ def _report_lines(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _parse_interval_dir(file: Path) -> bool:
+    """True for files of the {SYMBOL}/{interval}/*.csv layout (concatenated by the feed)."""
+    from adapters.csv.feed import _parse_interval
+
+    return _parse_interval(file.parent.name) is not None
+
+
+def _check_overlaps(groups: dict[tuple[str, str, Interval], list]) -> None:
+    """Files the feed concatenates must agree where they overlap; report a conflict on the later file."""
+    from adapters.csv.feed import merge_files
+
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        try:
+            merge_files([m[1] for m in members], [m[0] for m in members])
+        except DataError as exc:
+            for file, _, rep in members:
+                if exc.path == str(file):
+                    rep["ok"] = False
+                    rep["errors"].append({"message": str(exc), "reason": exc.reason, "row": exc.row,
+                                          "column": exc.column})
+
+
 @click.group("data")
 def data() -> None:
     """Check market data files and see what the CSV feed delivers from them."""
@@ -148,6 +172,7 @@ def validate(paths: tuple[Path, ...], tz: str | None, label: str | None, interva
     if label is not None:
         label = check_label(label, "--label")
     targets, skipped = _targets(paths, interval, symbol)
+    groups: dict[tuple[str, str, Interval], list] = {}
     calendar = NseCalendar()
     reports: list[dict[str, Any]] = []
     with Progress(transient=True, disable=as_json or len(targets) < 3, console=console) as progress:
@@ -167,10 +192,13 @@ def validate(paths: tuple[Path, ...], tz: str | None, label: str | None, interva
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
             spec = manifest.resolve(file, timezone=tz, label=label)
-            _, rep = read_bar_file(file, symbol=str(sym), interval=iv, spec=spec, lenient=lenient,
-                                   calendar=calendar, big_move_threshold=big_move)
+            cols, rep = read_bar_file(file, symbol=str(sym), interval=iv, spec=spec, lenient=lenient,
+                                      calendar=calendar, big_move_threshold=big_move)
             reports.append(rep.to_dict())
+            if cols is not None and _parse_interval_dir(file):
+                groups.setdefault((str(file.parent), str(sym), iv), []).append((file, cols, reports[-1]))
             progress.advance(task)
+    _check_overlaps(groups)
     bad = [r for r in reports if not r["ok"]]
     if as_json:
         print_json({"ok": not bad, "files": reports, "skipped": skipped})

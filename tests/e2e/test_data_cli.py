@@ -88,3 +88,19 @@ def test_help_runs_as_a_subprocess():
     out = subprocess.run([sys.executable, "-m", "applications", "data", "validate", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--label [start|end]" in out.stdout
+
+
+def test_validate_reports_conflicting_overlapping_files_of_one_symbol(tmp_path):
+    folder = tmp_path / "X" / "1minute"
+    folder.mkdir(parents=True)
+    head = "timestamp,open,high,low,close\n"
+    (folder / "a.csv").write_text(head + "2024-01-01 09:15:00,10,11,9,10\n2024-01-01 09:16:00,10,11,9,10\n")
+    (folder / "b.csv").write_text(head + "2024-01-01 09:16:00,10,11,9,10\n2024-01-01 09:17:00,10,11,9,10\n")
+    assert run("data", "validate", str(tmp_path)).exit_code == 0  # identical overlap: de-duplicated
+    (folder / "b.csv").write_text(head + "2024-01-01 09:16:00,10,12,9,10\n2024-01-01 09:17:00,10,11,9,10\n")
+    result = run("data", "validate", str(tmp_path), "--json")
+    assert result.exit_code == 1
+    files = {Path(f["path"]).name: f for f in json.loads(result.output)["files"]}
+    assert files["a.csv"]["ok"] and not files["b.csv"]["ok"]
+    err = files["b.csv"]["errors"][0]
+    assert err["row"] == 1 and "a.csv row 2" in err["message"]
