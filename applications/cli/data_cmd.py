@@ -161,6 +161,11 @@ def validate(paths: tuple[Path, ...], tz: str | None, label: str | None, interva
     Prints a per-file report: rows, date range, sessions, gaps, out-of-session rows, big
     moves, warnings and errors (each naming the row and column). Exits 1 if any file is
     invalid. Reading settings come from a sources.toml next to the files, then the flags.
+
+    \b
+    Examples:
+      sensequant data validate data/market
+      sensequant data validate raw/NIFTY.csv.gz --interval 1minute --label end --tz UTC --json
     """
     from rich.progress import Progress
 
