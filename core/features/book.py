@@ -104,11 +104,12 @@ class FeatureBook:
     """
 
     __slots__ = ("symbol", "interval", "specs", "ts_ns", "session", "minute_of_day", "open", "high",
-                 "low", "close", "volume", "features", "_updaters")
+                 "low", "close", "volume", "features", "interval_minutes", "_updaters")
 
     def __init__(self, symbol: str, interval: Interval, specs: Sequence[IndicatorSpec]) -> None:
         self.symbol = symbol
         self.interval = interval
+        self.interval_minutes = int(interval.duration.total_seconds() // 60)
         self.specs: tuple[IndicatorSpec, ...] = _check_specs(specs)
         self.ts_ns: list[int] = []
         self.session: list[int] = []
@@ -235,7 +236,7 @@ class FeatureBook:
 
     def bar_end_minute(self, i: int) -> int:
         """IST minute of day at which bar ``i`` closes (start + interval; may exceed 1440 for daily)."""
-        return self.minute_of_day[i] + int(self.interval.duration.total_seconds() // 60)
+        return self.minute_of_day[i] + self.interval_minutes
 
     def start_at(self, i: int) -> datetime:
         """Bar ``i`` start as a tz-aware UTC datetime."""

@@ -9,13 +9,21 @@ Every indicator is a small frozen *spec* (its parameters) with
   session) -> float`` consumes one closed bar and returns the value at that bar (used
   when bars arrive one by one, live or paper).
 
-Both paths give the same numbers (to ~1e-12 relative; the tests require 1e-9) and NaN
-during warm-up. Every value at bar ``i`` depends only on bars ``<= i``.
+Both paths give the same numbers, NaN during warm-up, and every value at bar ``i``
+depends only on bars ``<= i``. On the usual data (prices on the paisa grid) they agree
+to the bit, so a live run makes exactly the decisions its backtest made: sums are
+either exact integers in paise (SMA, RollingPaiseSum) or accumulated left to right in
+the same order by both paths (VWAP, volatility, the Wilder seeds use ``math.fsum`` on
+both sides), and the exponential recursions use pandas' own arithmetic (``_ewm_step``).
+Off the paisa grid (adjusted prices) an SMA window falls back to a float sum and the
+paths agree to ~1e-15 relative; the tests require 1e-9 everywhere and bit equality on
+paisa-grid data.
 
 Definitions (the ones a reviewer will ask about)
 ------------------------------------------------
 SMA(n)
-    Mean of the last ``n`` closes; first value at index ``n-1``.
+    Mean of the last ``n`` closes; first value at index ``n-1``. Computed as the exact
+    paise sum divided once by ``100*n`` when the window is on the paisa grid.
 EMA(span)
     ``pandas.Series.ewm(span=span, adjust=False)``: ``alpha = 2/(span+1)``, seeded with
     the first close, ``y = y + alpha*(x - y)``. Reported from index ``span-1`` on
@@ -164,10 +172,14 @@ class SMA:
         paise = np.rint(close * 100.0)
         with np.errstate(invalid="ignore"):
             on_grid = (paise / 100.0 == close) & (np.abs(paise) < _EXACT_LIMIT / w)
-        ints = np.where(on_grid, paise, 0.0).astype(np.int64)
+        all_on_grid = bool(on_grid.all())
+        ints = (paise if all_on_grid else np.where(on_grid, paise, 0.0)).astype(np.int64)
         csum = np.concatenate(([0], np.cumsum(ints)))
-        off = np.concatenate(([0], np.cumsum(~on_grid)))
         exact = (csum[w:] - csum[:-w]).astype(np.float64) / float(100 * w)
+        if all_on_grid:
+            out[w - 1:] = exact
+            return out
+        off = np.concatenate(([0], np.cumsum(~on_grid)))
         approx = _window_sums(close, w) / w
         out[w - 1:] = np.where(off[w:] - off[:-w] == 0, exact, approx)
         return out

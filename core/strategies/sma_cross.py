@@ -15,8 +15,6 @@ paper therefore compare equal (a float mean can make ``10.1+10.2+10.3`` differ f
 
 from __future__ import annotations
 
-import math
-
 from core.features.indicators import SMA, IndicatorSpec, RollingPaiseSum
 from core.model import Direction, StrategyKind
 from core.strategies.base import PositionView, Signal
@@ -40,6 +38,8 @@ class SmaCrossStrategy:
         self.name = name
         self._fast_sum = RollingPaiseSum(fast)
         self._slow_sum = RollingPaiseSum(slow)
+        self._fast_name = self._fast_sum.name
+        self._slow_name = self._slow_sum.name
 
     def feature_spec(self) -> dict[str, IndicatorSpec]:
         specs = (SMA(self.fast), SMA(self.slow), self._fast_sum, self._slow_sum)
@@ -47,27 +47,44 @@ class SmaCrossStrategy:
 
     def relation(self, book, i: int) -> int | None:
         """Sign of ``SMA_fast - SMA_slow`` at bar ``i`` in exact arithmetic (None in warm-up)."""
-        fs = book.features[self._fast_sum.name][i]
-        ss = book.features[self._slow_sum.name][i]
-        if math.isnan(fs) or math.isnan(ss):
+        fs = book.features[self._fast_name][i]
+        ss = book.features[self._slow_name][i]
+        if fs != fs or ss != ss:  # NaN: warm-up
             return None
-        lhs = int(fs) * self.slow
-        rhs = int(ss) * self.fast
-        return (lhs > rhs) - (lhs < rhs)
+        return self._compare(fs, ss)
+
+    def _compare(self, fs: float, ss: float) -> int:
+        lhs = fs * self.slow
+        rhs = ss * self.fast
+        if abs(lhs) < _EXACT and abs(rhs) < _EXACT:
+            # Integer-valued floats whose products stay below 2**53 multiply exactly.
+            return (lhs > rhs) - (lhs < rhs)
+        li, ri = int(fs) * self.slow, int(ss) * self.fast
+        return (li > ri) - (li < ri)
 
     def decide(self, book, i: int, position: PositionView, sentiment: float | None,
                prediction=None) -> Signal | None:
         if i < 1:
             return None
-        now = self.relation(book, i)
-        before = self.relation(book, i - 1)
-        if now is None or before is None:
+        features = book.features
+        fast_sums = features[self._fast_name]
+        slow_sums = features[self._slow_name]
+        fs0, ss0 = fast_sums[i - 1], slow_sums[i - 1]
+        if fs0 != fs0 or ss0 != ss0:  # warm-up (NaN)
             return None
-        if before < 0 and now > 0:
+        fs1, ss1 = fast_sums[i], slow_sums[i]
+        slow_n, fast_n = self.slow, self.fast
+        l0, r0, l1, r1 = fs0 * slow_n, ss0 * fast_n, fs1 * slow_n, ss1 * fast_n
+        if abs(l0) < _EXACT and abs(r0) < _EXACT and abs(l1) < _EXACT and abs(r1) < _EXACT:
+            before = (l0 > r0) - (l0 < r0)  # exact: integer-valued floats, products < 2**53
+            now = (l1 > r1) - (l1 < r1)
+        else:
+            before, now = self._compare(fs0, ss0), self._compare(fs1, ss1)
+        if before < 0 < now:
             if position.direction is Direction.LONG:
                 return None
             direction, reason, technical = Direction.LONG, "sma_cross_up", 1.0
-        elif before > 0 and now < 0:
+        elif before > 0 > now:
             if position.is_flat:
                 return None
             direction, reason, technical = Direction.FLAT, "sma_cross_down", -1.0
@@ -76,3 +93,6 @@ class SmaCrossStrategy:
         return Signal(direction=direction, confidence=1.0, reason=reason, features=book.features_at(i),
                       signals=component_scores(technical, sentiment, prediction, None),
                       context=signal_context(book, i, position, quantity=self.quantity))
+
+
+_EXACT = float(2**53)

@@ -77,6 +77,7 @@ class SwingStrategy:
         self._slow = SMA(c.sma_slow)
         self._rsi = RSI(c.rsi_period)
         self._atr = ATR(c.atr_period)
+        self._names = (self._fast.name, self._slow.name, self._rsi.name, self._atr.name)
 
     def feature_spec(self) -> dict[str, IndicatorSpec]:
         return {s.name: s for s in (self._fast, self._slow, self._rsi, self._atr)}
@@ -85,8 +86,8 @@ class SwingStrategy:
                prediction=None) -> Signal | None:
         c = self.config
         f = book.features
-        fast, slow = f[self._fast.name][i], f[self._slow.name][i]
-        rsi, atr = f[self._rsi.name][i], f[self._atr.name][i]
+        n_fast, n_slow, n_rsi, n_atr = self._names
+        fast, slow, rsi, atr = f[n_fast][i], f[n_slow][i], f[n_rsi][i], f[n_atr][i]
         close = book.close[i]
 
         if not position.is_flat:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import ConfigError
 from core.features import FeatureBook
 from core.model import BarSeries, Direction, Interval
 from core.strategies import (
@@ -161,7 +162,7 @@ def test_intraday_long_and_short_entries_carry_stops_and_payloads():
     assert sig.stop_loss == round(close * 0.995, 2) and sig.take_profit == round(close * 1.01, 2)
     assert 0.3 <= sig.confidence <= 1.0
     assert sig.features == up.features_at(150)
-    assert set(sig.features) == {"ema_9", "ema_21", "rsi_14", "atr_14", "vwap"}
+    assert set(sig.features) == {"ema_20", "ema_50", "rsi_14", "atr_14", "vwap"}
     assert sig.signals == {"technical": pytest.approx(sig.confidence, abs=1e-6), "sentiment": None, "model": None}
     assert sig.context == {"minute_of_day": up.minute_of_day[150], "session": "2024-01-01", "position": "FLAT",
                            "bars_held": 0}
@@ -196,9 +197,28 @@ def test_intraday_exits_on_reversal_and_waits_out_warm_up():
     first = exits[0]
     sig = strategy.decide(book, first, position, None, None)
     assert sig.direction is Direction.FLAT and sig.reason == "reversal"
-    assert book.value("ema_9", first) < book.value("ema_21", first)
-    assert book.value("ema_9", first - 1) >= book.value("ema_21", first - 1)
+    assert book.value("ema_20", first) < book.value("ema_50", first)
+    assert book.value("ema_20", first - 1) >= book.value("ema_50", first - 1)
     assert sig.context["bars_held"] == first - 120 + 1
+
+
+def test_intraday_exit_hysteresis_waits_for_a_clear_reversal():
+    closes = np.concatenate((zigzag(150), zigzag(80, start=zigzag(150)[-1], up=-3.0, down=1.5)[1:]))
+    plain = IntradayStrategy()
+    sticky = IntradayStrategy(IntradayConfig(exit_trend_atr=0.5))
+    book = book_for(plain, intraday_series(closes))
+    position = holding(Direction.LONG, book, 120)
+    first_plain = next(i for i in range(121, len(book)) if plain.decide(book, i, position, None, None))
+    first_sticky = next(i for i in range(121, len(book)) if sticky.decide(book, i, position, None, None))
+    assert first_sticky > first_plain
+    gap = book.value("ema_50", first_sticky) - book.value("ema_20", first_sticky)
+    assert gap > 0.5 * book.value("atr_14", first_sticky)
+
+
+def test_intraday_refuses_daily_bars():
+    book = book_for(IntradayStrategy(), daily_series(zigzag(60)))
+    with pytest.raises(ConfigError, match="swing strategy"):
+        IntradayStrategy().decide(book, 55, FLAT_POSITION, None, None)
 
 
 def test_intraday_config_validates():
@@ -280,6 +300,34 @@ def test_swing_entries_are_trend_pullbacks_with_atr_stops():
         assert sig.take_profit == round(book.close[i] + 4 * atr, 2)
         assert 0.5 <= sig.confidence <= 1.0
         assert sig.context["hold_sessions_target"] == [2, 10]
+
+
+def test_swing_shorts_only_when_allowed():
+    rng = np.random.default_rng(9)
+    closes = np.round(100 * np.exp(np.cumsum(rng.normal(-0.002, 0.02, 600))), 2)
+    series = daily_series(closes)
+    long_only = SwingStrategy(SwingConfig(sma_fast=5, sma_slow=20))
+    both = SwingStrategy(SwingConfig(sma_fast=5, sma_slow=20, allow_short=True))
+    book = book_for(both, series)
+    shorts = [(i, sig) for i in range(len(book))
+              if (sig := both.decide(book, i, FLAT_POSITION, None, None)) and sig.direction is Direction.SHORT]
+    assert shorts
+    for i, sig in shorts:
+        assert book.value("rsi_5", i) >= 60 and book.close[i] < book.value("sma_20", i)
+        assert sig.stop_loss > book.close[i] > sig.take_profit
+        assert long_only.decide(book, i, FLAT_POSITION, None, None) is None
+    i = shorts[0][0]
+    position = holding(Direction.SHORT, book, i + 1)
+    exits = [k for k in range(i + 1, len(book)) if both.decide(book, k, position, None, None)]
+    assert exits and sessions_held(book, exits[0], position) >= 2
+
+
+def test_stop_config_legs_can_be_disabled():
+    assert StopConfig(mode="percent", stop_loss=0.01, take_profit=None).levels(Direction.LONG, 200.0, 1.0) == (198.0, None)
+    assert StopConfig(mode="atr", stop_loss=None, take_profit=2.0).levels(Direction.SHORT, 200.0, 1.5) == (None, 197.0)
+    assert StopConfig().levels(Direction.LONG, 200.0, float("nan")) == (None, None)
+    with pytest.raises(ValueError):
+        StopConfig(mode="ticks")
 
 
 def test_swing_config_validates():
@@ -378,6 +426,14 @@ def test_sma_cross_treats_an_exact_tie_as_no_cross():
     book = book_for(strategy, daily_series(closes))
     assert strategy.relation(book, 2) == 0
     assert strategy.decide(book, 3, FLAT_POSITION, None, None) is None  # backtesting.py: a[-2] < b[-2] fails
+
+
+def test_sma_cross_exact_comparison_beyond_float_precision():
+    strategy = SmaCrossStrategy(fast=2, slow=3)
+    big = float(2**52)  # products exceed 2**53: the integer path decides
+    assert strategy._compare(big * 2, big * 3) == 0
+    assert strategy._compare(big * 2 + 2, big * 3) == 1
+    assert strategy._compare(2.0, 3.0) == 0 and strategy._compare(2.0, 4.0) == -1
 
 
 def test_sma_cross_up_and_down():
