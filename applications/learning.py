@@ -144,7 +144,7 @@ class TrainingOutcome:
 # ------------------------------------------------------------------------ event helpers
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
@@ -165,7 +165,7 @@ def append_model_events(store: EventStore, events: Sequence[tuple[Event, datetim
                 raise
 
 
-class _Run:
+class ActionRun:
     """A short run around one learning action: runs-table row plus RunStarted/RunCompleted."""
 
     def __init__(self, store: EventStore, *, mode: str, config: dict[str, Any], fingerprint: str, at: datetime,
@@ -175,7 +175,7 @@ class _Run:
         self.at = at
         chash = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
         store.start_run(RunInfo(run_id=self.run_id, mode=mode, config_hash=chash, code_version=code_version(),
-                                data_fingerprint=fingerprint, started_at=_utc_now(), label=label))
+                                data_fingerprint=fingerprint, started_at=utc_now(), label=label))
         self._stream = f"{self.run_id}:run"
         store.append(self._stream, 0, [NewEvent(event=RunStarted(
             mode=mode, config=json.loads(json.dumps(config, default=str)), config_hash=chash,
@@ -186,9 +186,9 @@ class _Run:
         self.store.append(self._stream, 1, [NewEvent(event=RunCompleted(
             status=status, bars_processed=0, final_equity_paise=0, message=message),
             occurred_at=self.at)], run_id=self.run_id)
-        self.store.finish_run(self.run_id, status, _utc_now())
+        self.store.finish_run(self.run_id, status, utc_now())
 
-    def __enter__(self) -> "_Run":
+    def __enter__(self) -> "ActionRun":
         return self
 
     def __exit__(self, exc_type, exc, _tb) -> None:
@@ -262,7 +262,7 @@ def train_models(config: LearningConfig, *, store: EventStore, registry: ModelRe
                  progress: Progress | None = None) -> TrainingOutcome:
     """Train the LightGBM teacher and the distilled student, register both, record every step."""
     t_start = time.perf_counter()
-    now = now or _utc_now()
+    now = now or utc_now()
     step = progress or (lambda _label, _done, _total: None)
     step("loading bars", 0, 6)
     series = load_series(config, feed or default_feed(config))
@@ -286,7 +286,7 @@ def train_models(config: LearningConfig, *, store: EventStore, registry: ModelRe
               "extra": {"symbols": sorted({s.symbol for s in series}), "interval": config.interval,
                         "test_window": {"start": _ns_to_dt(test_lo).isoformat(), "end": _ns_to_dt(test_hi).isoformat()},
                         "config_hash": config_hash(config), "train_rows": len(train), "test_rows": len(test)}}
-    with _Run(store, mode="learning", config=config_dict, fingerprint=fingerprint, at=now,
+    with ActionRun(store, mode="learning", config=config_dict, fingerprint=fingerprint, at=now,
               symbols=sorted({s.symbol for s in series}), seed=config.seed, label=f"train {config.kind}") as run:
         step("training teacher (LightGBM)", 1, 6)
         t0 = time.perf_counter()
@@ -381,7 +381,7 @@ def decide_promotion(candidate_id: str, *, store: EventStore, registry: ModelReg
 
     The champion defaults to the production champion. Appends ``PromotionDecided``.
     """
-    now = now or _utc_now()
+    now = now or utc_now()
     candidate = registry.get(candidate_id)
     champion_id = champion_id or registry.champion()
     champion = registry.get(champion_id) if champion_id else None
@@ -405,7 +405,7 @@ def decide_promotion(candidate_id: str, *, store: EventStore, registry: ModelReg
         context={"method": "signal-level (every LONG/SHORT call held for the label horizon, no costs)",
                  "validation_window": f"{test_window['start'][:10]}..{test_window['end'][:10]}",
                  "validation_rows": n, "symbols": ",".join(config.symbols)})
-    with _Run(store, mode="learning", config={"action": "gate", "candidate": candidate.model_id,
+    with ActionRun(store, mode="learning", config={"action": "gate", "candidate": candidate.model_id,
                                               "champion": decision.champion_id,
                                               "thresholds": thresholds.to_dict()},
               fingerprint=candidate.data_fingerprint, at=now, label=f"gate {candidate.model_id}") as run:
@@ -439,7 +439,7 @@ def promote_model(model_id: str, *, store: EventStore, registry: ModelRegistry, 
 
     Refused when the latest gate decision about the model is REJECT, unless ``force``.
     """
-    now = now or _utc_now()
+    now = now or utc_now()
     full = registry.resolve(model_id)
     decision = latest_decision(store, full)
     if decision is not None and decision.verdict != "PROMOTE" and not force:
@@ -450,7 +450,7 @@ def promote_model(model_id: str, *, store: EventStore, registry: ModelRegistry, 
         if force and decision is not None and decision.verdict != "PROMOTE":
             reason = f"forced over gate {decision.verdict}"
     registry.verify(full)
-    with _Run(store, mode="models", config={"action": "promote", "model_id": full, "reason": reason},
+    with ActionRun(store, mode="models", config={"action": "promote", "model_id": full, "reason": reason},
               fingerprint=registry.get(full).data_fingerprint, at=now, label=f"promote {full}") as run:
         new, previous = registry.promote(full, at=now, reason=reason)
         append_model_events(store, [(ModelPromoted(model_id=new, previous_model_id=previous,
@@ -462,11 +462,11 @@ def promote_model(model_id: str, *, store: EventStore, registry: ModelRegistry, 
 def rollback_model(*, store: EventStore, registry: ModelRegistry, reason: str = "",
                    now: datetime | None = None) -> tuple[str, str]:
     """Restore the previous champion; append ``ModelRolledBack``. Returns ``(restored, replaced)``."""
-    now = now or _utc_now()
+    now = now or utc_now()
     state = registry.production()
     if state.champion is None or not state.archive:
         registry.rollback(at=now, reason=reason)  # raises the precise error
-    with _Run(store, mode="models", config={"action": "rollback", "from": state.champion, "reason": reason},
+    with ActionRun(store, mode="models", config={"action": "rollback", "from": state.champion, "reason": reason},
               fingerprint="", at=now, label="rollback") as run:
         restored, replaced = registry.rollback(at=now, reason=reason)
         append_model_events(store, [(ModelRolledBack(from_model_id=replaced, to_model_id=restored,

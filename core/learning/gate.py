@@ -100,14 +100,24 @@ class PromotionDecision:
             f"- Champion: `{self.champion_id or 'none'}`",
             f"- Rule: {'every check must pass' if self.thresholds.require_all else 'any check may pass'}",
         ]
+        tables = []
         for key, value in sorted(self.context.items()):
-            lines.append(f"- {key.replace('_', ' ').capitalize()}: {value}")
+            if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+                tables.append((key, value))
+            else:
+                lines.append(f"- {key.replace('_', ' ').capitalize()}: {value}")
         lines += ["", "| Check | Candidate | Champion | Uplift | Minimum | Result |",
                   "|---|---:|---:|---:|---:|:---:|"]
         for c in self.checks:
             mark = "PASS ✅" if c.passed else "FAIL ❌"
             lines.append(f"| {c.name} | {_fmt(c.candidate)} | {_fmt(c.champion)} | {_fmt(c.uplift, signed=True)} "
                          f"| {c.threshold:+.4f} | {mark} |")
+        for key, rows in tables:
+            headers = list(rows[0])
+            lines += ["", f"### {key.replace('_', ' ').capitalize()}", "", "| " + " | ".join(headers) + " |",
+                      "|" + "---|" * len(headers)]
+            for row in rows:
+                lines.append("| " + " | ".join(_cell(row.get(h)) for h in headers) + " |")
         lines += ["", f"**Recommendation: {self.verdict}** — {self.reason}", "",
                   "## Before deployment", "",
                   "- [ ] Metrics measured on the same out-of-sample window for both models",
@@ -115,6 +125,12 @@ class PromotionDecision:
                   "- [ ] Rollback path known: `sensequant models rollback`", "",
                   "## Sign-off", "", "- [ ] ML lead", "- [ ] Quant lead", "- [ ] Risk manager", ""]
         return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return _fmt(value)
+    return "n/a" if value is None else str(value)
 
 
 def _fmt(value: float, signed: bool = False) -> str:

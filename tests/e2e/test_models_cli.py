@@ -126,3 +126,40 @@ def test_helpful_errors_for_unknown_ids_and_symbols(trained, tmp_path):
     assert res.exit_code == 2 and "ModelNotFoundError" in res.output and "models list" in res.output
     res = run(["train", "--symbols", "NOPE"], db=db, registry=tmp_path / "r", ok=False)
     assert res.exit_code == 2 and "NOPE" in res.output
+
+
+def test_validate_backtests_candidate_and_champion_and_records_the_decision(trained, tmp_path):
+    db, registry, (first, second) = trained
+    md = tmp_path / "validate.md"
+    res = CliRunner().invoke(cli, ["--db", db, "validate", second["student"]["model_id"], "--registry", str(registry),
+                                   "--champion", first["student"]["model_id"], "--folds", "2", "--json",
+                                   "--markdown", str(md)])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["champion"]["model_id"] == first["student"]["model_id"]
+    assert len(out["candidate"]["folds"]) == 2
+    assert out["checklist"]["recommendation"] in ("PROMOTE", "REJECT")
+    assert "### Candidate folds" in md.read_text()
+    store = open_store(db)
+    try:
+        runs = {r.run_id for r in store.list_runs(mode="validation")}
+        decided = [r.event for r in store.read_stream("models") if isinstance(r.event, PromotionDecided)]
+    finally:
+        store.close()
+    assert {out["candidate"]["run_id"], out["champion"]["run_id"]} <= runs
+    assert decided[-1].checklist["context"]["candidate_run"] == out["candidate"]["run_id"]
+    text = CliRunner().invoke(cli, ["--db", db, "validate", second["student"]["model_id"], "--registry",
+                                    str(registry), "--folds", "1"])
+    assert text.exit_code == 0 and "Promotion gate" in text.output
+
+
+def test_eod_run_once_trains_validates_and_waits_for_approval(tmp_path):
+    db, registry = f"sqlite:///{tmp_path / 'eod.db'}", tmp_path / "reg"
+    args = ["--db", db, "eod", "run", "--registry", str(registry), "--symbols", "TCS,INFY", "--json"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["status"] in ("awaiting_approval", "rejected") and out["promoted"] is None
+    assert out["candidate"].startswith("student-") and out["checklist"]["candidate_model"] == out["candidate"]
+    again = json.loads(CliRunner().invoke(cli, args).output)
+    assert again["status"] == "skipped"

@@ -104,3 +104,14 @@ def test_signal_scorecard_trades_long_and_short_calls():
     assert sc.hit_ratio == pytest.approx(2 / 3)  # +2%, +1% (short), -1%
     trades = np.array([0.02, 0.01, -0.01])
     assert sc.sharpe_ratio == pytest.approx(trades.mean() / trades.std(ddof=1) * math.sqrt(252 / 5))
+
+
+def test_markdown_renders_fold_lists_as_tables():
+    folds = [{"start": "2020-01-01", "trades": 3, "sharpe_ratio": 0.5}, {"start": "2020-04-01", "trades": 2,
+                                                                           "sharpe_ratio": None}]
+    md = decide(Scorecard(precision=0.6, hit_ratio=0.6, sharpe_ratio=1.2),
+                context={"candidate_folds": folds, "symbols": "TCS"}).to_markdown()
+    assert "### Candidate folds" in md
+    assert "| start | trades | sharpe_ratio |" in md
+    assert "| 2020-01-01 | 3 | 0.5000 |" in md and "| 2020-04-01 | 2 | n/a |" in md
+    assert "- Symbols: TCS" in md

@@ -1,0 +1,133 @@
+"""The learning chain through the real engine: train -> backtest validation -> gate -> EOD job.
+
+Real CSV feed (shipped daily bars), real LightGBM, in-memory event store, real registry files.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from adapters.memory import InMemoryEventStore
+from adapters.ml.registry import ModelRegistry
+from applications.eod import EodConfig, build_scheduler, last_training_time, run_eod
+from applications.learning import MODELS_STREAM, LearningConfig, train_models
+from applications.validation import ValidationConfig, _fold_windows, validate_models
+from core.errors import ConfigError
+from core.learning.gate import PromotionThresholds
+from core.events.catalog import ModelPromoted, PromotionDecided, RunStarted
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not list((ROOT / "data" / "market").glob("*_1day.csv*")),
+                                reason="no shipped daily bars in data/market")
+
+SYMBOLS = ["RELIANCE", "TCS", "INFY", "SBIN"]
+NOW = datetime(2026, 1, 5, 10, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    store = InMemoryEventStore()
+    registry = ModelRegistry(tmp_path_factory.mktemp("reg"))
+    first = train_models(LearningConfig(symbols=SYMBOLS, seed=1), store=store, registry=registry, now=NOW)
+    second = train_models(LearningConfig(symbols=SYMBOLS, seed=2), store=store, registry=registry,
+                          now=NOW + timedelta(days=1))
+    return store, registry, first, second
+
+
+def test_validation_without_champion_compares_with_the_strategy_alone(trained):
+    store, registry, first, _ = trained
+    out = validate_models(first.student.record.model_id, store=store, registry=registry,
+                          config=ValidationConfig(folds=2), now=NOW)
+    assert out.champion.model_id is None
+    assert out.candidate.run_id != out.champion.run_id
+    assert len(out.candidate.folds) == 2 and out.candidate.folds[0].start == out.window[0]
+    assert out.candidate.overall.trades > 0 and out.champion.overall.trades > 0
+    assert sum(f.trades for f in out.candidate.folds) == out.candidate.overall.trades
+    runs = {r.run_id: r for r in store.list_runs(mode="validation")}
+    assert out.candidate.run_id in runs and out.champion.run_id in runs
+    started = [r.event for r in store.read_all(0, 100_000, run_id=out.candidate.run_id) if isinstance(r.event, RunStarted)]
+    assert started[0].config["predictor"] == first.student.record.model_id
+    decided = [r.event for r in store.read_stream(MODELS_STREAM) if isinstance(r.event, PromotionDecided)]
+    assert decided[-1].candidate_model_id == first.student.record.model_id
+    assert decided[-1].verdict == out.decision.verdict
+    ctx = decided[-1].checklist["context"]
+    assert ctx["candidate_run"] == out.candidate.run_id and len(ctx["candidate_folds"]) == 2
+
+
+def test_validation_against_the_production_champion_uses_the_same_window(trained):
+    store, registry, first, second = trained
+    registry.promote(first.student.record.model_id, at=NOW)
+    out = validate_models(second.student.record.model_id, store=store, registry=registry,
+                          config=ValidationConfig(folds=1), now=NOW)
+    assert out.champion.model_id == first.student.record.model_id
+    assert out.decision.champion_id == first.student.record.model_id
+    assert out.candidate.overall.start == out.champion.overall.start
+    assert out.candidate.overall.end == out.champion.overall.end
+
+
+def test_models_that_need_columns_the_strategy_lacks_are_refused(tmp_path):
+    store = InMemoryEventStore()
+    registry = ModelRegistry(tmp_path)
+    out = train_models(LearningConfig(symbols=["TCS", "INFY"], features="default"), store=store, registry=registry,
+                       now=NOW)
+    with pytest.raises(ConfigError, match="--features strategy"):
+        validate_models(out.student.record.model_id, store=store, registry=registry, now=NOW)
+
+
+def test_fold_windows_cover_the_window_without_gaps():
+    from datetime import date
+    folds = _fold_windows(date(2020, 1, 1), date(2020, 12, 31), 3)
+    assert folds[0][0] == date(2020, 1, 1) and folds[-1][1] == date(2020, 12, 31)
+    for (_, end), (start, _) in zip(folds, folds[1:]):
+        assert start == end + timedelta(days=1)
+
+
+def test_eod_chain_retrains_validates_and_respects_the_interval(tmp_path):
+    store = InMemoryEventStore()
+    registry = ModelRegistry(tmp_path)
+    # Thresholds any outcome meets, so the chain's promotion path is exercised deterministically.
+    lenient = PromotionThresholds(min_precision_uplift=-10, min_hit_ratio_uplift=-10, min_sharpe_uplift=-10)
+    config = EodConfig(learning=LearningConfig(symbols=["TCS", "INFY", "RELIANCE"]),
+                       validation=ValidationConfig(folds=1, thresholds=lenient), auto_promote=True,
+                       retrain_every_days=7)
+    first = run_eod(config, store=store, registry=registry, now=NOW)
+    assert first.status == "promoted", first.message
+    assert last_training_time(store) == NOW
+    assert registry.champion() == first.promoted == first.training.student.record.model_id
+    promoted = [r.event for r in store.read_stream(MODELS_STREAM) if isinstance(r.event, ModelPromoted)]
+    assert [p.model_id for p in promoted] == [first.promoted] and "EOD" in promoted[0].reason
+    skipped = run_eod(config, store=store, registry=registry, now=NOW + timedelta(days=3))
+    assert skipped.status == "skipped" and "7 days" in skipped.message and skipped.training is None
+    manual = run_eod(attrs_evolve(config, auto_promote=False), store=store, registry=registry,
+                     now=NOW + timedelta(days=3), force=True)
+    assert manual.status == "awaiting_approval" and manual.promoted is None
+    assert manual.validation.champion.model_id == first.promoted  # validated against the new champion
+    assert registry.champion() == first.promoted
+    strict = run_eod(attrs_evolve(config, validation=ValidationConfig(folds=1, thresholds=PromotionThresholds(
+        min_precision_uplift=10, min_hit_ratio_uplift=10, min_sharpe_uplift=10))), store=store, registry=registry,
+        now=NOW + timedelta(days=11))
+    assert strict.status == "rejected" and registry.champion() == first.promoted
+
+
+def attrs_evolve(config, **changes):
+    import attrs
+    return attrs.evolve(config, **changes)
+
+
+def test_scheduler_fires_at_16_00_ist_on_weekdays():
+    from zoneinfo import ZoneInfo
+    calls = []
+    scheduler = build_scheduler(EodConfig(), lambda: calls.append(1), blocking=False)
+    (job,) = scheduler.get_jobs()
+    ist = ZoneInfo("Asia/Kolkata")
+    friday_evening = datetime(2026, 1, 9, 17, 0, tzinfo=ist)
+    nxt = job.trigger.get_next_fire_time(None, friday_evening)
+    assert nxt == datetime(2026, 1, 12, 16, 0, tzinfo=ist)  # Monday 16:00 IST
+    monday_morning = datetime(2026, 1, 12, 9, 0, tzinfo=ist)
+    assert job.trigger.get_next_fire_time(None, monday_morning) == datetime(2026, 1, 12, 16, 0, tzinfo=ist)
+    assert job.max_instances == 1 and job.coalesce
+    with pytest.raises(ConfigError):
+        EodConfig(at="25:00")
