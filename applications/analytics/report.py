@@ -314,3 +314,55 @@ def write_report(run: RunData, out_dir: Path | str, **kwargs: Any) -> tuple[dict
                            start=kwargs.get("start"), end=kwargs.get("end"))
     paths = [write_report_json(report, out_dir), *write_plots(traces, out_dir)]
     return report, paths
+
+
+# ------------------------------------------------------------------ recommendations
+
+
+def recommendations(traces: pd.DataFrame, window: int = 100,
+                    thresholds: DegradationThresholds = DegradationThresholds()) -> list[str]:
+    """Short, rule-based recommendations from the strategy comparison (for the notebook
+    and the dashboard). Each is one sentence naming the figure it rests on."""
+    out: list[str] = []
+    present = sorted(traces["strategy"].unique()) if len(traces) else []
+    if not present:
+        return ["No prediction traces: run a backtest with telemetry on (`sensequant backtest`)."]
+    if {"intraday", "swing"} <= set(present):
+        c = compare_strategies(traces)
+        p = c.t_test.p_value
+        if c.better_strategy in ("intraday", "swing"):
+            verdict = (f"{c.better_strategy.capitalize()} scores higher on the composite "
+                       f"(40 % Sharpe, 30 % precision, 30 % win rate): {c.intraday_score:.2f} intraday vs "
+                       f"{c.swing_score:.2f} swing.")
+        else:
+            verdict = "Both strategies score the same on the composite."
+        out.append(verdict)
+        if p is None:
+            out.append("Too few trades on one side for a t-test; keep both running before reallocating capital.")
+        elif c.t_test.significant:
+            out.append(f"The difference in mean returns is significant at 5 % (Welch p = {p:.3f}); "
+                       "weight capital towards the better strategy.")
+        else:
+            out.append(f"The difference in mean returns is not significant (Welch p = {p:.3f}); "
+                       "gather more trades before moving capital between the strategies.")
+    else:
+        out.append(f"Only {present[0]} traded in this selection; no intraday-vs-swing comparison is possible.")
+    for name in present:
+        group = traces[traces["strategy"] == name]
+        m = compute_metrics(group)
+        label = thresholds.precision_label
+        if m.support.get("NOOP", 0) / max(m.total_trades, 1) > 0.3:
+            out.append(f"{name}: {m.support['NOOP'] / m.total_trades:.0%} of trades moved less than the "
+                       "direction threshold, so costs decide them; require a larger expected move before entering.")
+        predicted_long = sum(row[0] for row in m.confusion_matrix)
+        if predicted_long and m.precision.get(label, 0.0) < 0.5:
+            out.append(f"{name}: {label} precision is {m.precision[label]:.0%}; raise the entry confidence "
+                       "threshold or add a trend filter.")
+        if m.sharpe_ratio < 0 or (m.profit_factor is not None and m.profit_factor < 1):
+            pf = "n/a" if m.profit_factor is None else f"{m.profit_factor:.2f}"
+            out.append(f"{name}: negative edge (Sharpe {m.sharpe_ratio:.2f}, profit factor {pf}); "
+                       "review stop-loss/take-profit distances and costs before trading it live.")
+        if len(group) > window:
+            rolling, alltime = rolling_vs_alltime(group, window)
+            out.extend(f"{name}: {a.message}" for a in detect_degradation(rolling, alltime, thresholds))
+    return out
