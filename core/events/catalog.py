@@ -361,3 +361,50 @@ class ModelRolledBack(Event):
     to_model_id: str
     registry: str
     reason: str = ""
+
+
+# ------------------------------------------------------- paper/live sessions (engine recovery)
+
+
+@event_type("engine.checkpointed", 1)
+@attrs.frozen(kw_only=True)
+class EngineCheckpointed(Event):
+    """Paper/live: the engine finished bar ``bar_start`` of ``symbol`` (the last event of a bar's batch).
+
+    A resumed session continues after this bar. Everything else a restart needs is folded
+    from the domain events; this carries only what no domain event holds: the equity
+    before each open trade's entry, the bar each open trade was entered on, and the
+    last bar the venue saw for symbols with working orders (``venue_bars``: symbol ->
+    bar start, ISO 8601).
+    """
+
+    symbol: str
+    bar_start: datetime
+    bars_processed: int
+    open_trades: dict[str, Any]
+    venue_bars: dict[str, str]
+
+
+@event_type("reconciliation.position_reconciled", 1)
+@attrs.frozen(kw_only=True)
+class PositionReconciled(Event):
+    """On restart the broker's net position in ``symbol`` differed from the event log's."""
+
+    symbol: str
+    strategy: str
+    log_quantity: int
+    broker_quantity: int
+    action: str
+
+
+@event_type("reconciliation.completed", 1)
+@attrs.frozen(kw_only=True)
+class ReconciliationCompleted(Event):
+    """A resumed session compared the log with the broker; ``ok`` False means trading was refused."""
+
+    strategy: str
+    ok: bool
+    positions: dict[str, int]
+    open_order_ids: list[str]
+    mismatches: list[str]
+    resumed_after: datetime | None
