@@ -31,6 +31,8 @@ for ATR multiples to sit outside the noise).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from core.errors import ConfigError
@@ -39,6 +41,10 @@ from core.model import Direction, StrategyKind
 from core.strategies.base import PositionView, Signal
 from core.strategies.gate import SUPPRESSED, ModelBlendConfig, SentimentGateConfig, component_scores, gate_entry
 from core.strategies.rules import StopConfig, all_finite, clip, hhmm_validator, parse_hhmm, signal_context
+
+if TYPE_CHECKING:
+    from core.features.book import FeatureBook
+    from ports.predictor import Prediction
 
 
 def _positive(instance: object, attribute: attrs.Attribute, value: float) -> None:
@@ -117,8 +123,8 @@ class IntradayStrategy:
         """True when a position must be closed on a bar that ends at ``end_minute``."""
         return end_minute >= self._square_off
 
-    def decide(self, book, i: int, position: PositionView, sentiment: float | None,
-               prediction=None) -> Signal | None:
+    def decide(self, book: "FeatureBook", i: int, position: PositionView, sentiment: float | None,
+               prediction: "Prediction | None" = None) -> Signal | None:
         c = self.config
         if not book.interval.is_intraday:
             raise ConfigError(f"the intraday strategy needs intraday bars, but the book of {book.symbol} holds "

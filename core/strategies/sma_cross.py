@@ -15,11 +15,17 @@ paper therefore compare equal (a float mean can make ``10.1+10.2+10.3`` differ f
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from core.features.indicators import SMA, IndicatorSpec, RollingPaiseSum
 from core.model import Direction, StrategyKind
 from core.strategies.base import PositionView, Signal
 from core.strategies.gate import component_scores
 from core.strategies.rules import signal_context
+
+if TYPE_CHECKING:
+    from core.features.book import FeatureBook
+    from ports.predictor import Prediction
 
 
 class SmaCrossStrategy:
@@ -45,7 +51,7 @@ class SmaCrossStrategy:
         specs = (SMA(self.fast), SMA(self.slow), self._fast_sum, self._slow_sum)
         return {s.name: s for s in specs}
 
-    def relation(self, book, i: int) -> int | None:
+    def relation(self, book: "FeatureBook", i: int) -> int | None:
         """Sign of ``SMA_fast - SMA_slow`` at bar ``i`` in exact arithmetic (None in warm-up)."""
         fs = book.features[self._fast_name][i]
         ss = book.features[self._slow_name][i]
@@ -62,8 +68,8 @@ class SmaCrossStrategy:
         li, ri = int(fs) * self.slow, int(ss) * self.fast
         return (li > ri) - (li < ri)
 
-    def decide(self, book, i: int, position: PositionView, sentiment: float | None,
-               prediction=None) -> Signal | None:
+    def decide(self, book: "FeatureBook", i: int, position: PositionView, sentiment: float | None,
+               prediction: "Prediction | None" = None) -> Signal | None:
         if i < 1:
             return None
         features = book.features

@@ -25,6 +25,8 @@ Stops: ``StopConfig`` in ATR multiples (2x stop, 4x target by default).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from core.features.indicators import ATR, RSI, SMA, IndicatorSpec
@@ -32,6 +34,10 @@ from core.model import Direction, StrategyKind
 from core.strategies.base import PositionView, Signal
 from core.strategies.gate import SUPPRESSED, ModelBlendConfig, SentimentGateConfig, component_scores, gate_entry
 from core.strategies.rules import StopConfig, all_finite, clip, sessions_held, signal_context
+
+if TYPE_CHECKING:
+    from core.features.book import FeatureBook
+    from ports.predictor import Prediction
 
 
 @attrs.frozen(kw_only=True)
@@ -82,8 +88,8 @@ class SwingStrategy:
     def feature_spec(self) -> dict[str, IndicatorSpec]:
         return {s.name: s for s in (self._fast, self._slow, self._rsi, self._atr)}
 
-    def decide(self, book, i: int, position: PositionView, sentiment: float | None,
-               prediction=None) -> Signal | None:
+    def decide(self, book: "FeatureBook", i: int, position: PositionView, sentiment: float | None,
+               prediction: "Prediction | None" = None) -> Signal | None:
         c = self.config
         f = book.features
         n_fast, n_slow, n_rsi, n_atr = self._names
