@@ -29,6 +29,7 @@ Rules (all thresholds are config fields)
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -98,6 +99,7 @@ def gate_entry(direction: Direction, confidence: float, technical: float, sentim
     confidence : technical confidence in [0, 1].
     technical : the signed technical score recorded in ``signals["technical"]``.
     """
+    sentiment = _finite_or_none(sentiment)
     signals = component_scores(technical, sentiment, prediction, direction)
     conf = confidence
     suppressed_by: str | None = None
@@ -126,9 +128,18 @@ def gate_entry(direction: Direction, confidence: float, technical: float, sentim
     return GateOutcome(confidence=conf, suppressed_by=suppressed_by, reason=reason, signals=signals)
 
 
+def _finite_or_none(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
+
+
 def component_scores(technical: float, sentiment: float | None, prediction: "Prediction | None",
                      direction: Direction | None = None) -> dict[str, Any]:
-    """The ``signals`` dict every Signal carries: technical, sentiment and model scores."""
+    """The ``signals`` dict every Signal carries: technical, sentiment and model scores.
+
+    ``model`` is the predicted probability of the signal's direction (of the model's
+    own top class for exits); a non-finite sentiment is recorded as ``None``.
+    """
+    sentiment = _finite_or_none(sentiment)
     out: dict[str, Any] = {"technical": round(float(technical), 6),
                            "sentiment": None if sentiment is None else round(float(sentiment), 6),
                            "model": None}

@@ -351,6 +351,8 @@ def test_gate_thresholds():
     mirror = SentimentGateConfig(gate_shorts=True)
     assert gate_entry(Direction.SHORT, 0.5, -0.5, 0.31, None, mirror).suppressed_by == "sentiment"
     assert gate_entry(Direction.SHORT, 0.5, -0.5, -0.6, None, mirror).confidence == pytest.approx(0.6)
+    nan = gate_entry(Direction.LONG, 0.5, 0.5, float("nan"), None, gate)
+    assert nan.suppressed_by is None and nan.confidence == 0.5 and nan.signals["sentiment"] is None
     off = SentimentGateConfig(enabled=False)
     assert gate_entry(Direction.LONG, 0.5, 0.5, -0.9, None, off).suppressed_by is None
     with pytest.raises(ValueError):
