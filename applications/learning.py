@@ -40,6 +40,7 @@ from core.events.catalog import (
     ModelPromoted,
     ModelRolledBack,
     ModelTrained,
+    PredictionTraced,
     PromotionDecided,
     RunCompleted,
     RunStarted,
@@ -51,6 +52,7 @@ from core.learning.features import DEFAULT_MODEL_SPECS, FeatureRecipe, recipe_fr
 from core.learning.gate import PromotionDecision, PromotionThresholds, evaluate_promotion
 from core.learning.labels import LabelConfig
 from core.learning.metrics import signal_scorecard
+from core.learning.teacher import TeacherLabels, strategy_kind_by_name, teacher_labels
 from core.model import BarSeries, Interval, StrategyKind
 from core.strategies import IntradayConfig, IntradayStrategy, SwingConfig, SwingStrategy
 from ports.event_store import EventStore
@@ -245,6 +247,40 @@ def build_training_set(series: Sequence[BarSeries], config: LearningConfig,
     specs = config.specs()
     recipe = recipe or recipe_from_specs(specs)
     return LabeledDataset.concat([dataset_from_series(s, config.label_config(), specs, recipe) for s in series])
+
+
+def teacher_labels_from_run(store: EventStore, run_id: str, feed: MarketDataFeed | None = None, *,
+                            configs: dict[StrategyKind, LabelConfig] | None = None,
+                            intervals: dict[StrategyKind, str] | None = None,
+                            data_dir: str = "data/market") -> TeacherLabels:
+    """Teacher labels for every ``PredictionTraced`` of a run, joined with the feed's bars.
+
+    Swing traces are labelled on daily bars, intraday traces on 1-minute bars (override with
+    ``intervals``); thresholds and horizons come from ``configs`` (strategy defaults).
+    """
+    run_id = store.get_run(run_id).run_id
+    intervals = intervals or {StrategyKind.SWING: "1day", StrategyKind.INTRADAY: "1minute"}
+    traces, after = [], 0
+    while page := store.read_all(after, 10_000, run_id=run_id):
+        after = page[-1].seq
+        traces.extend(r.event for r in page if isinstance(r.event, PredictionTraced))
+    feed = feed or default_feed(LearningConfig(data_dir=data_dir))
+    out_examples, skipped = [], {}
+    for kind in (StrategyKind.SWING, StrategyKind.INTRADAY):
+        mine = [t for t in traces if strategy_kind_by_name(t.strategy) is kind]
+        if not mine:
+            continue
+        interval = Interval.parse(intervals[kind])
+        bars = {sym: feed.history_series(sym, interval) for sym in sorted({t.symbol for t in mine})
+                if sym in set(feed.symbols(interval))}
+        part = teacher_labels(mine, bars, configs)
+        out_examples.extend(part.examples)
+        for k, v in part.skipped.items():
+            skipped[k] = skipped.get(k, 0) + v
+    unknown = sum(1 for t in traces if strategy_kind_by_name(t.strategy) is None)
+    if unknown:
+        skipped["unknown_strategy"] = skipped.get("unknown_strategy", 0) + unknown
+    return TeacherLabels(examples=tuple(out_examples), skipped=skipped)
 
 
 # ---------------------------------------------------------------------------- training

@@ -23,6 +23,7 @@ import numpy as np
 
 from core.events.catalog import PredictionTraced
 from core.learning.dataset import LabeledDataset
+from core.learning.features import FeatureRecipe
 from core.learning.labels import CLASS_ORDER, LabelClass, LabelConfig, classify_return, exit_indices
 from core.model import BarSeries, StrategyKind
 
@@ -73,13 +74,18 @@ class TeacherLabels:
             return float("nan")
         return sum(e.prediction_correct for e in self.examples) / len(self.examples)
 
-    def to_dataset(self, feature_names: Sequence[str] | None = None) -> LabeledDataset:
+    def to_dataset(self, feature_names: Sequence[str] | None = None,
+                   recipe: FeatureRecipe | None = None) -> LabeledDataset:
         """A training set from the examples' recorded features.
 
-        ``feature_names`` default to the names present in every example (sorted);
-        examples missing any of them, or holding a non-finite value, are left out.
+        With ``recipe``, the recorded raw columns become the recipe's model inputs (the
+        same transformation a predictor applies). Otherwise ``feature_names`` default to
+        the names present in every example (sorted). Examples missing a feature, or
+        holding a non-finite value, are left out.
         """
-        if feature_names is None:
+        if recipe is not None:
+            names = recipe.feature_names
+        elif feature_names is None:
             common: set[str] | None = None
             for e in self.examples:
                 keys = set(e.features)
@@ -89,8 +95,9 @@ class TeacherLabels:
             names = tuple(feature_names)
         rows, y, fwd, start, exit_, sym = [], [], [], [], [], []
         for e in self.examples:
+            values = recipe.row(e.features) if recipe is not None else e.features
             try:
-                row = [float(e.features[n]) for n in names]
+                row = [float(values[n]) for n in names]
             except KeyError:
                 continue
             if not all(np.isfinite(row)):

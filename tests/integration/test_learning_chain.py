@@ -131,3 +131,28 @@ def test_scheduler_fires_at_16_00_ist_on_weekdays():
     assert job.max_instances == 1 and job.coalesce
     with pytest.raises(ConfigError):
         EodConfig(at="25:00")
+
+
+def test_teacher_labels_from_a_backtest_runs_traces():
+    from applications.backtest import BacktestConfig, SwingBookConfig, run_backtest
+    from applications.learning import teacher_labels_from_run
+    from core.learning.features import recipe_from_specs
+    from core.learning.labels import CLASS_ORDER
+    from core.strategies import SwingStrategy
+
+    store = InMemoryEventStore()
+    res = run_backtest(BacktestConfig(strategy="swing", start="2018-01-01", end="2019-12-31",
+                                      swing=SwingBookConfig(symbols=["TCS", "INFY", "SBIN"])), store=store,
+                       sentiment=None)
+    labels = teacher_labels_from_run(store, res.run_id)
+    traces = [r.event for r in store.read_all(0, 100_000, run_id=res.run_id) if r.type == "prediction.traced"]
+    assert len(traces) > 10
+    assert len(labels.examples) + sum(labels.skipped.values()) == len(traces)
+    assert len(labels.examples) >= len(traces) - 2  # only the last trades may lack a full horizon
+    first = labels.examples[0]
+    assert first.features == traces[0].features and first.predicted_direction == "LONG"
+    assert 0.0 <= labels.agreement() <= 1.0
+    recipe = recipe_from_specs(SwingStrategy().feature_spec())
+    ds = labels.to_dataset(recipe=recipe)
+    assert ds.feature_names == recipe.feature_names and len(ds) == len(labels.examples)
+    assert set(ds.y.tolist()) <= set(range(len(CLASS_ORDER)))
