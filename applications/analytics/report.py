@@ -85,7 +85,8 @@ def build_report(run: RunData, *, strategy: str = "both", symbol: str | None = N
         "overall": overall.to_dict(), "by_strategy": by_strategy, "rolling": rolling,
         "definitions": {
             "confusion_matrix": "rows = actual direction, columns = predicted direction, order LONG, SHORT, NOOP",
-            "returns": "realized_return_pct of each prediction trace (percent)",
+            "returns": "realized_return_pct of each prediction trace, as recorded (percent)",
+            "portfolio": "daily book equity from PortfolioSnapshotted, net of costs",
             "sharpe_ratio": f"mean/std(ddof=1) of per-trade returns x sqrt({periods_per_year:g})",
             "max_drawdown": "of the compounded per-trade equity curve, negative fraction",
         },
@@ -262,14 +263,16 @@ def plot_drawdown(traces: pd.DataFrame, path: Path, title: str = "Drawdown") -> 
 
 
 def plot_strategy_overlay(traces: pd.DataFrame, path: Path) -> Path:
-    """Intraday vs swing: cumulative returns (top) and return histograms (bottom)."""
+    """Intraday vs swing: cumulative returns by trade number (top; the books may have
+    traded different periods) and return histograms (bottom)."""
     plt = _plt()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), dpi=100)
     colours = {"intraday": "tab:blue", "swing": "tab:orange"}
-    for name, when, eq in _curves(traces):
-        top.plot(when.dt.tz_convert(None), (eq - 1.0) * 100.0, label=name, color=colours.get(name),
-                 drawstyle="steps-post")
+    for name, _when, eq in _curves(traces):
+        top.plot(np.arange(eq.size + 1), np.concatenate([[0.0], (eq - 1.0) * 100.0]), label=name,
+                 color=colours.get(name), drawstyle="steps-post")
     top.axhline(0, color="black", linewidth=0.8)
+    top.set_xlabel("trades closed")
     top.set_ylabel("compounded return (%)")
     top.set_title("Intraday vs swing")
     top.legend()

@@ -58,17 +58,22 @@ def _fmt(value: Any, kind: str = "f") -> str:
 
 
 def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
-    overview = Table(title=f"Accuracy of run {', '.join(doc['run_ids'])} ({doc['mode']})", title_justify="left")
-    for col in ("scope", "trades", "accuracy", "hit ratio", "win rate", "avg ret %", "Sharpe", "Sortino",
-                "max DD", "profit f.", "avg hold min"):
-        overview.add_column(col, justify="right" if col != "scope" else "left")
     scopes = [("all", doc["overall"])] + list(doc["by_strategy"].items())
+    title = f"Accuracy of run {', '.join(doc['run_ids'])} ({doc['mode']})"
+    overview = Table(title=title, title_justify="left")
+    for col in ("scope", "trades", "accuracy", "hit ratio", "win", "avg ret %", "hold min"):
+        overview.add_column(col, justify="left" if col == "scope" else "right", no_wrap=True)
     for name, m in scopes:
         overview.add_row(name, _fmt(m["total_trades"], "i"), _fmt(m["accuracy"], "%"), _fmt(m["hit_ratio"], "%"),
-                         _fmt(m["win_rate"], "%"), _fmt(m["avg_return"]), _fmt(m["sharpe_ratio"]),
-                         _fmt(m["sortino_ratio"]), _fmt(m["max_drawdown"], "%"), _fmt(m["profit_factor"]),
-                         _fmt(m["avg_holding_minutes"], "i"))
+                         _fmt(m["win_rate"], "%"), _fmt(m["avg_return"]), _fmt(m["avg_holding_minutes"], "i"))
     console.print(overview)
+    risk = Table(title="Risk and return per trade", title_justify="left")
+    for col in ("scope", "Sharpe", "Sortino", "max DD", "profit factor", "best %", "worst %"):
+        risk.add_column(col, justify="left" if col == "scope" else "right", no_wrap=True)
+    for name, m in scopes:
+        risk.add_row(name, _fmt(m["sharpe_ratio"]), _fmt(m["sortino_ratio"]), _fmt(m["max_drawdown"], "%"),
+                     _fmt(m["profit_factor"]), _fmt(m["best_return"]), _fmt(m["worst_return"]))
+    console.print(risk)
 
     cls = Table(title="Classification (per predicted direction)", title_justify="left")
     for col in ("scope", "direction", "precision", "recall", "F1", "support"):
@@ -113,7 +118,7 @@ def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
     for run_id, books in portfolio.items():
         pt = Table(title=f"Portfolio (daily equity) of run {run_id}", title_justify="left")
         for col in ("book", "total return", "Sharpe", "max DD", "trades", "win rate", "final value ₹"):
-            pt.add_column(col, justify="left" if col == "book" else "right")
+            pt.add_column(col, justify="left" if col == "book" else "right", no_wrap=True)
         for book, m in books.items():
             pt.add_row(book, _fmt(m["total_return"], "%"), _fmt(m["sharpe_ratio"]), _fmt(m["max_drawdown"], "%"),
                        _fmt(m["total_trades"], "i"), _fmt(m["win_rate"], "%"), f"{m['final_value']:,.2f}")
