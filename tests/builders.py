@@ -155,7 +155,8 @@ class RunBuilder:
             symbol=symbol, strategy=strategy, quantity=sign * qty, average_price_paise=paise(price),
             realized_pnl_paise=book.realized, cash_paise=book.cash), at)
 
-    def close(self, strategy: str, symbol: str, price: float, at: datetime, *, exit_reason: str = "signal") -> None:
+    def close(self, strategy: str, symbol: str, price: float, at: datetime, *, exit_reason: str = "signal",
+              trace: bool = True) -> None:
         book = self.books[strategy]
         pos = book.positions[symbol]
         sign, qty = pos["sign"], pos["qty"]
@@ -181,6 +182,8 @@ class RunBuilder:
             exit_price_paise=paise(price), gross_pnl_paise=gross, fees_paise=pos["fee"] + fee, net_pnl_paise=net,
             exit_reason=exit_reason, cash_before_paise=pos["cash_before"], cash_after_paise=book.cash,
             equity_before_paise=pos["equity_before"], equity_after_paise=equity_after), at)
+        if not trace:  # telemetry sampled this trade out
+            return
         move_pct = (paise(price) - pos["entry"]) / pos["entry"] * 100.0
         threshold = self.thresholds[strategy]
         actual = "LONG" if move_pct > threshold else "SHORT" if move_pct < -threshold else "NOOP"

@@ -130,7 +130,8 @@ def write_traces_csv(traces: pd.DataFrame, out_dir: Path | str, *, stamp: dateti
             data = header + b"".join(lines)
             target = staging / name
             if compress:
-                with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
+                with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                                              compresslevel=6) as gz:
                     gz.write(data)
             else:
                 target.write_bytes(data)

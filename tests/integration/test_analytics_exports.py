@@ -34,9 +34,14 @@ from core.errors import DataError, RunNotFoundError
 from tests.builders import TINY_DAYS, build_realistic_run, build_tiny_run
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request, tmp_path):
-    s = InMemoryEventStore() if request.param == "memory" else open_store(f"sqlite:///{tmp_path / 'events.db'}")
+    if request.param == "memory":
+        s = InMemoryEventStore()
+    elif request.param == "sqlite":
+        s = open_store(f"sqlite:///{tmp_path / 'events.db'}")
+    else:
+        s = open_store(request.getfixturevalue("pg_url"))
     yield s
     s.close()
 
@@ -304,3 +309,22 @@ def test_attribution_without_contributions_is_one_group(runs):
     patterns = attribute_worst_trades(trades_table(runs["tiny"]), n=3)
     assert len(patterns) == 1 and patterns[0].feature is None and patterns[0].n_trades == 3
     assert "no model contributions" in patterns[0].description
+
+
+def test_trade_without_a_trace_takes_signals_from_its_entry_decision():
+    """Telemetry may sample traces out; the trade still gets the signals of the entry that opened it."""
+    from tests.builders import RunBuilder, ist
+
+    s = InMemoryEventStore()
+    b = RunBuilder(s, run_id="run-sampled", symbols=("TCS",), strategies=("swing",))
+    b.open("swing", "TCS", "LONG", 5, 200.0, ist(TINY_DAYS[0], 15, 0), confidence=0.9,
+           signals={"technical": 0.4, "sentiment": -0.1, "model": None})
+    b.close("swing", "TCS", 210.0, ist(TINY_DAYS[1], 15, 0), trace=False)
+    b.end_day(TINY_DAYS[0], {"TCS": 205.0})
+    b.end_day(TINY_DAYS[1], {"TCS": 210.0})
+    run = load_run(s, "run-sampled")
+    assert len(run.traces) == 0 and len(run.trades) == 1
+    trade = run.trades.iloc[0]
+    assert trade["signals"] == {"technical": 0.4, "sentiment": -0.1, "model": None}
+    assert trade["confidence"] == pytest.approx(0.9) and trade["reason"] == "sma crossover"
+    assert trade["strategy"] == "swing" and trade["book"] == "swing"
