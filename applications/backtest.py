@@ -10,145 +10,49 @@ RunCompleted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timezone
-from pathlib import Path
+from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 import attrs
 
+from applications.books import (  # noqa: F401 - re-exported: callers import them from here
+    STRATEGY_CHOICES,
+    SHIPPED_SWING_SYMBOLS,
+    IntradayBookConfig,
+    SwingBookConfig,
+    ReferenceBookConfig,
+    SentimentSettings,
+    SlippageSettings,
+    BacktestConfig,
+    BookPlan,
+    load_series,
+    load_actions,
+    data_fingerprint,
+    plan_books,
+    default_feed,
+    default_sentiment,
+    default_broker_factory,
+    book_portfolio,
+    run_namespace,
+    describe_feed,
+)
 from applications.config import config_hash
-from applications.wiring import code_version, project_root
-from core.costs import CostConfig, FlatPercentCosts, NseEquityCosts
+from applications.wiring import code_version
 from core.engine.engine import BookResult, EngineSettings, TradingEngine
 from core.engine.recorder import EventRecorder
-from core.errors import ConfigError
 from core.events.base import RunInfo, RunStatus
 from core.events.catalog import RunCompleted, RunStarted
 from core.events.codec import converter
 from core.features.book import FeatureBook
-from core.model import IST_OFFSET_NS, BarSeries, CorporateAction, Interval, back_adjust, rupees_to_paise
-from core.orders import Product
-from core.risk import RiskConfig, RiskManager
-from core.sizing import PositionSizer, SizingConfig
-from core.strategies import (
-    IntradayConfig,
-    IntradayStrategy,
-    SentimentGateConfig,
-    SmaCrossStrategy,
-    SwingConfig,
-    SwingStrategy,
-)
-from core.strategies.base import Strategy
-from core.telemetry import TelemetryConfig
+from core.risk import RiskManager
+from core.sizing import PositionSizer
 from ports.event_store import EventStore
 from ports.market_data import MarketDataFeed
 from ports.predictor import Predictor
 from ports.sentiment import SentimentProvider
-
-STRATEGY_CHOICES = ("intraday", "swing", "both", "sma_cross")
-SHIPPED_SWING_SYMBOLS = ["RELIANCE", "SBIN", "TATAMOTORS", "WIPRO", "TCS", "INFY", "HDFCBANK"]
-
-
-@attrs.frozen(kw_only=True)
-class IntradayBookConfig:
-    symbols: list[str] = attrs.Factory(lambda: ["TCS"])
-    interval: str = "1minute"
-    initial_cash_rupees: int = 1_000_000
-    strategy: IntradayConfig = attrs.Factory(IntradayConfig)
-
-
-@attrs.frozen(kw_only=True)
-class SwingBookConfig:
-    symbols: list[str] = attrs.Factory(lambda: list(SHIPPED_SWING_SYMBOLS))
-    interval: str = "1day"
-    initial_cash_rupees: int = 1_000_000
-    strategy: SwingConfig = attrs.Factory(SwingConfig)
-
-
-@attrs.frozen(kw_only=True)
-class ReferenceBookConfig:
-    """The reference SMA crossover used for the peer comparison and the benchmark."""
-
-    symbols: list[str] = attrs.Factory(lambda: ["TCS"])
-    interval: str = "1minute"
-    initial_cash_rupees: int = 10_000_000
-    fast: int = 10
-    slow: int = 30
-    quantity: int = 100
-    commission_rate: float = 0.001
-
-
-@attrs.frozen(kw_only=True)
-class SentimentSettings:
-    """Point-in-time headline sentiment for backtests (VADER over the shipped headlines)."""
-
-    enabled: bool = True
-    news_dir: str = "data/news"
-    lookback_days: int = 3
-
-
-@attrs.frozen(kw_only=True)
-class SlippageSettings:
-    bps: float = 2.0
-
-
-@attrs.frozen(kw_only=True)
-class BacktestConfig:
-    """Everything a backtest run depends on; recorded in RunStarted and hashed."""
-
-    strategy: str = "both"
-    data_dir: str = "data/market"
-    data_timezone: str = "Asia/Kolkata"
-    # Splits/bonuses back-adjust history (the shipped daily bars are unadjusted); "" = none.
-    corporate_actions_file: str = "data/market/corporate_actions.csv"
-    start: str | None = None
-    end: str | None = None
-    seed: int = 42
-    event_batch_size: int = 5000
-    record_signals: bool = True
-    intraday: IntradayBookConfig = attrs.Factory(IntradayBookConfig)
-    swing: SwingBookConfig = attrs.Factory(SwingBookConfig)
-    reference: ReferenceBookConfig = attrs.Factory(ReferenceBookConfig)
-    gate: SentimentGateConfig = attrs.Factory(SentimentGateConfig)
-    sentiment: SentimentSettings = attrs.Factory(SentimentSettings)
-    costs: CostConfig = attrs.Factory(CostConfig)
-    risk: RiskConfig = attrs.Factory(RiskConfig)
-    sizing: SizingConfig = attrs.Factory(SizingConfig)
-    slippage: SlippageSettings = attrs.Factory(SlippageSettings)
-    telemetry: TelemetryConfig = attrs.Factory(TelemetryConfig)
-
-    def __attrs_post_init__(self) -> None:
-        if self.strategy not in STRATEGY_CHOICES:
-            raise ConfigError(f"strategy {self.strategy!r} is unknown; use one of {', '.join(STRATEGY_CHOICES)}")
-        for label, value in (("start", self.start), ("end", self.end)):
-            if value is not None:
-                try:
-                    date.fromisoformat(value)
-                except ValueError:
-                    raise ConfigError(f"{label} date {value!r} is not YYYY-MM-DD") from None
-
-    def books(self) -> list[str]:
-        return {"both": ["intraday", "swing"]}.get(self.strategy, [self.strategy])
-
-
-@attrs.frozen(kw_only=True)
-class BookPlan:
-    """One book, ready to run: its strategy, its data and its economics."""
-
-    name: str
-    strategy: Strategy
-    product: Product
-    series: list[BarSeries]
-    initial_cash_paise: int
-    cost_model: Any
-    risk: RiskConfig
-    sizing: SizingConfig
-    slippage_bps: float
-    tick_rounding: bool
 
 
 @attrs.frozen(kw_only=True)
@@ -159,118 +63,6 @@ class BacktestResult:
     events: int
     seconds_loading: float
     seconds_running: float
-
-
-def _bound(value: str | None, *, end: bool) -> datetime | None:
-    if value is None:
-        return None
-    day = date.fromisoformat(value)
-    # Dates are IST sessions: the end bound includes the whole end day.
-    moment = datetime.combine(day, time(0), tzinfo=timezone.utc).timestamp() * 1e9 - IST_OFFSET_NS
-    if end:
-        moment += 86_400 * 1e9
-    return datetime.fromtimestamp(moment / 1e9, tz=timezone.utc)
-
-
-def load_series(feed: MarketDataFeed, symbols: Sequence[str], interval: Interval, start: str | None,
-                end: str | None, actions: Sequence[CorporateAction] = ()) -> list[BarSeries]:
-    """Load every symbol's validated bars, back-adjusted for ``actions``.
-
-    A symbol with no data in range is an error.
-    """
-    out = []
-    available = set(feed.symbols(interval))
-    for symbol in symbols:
-        if symbol not in available:
-            raise ConfigError(f"no {interval.value} data for symbol {symbol!r}; available: "
-                              f"{', '.join(sorted(available)) or 'none'} (check --data-dir and --symbols)")
-        series = feed.history_series(symbol, interval, _bound(start, end=False), _bound(end, end=True))
-        if len(series) == 0:
-            raise ConfigError(f"{symbol} has no {interval.value} bars between {start or 'the start'} and "
-                              f"{end or 'the end'} of the data")
-        out.append(back_adjust(series, list(actions)))
-    return out
-
-
-def load_actions(config: "BacktestConfig") -> list[CorporateAction]:
-    if not config.corporate_actions_file:
-        return []
-    from adapters.csv.corporate_actions import load_corporate_actions
-    path = Path(config.corporate_actions_file)
-    if not path.is_absolute():
-        path = project_root() / path
-    return load_corporate_actions(path)
-
-
-def data_fingerprint(series: Sequence[BarSeries]) -> str:
-    """SHA-256 of the exact bars a run used (independent of file format and location)."""
-    digest = hashlib.sha256()
-    for s in sorted(series, key=lambda s: (s.symbol, s.interval.value)):
-        digest.update(f"{s.symbol}|{s.interval.value}|{len(s)}".encode())
-        for column in (s.start_ns, s.open, s.high, s.low, s.close, s.volume):
-            digest.update(column.tobytes())
-    return digest.hexdigest()
-
-
-def plan_books(config: BacktestConfig, feed: MarketDataFeed) -> list[BookPlan]:
-    """Build every book the config asks for, loading its data."""
-    plans = []
-    actions = load_actions(config)
-    for name in config.books():
-        if name == "intraday":
-            book = config.intraday
-            strategy: Strategy = IntradayStrategy(book.strategy, config.gate)
-            product, costs, sizing, risk = Product.INTRADAY, NseEquityCosts(config.costs), config.sizing, config.risk
-            slippage, ticks = config.slippage.bps, True
-        elif name == "swing":
-            book = config.swing
-            strategy = SwingStrategy(book.strategy, config.gate)
-            product, costs, sizing, risk = Product.DELIVERY, NseEquityCosts(config.costs), config.sizing, config.risk
-            slippage, ticks = config.slippage.bps, True
-        else:
-            book = config.reference
-            strategy = SmaCrossStrategy(fast=book.fast, slow=book.slow, quantity=book.quantity)
-            product, costs = Product.DELIVERY, FlatPercentCosts(book.commission_rate)
-            sizing = SizingConfig(method="fixed_quantity", fixed_quantity=book.quantity, scale_by_confidence=False)
-            risk = RiskConfig(gross_exposure_enabled=False, position_limit_enabled=False,
-                              circuit_breaker_enabled=False)
-            slippage, ticks = 0.0, False
-        interval = Interval.parse(book.interval)
-        series = load_series(feed, book.symbols, interval, config.start, config.end, actions)
-        plans.append(BookPlan(name=name, strategy=strategy, product=product, series=series,
-                              initial_cash_paise=rupees_to_paise(book.initial_cash_rupees), cost_model=costs,
-                              risk=risk, sizing=sizing, slippage_bps=slippage, tick_rounding=ticks))
-    return plans
-
-
-def default_feed(config: BacktestConfig) -> MarketDataFeed:
-    from adapters.csv import CsvFeed
-    root = Path(config.data_dir)
-    if not root.is_absolute():
-        root = project_root() / root
-    return CsvFeed(root, timezone=config.data_timezone)
-
-
-def default_sentiment(config: BacktestConfig) -> SentimentProvider | None:
-    if not config.sentiment.enabled:
-        return None
-    from adapters.sentiment import HeadlinesSentimentProvider
-    news = Path(config.sentiment.news_dir)
-    if not news.is_absolute():
-        news = project_root() / news
-    if not news.is_dir():
-        raise ConfigError(f"sentiment.news_dir {news} does not exist; point it at a folder of headline CSVs "
-                          "or disable sentiment with --no-sentiment")
-    return HeadlinesSentimentProvider.from_directory(news, lookback_days=config.sentiment.lookback_days)
-
-
-def default_broker_factory(plan: BookPlan):
-    from adapters.simulated import BrokerConfig, SimulatedBroker
-    config = BrokerConfig(slippage_bps=plan.slippage_bps)
-    if plan.tick_rounding:
-        return SimulatedBroker(config)
-    # The reference book trades at the data's own prices (paisa resolution), like its peer.
-    return SimulatedBroker(config, tick_rule=lambda _price_paise, _on: 1)
 
 
 def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed | None = None,
@@ -288,10 +80,10 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
     all_series = [s for p in plans for s in p.series]
     fingerprint = data_fingerprint(all_series)
     run_id = run_id or uuid.uuid4().hex
-    namespace = uuid.UUID(hex=hashlib.sha256(run_id.encode()).hexdigest()[:32])
+    namespace = run_namespace(run_id)
     config_dict = converter.unstructure(config)
     config_dict["initial_cash_paise_by_book"] = {p.name: p.initial_cash_paise for p in plans}
-    config_dict["data"] = {"feed": _describe_feed(feed), "fingerprint": fingerprint}
+    config_dict["data"] = {"feed": describe_feed(feed), "fingerprint": fingerprint}
     config_dict["sentiment_provider"] = getattr(provider, "name", None)
     config_dict["predictor"] = getattr(predictor, "model_id", None)
     first_ts = min(int(s.start_ns[0]) for s in all_series)
@@ -343,7 +135,7 @@ def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id:
     recorder = EventRecorder(store, stream_id=f"{run_id}:{plan.name}", run_id=run_id, namespace=namespace,
                              batch_size=config.event_batch_size, expected_version=0)
     engine = TradingEngine(
-        strategy=plan.strategy, portfolio=_portfolio(plan), risk=RiskManager(plan.risk),
+        strategy=plan.strategy, portfolio=book_portfolio(plan), risk=RiskManager(plan.risk),
         sizer=PositionSizer(plan.sizing), broker=broker_factory(plan), recorder=recorder,
         telemetry=config.telemetry, settings=EngineSettings(product=plan.product,
                                                             record_signals=config.record_signals),
@@ -353,13 +145,3 @@ def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id:
         progress(plan.name, 0, total)
         return engine.run(books, progress=lambda n: progress(plan.name, n, total))
     return engine.run(books)
-
-
-def _portfolio(plan: BookPlan):
-    from core.portfolio import Portfolio
-    return Portfolio(plan.initial_cash_paise, plan.cost_model)
-
-
-def _describe_feed(feed: MarketDataFeed) -> dict[str, Any]:
-    describe = getattr(feed, "describe", None)
-    return describe() if callable(describe) else {"type": type(feed).__name__}

@@ -192,6 +192,32 @@ class SimulatedBroker:
     def positions(self) -> dict[str, int]:
         return {s: q for s, q in sorted(self._positions.items()) if q != 0}
 
+    # -------------------------------------------------------------- recovery
+
+    def restore(self, orders: Sequence[tuple[OrderRequest, str, str | None]], positions: dict[str, int],
+                last_bars: dict[str, Bar], orders_created: int = 0) -> None:
+        """Rebuild a fresh venue from the event log after a restart (paper sessions).
+
+        ``orders`` are the working orders in creation order as ``(request, fill reason,
+        bracket parent id or None)``: accepted submissions not filled or cancelled, and
+        the OCO legs of filled entries (``core.engine.state.EngineState.venue_orders``).
+        ``last_bars`` is the last bar the venue saw per symbol with working orders; a
+        market order decided on that bar keeps its session-gap square-off price, one
+        decided later is stale exactly as it was before the restart. Every restored
+        order is eligible from the next bar on (the bar it was placed on is done).
+        ``orders_created`` continues the ``SIM-<n>`` broker ids.
+        """
+        if self._orders:
+            raise ValueError("restore() needs a fresh SimulatedBroker")
+        for symbol, bar in last_bars.items():
+            self._symbols[symbol] = _SymbolState(bars=0, last_session=_session(bar.start), last_close=bar.close,
+                                                 last_start=bar.start, last_end=bar.end)
+        for request, reason, parent_id in orders:
+            state = self._symbols.get(request.symbol, _SymbolState())
+            self._new_order(request, active_after_bar=state.bars, state=state, reason=reason, parent_id=parent_id)
+        self._positions = {s: q for s, q in positions.items() if q}
+        self._seq = max(self._seq, orders_created)
+
     # ------------------------------------------------------------ inspection
 
     def order_status(self, client_order_id: str) -> OrderStatus | None:

@@ -23,8 +23,10 @@ import attrs
 import numpy as np
 
 from core.engine.recorder import EventRecorder
+from core.engine.state import EngineState
 from core.events.catalog import (
     CircuitBreakerTripped,
+    EngineCheckpointed,
     EntryRejected,
     OrderCancelled,
     OrderFilled,
@@ -73,6 +75,7 @@ class _OpenTrade:
     equity_before_paise: int
     stop_loss_paise: int | None
     take_profit_paise: int | None
+    entry_bar_ns: int = 0
     exit_reason: str = ""
     exit_fees_paise: int = 0
     gross_pnl_paise: int = 0
@@ -81,10 +84,16 @@ class _OpenTrade:
 
 @attrs.frozen(kw_only=True)
 class EngineSettings:
-    """Per-book engine settings. ``product`` decides cost treatment (intraday vs delivery)."""
+    """Per-book engine settings. ``product`` decides cost treatment (intraday vs delivery).
+
+    ``checkpoint_bars`` (paper/live): every bar that recorded anything ends its batch with
+    an ``EngineCheckpointed`` event and flushes it, so the log always ends on a whole bar
+    and a restart can fold the state back (``core.engine.state``).
+    """
 
     product: Product
     record_signals: bool = True
+    checkpoint_bars: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -107,7 +116,8 @@ class TradingEngine:
     def __init__(self, *, strategy: Strategy, portfolio: Portfolio, risk: RiskManager, sizer: PositionSizer,
                  broker: Broker, recorder: EventRecorder, telemetry: TelemetryConfig,
                  settings: EngineSettings, sentiment: SentimentProvider | None = None,
-                 predictor: Predictor | None = None) -> None:
+                 predictor: Predictor | None = None,
+                 trace_sink: Callable[[PredictionTraced], None] | None = None) -> None:
         self.strategy = strategy
         self.portfolio = portfolio
         self.risk = risk
@@ -118,6 +128,7 @@ class TradingEngine:
         self.sentiment = sentiment
         self.predictor = predictor
         self._telemetry = telemetry
+        self._trace_sink = trace_sink
         self._sampler = TraceSampler(telemetry)
         self._threshold = (telemetry.intraday_threshold_pct if strategy.kind is StrategyKind.INTRADAY
                            else telemetry.swing_threshold_pct)
@@ -134,8 +145,15 @@ class TradingEngine:
         self._last_close: dict[str, float] = {}
         self._books: dict[str, FeatureBook] = {}
         self._last_ts_ns = 0
+        self._venue_seen: dict[str, int] = {}
+        self._seen_trade_ids: set[str] = set()
+        self.duplicate_fills_ignored = 0
+        self.telemetry_failures = 0
+        self.entries_stopped = False
         self.bars_processed = 0
         self.trades_closed = 0
+        if settings.checkpoint_bars:
+            self.step = self._step_checkpointed  # type: ignore[method-assign]
         # Running win/loss statistics of closed trades, for Kelly sizing.
         self._wins = 0
         self._losses = 0
@@ -165,6 +183,25 @@ class TradingEngine:
                     progress(progress_every)
         return self.finish()
 
+    def _step_checkpointed(self, book: FeatureBook, i: int) -> None:
+        """``step`` plus, when the bar recorded anything, a checkpoint and a durable flush."""
+        before = self.recorder.version
+        TradingEngine.step(self, book, i)
+        if self.recorder.version != before:
+            self.recorder.record(self.checkpoint_event(book, i), self._bar_end(book, i))
+            self.recorder.flush()
+
+    def checkpoint_event(self, book: FeatureBook, i: int) -> EngineCheckpointed:
+        """The facts no domain event holds, as of the end of bar ``book[i]``."""
+        open_trades = {
+            sym: {"entry_bar_start": ts_to_datetime(t.entry_bar_ns).isoformat(),
+                  "equity_before_paise": t.equity_before_paise}
+            for sym, t in sorted(self._open.items())}
+        venue = {sym: ts_to_datetime(self._venue_seen[sym]).isoformat()
+                 for sym in sorted(self._working) if self._working[sym] and sym in self._venue_seen}
+        return EngineCheckpointed(symbol=book.symbol, bar_start=ts_to_datetime(book.ts_ns[i]),
+                                  bars_processed=self.bars_processed, open_trades=open_trades, venue_bars=venue)
+
     def step(self, book: FeatureBook, i: int) -> None:
         """Process the bar at ``book[i]``, which has just closed."""
         symbol = book.symbol
@@ -178,6 +215,7 @@ class TradingEngine:
         # positions, while the position is open (an intraday exit that meets a session
         # change fills at the last close the venue saw).
         if self._working.get(symbol) or (self._intraday and symbol in self._open):
+            self._venue_seen[symbol] = ts
             fills = self.broker.advance(self._bar(book, i))
             for fill in fills:
                 self._on_fill(book, i, fill)
@@ -190,6 +228,8 @@ class TradingEngine:
                 self.recorder.record(tripped, self._bar_end(book, i))
         position = self._position_views.get(symbol, FLAT_POSITION)
         if symbol in self._pending_entry or symbol in self._pending_exit:
+            return
+        if self.entries_stopped and symbol not in self._open:
             return
         sentiment = self._sentiment_for(symbol, book, i) if self.sentiment is not None else None
         prediction = self.predictor.predict(book.features_at(i)) if self.predictor is not None else None
@@ -207,6 +247,114 @@ class TradingEngine:
             final_equity_paise=self.portfolio.equity_paise(), cash_paise=self.portfolio.cash_paise,
             trades_closed=self.trades_closed, fees_paid_paise=self.portfolio.fees_paid_paise,
             events_appended=self.recorder.appended, traces_emitted=self._sampler.emitted)
+
+    def telemetry_counts(self) -> dict[str, int]:
+        """Closed-trade traces emitted, skipped (sampling/throttle) and failed (never fatal)."""
+        return {"emitted": self._sampler.emitted - self.telemetry_failures, "skipped": self._sampler.skipped,
+                "failed": self.telemetry_failures}
+
+    # ------------------------------------------------------------------ recovery
+
+    def restore(self, state: EngineState, books: Mapping[str, FeatureBook]) -> None:
+        """Continue from a folded ``EngineState``; ``books`` hold every bar up to the checkpoint.
+
+        The engine must be fresh, built with the portfolio the state was folded into.
+        """
+        import bisect
+        import random
+
+        if state.portfolio is not self.portfolio:
+            raise ValueError("restore() needs the engine built with state.portfolio")
+        self._order_seq = state.order_seq
+        self.trades_closed = state.trades_closed
+        self._wins, self._losses = state.wins, state.losses
+        self._win_sum, self._loss_sum = state.win_sum, state.loss_sum
+        self._working = {s: set(ids) for s, ids in state.working.items()}
+        self._seen_trade_ids = set(state.seen_trade_ids)
+        self._last_sentiment = dict(state.last_sentiment)
+        for symbol, book in books.items():
+            if len(book):
+                self._last_close[symbol] = book.close[-1]
+        for symbol, signal in state.pending_entry.items():
+            book = books[symbol]
+            self._pending_entry[symbol] = (signal, len(book) - 1, book.session[-1] if len(book) else 0)
+        self._pending_exit = dict(state.pending_exit)
+        for symbol, t in state.open.items():
+            book = books[symbol]
+            index = bisect.bisect_left(book.ts_ns, t.entry_bar_ns)
+            session = book.session[index] if index < len(book) else book.session[-1]
+            self._open[symbol] = _OpenTrade(
+                direction=t.direction, entry_time=t.entry_time, entry_index=index, entry_session=session,
+                entry_price_paise=t.entry_price_paise, quantity=t.quantity, entry_fees_paise=t.entry_fees_paise,
+                signal=t.signal, cash_before_paise=t.cash_before_paise, equity_before_paise=t.equity_before_paise,
+                stop_loss_paise=t.stop_loss_paise, take_profit_paise=t.take_profit_paise, entry_bar_ns=t.entry_bar_ns,
+                exit_fees_paise=t.exit_fees_paise, gross_pnl_paise=t.gross_pnl_paise,
+                exit_value_paise=t.exit_value_paise)
+            self._position_views[symbol] = PositionView(direction=t.direction, quantity=t.quantity,
+                                                        entry_price=t.entry_price_paise / 100, entry_index=index,
+                                                        entry_session=session)
+            self.portfolio.mark(symbol, self._last_close[symbol])
+        cp = state.checkpoint
+        if cp is not None:
+            for symbol, start in cp.venue_bars.items():
+                self._venue_seen[symbol] = _datetime_ns(datetime.fromisoformat(start))
+            self.bars_processed = cp.bars_processed
+            last_ns = _datetime_ns(cp.bar_start)
+            self._last_ts_ns = last_ns
+            session = books[cp.symbol].session[bisect.bisect_left(books[cp.symbol].ts_ns, last_ns)]
+            self._session = session
+            self.risk.start_session(date.fromordinal(session), state.start_equity(date.fromordinal(session)))
+            if date.fromordinal(session) in state.tripped_sessions:
+                # replay the trip so the risk manager blocks entries for the rest of the session
+                self.risk._tripped = True  # noqa: SLF001 - restoring state the manager itself set
+        # the sampler: one draw per closed trade, the throttle's last emission
+        sampler = self._sampler
+        sampler._rng = random.Random(self._telemetry.seed)  # noqa: SLF001
+        for _ in range(state.trades_closed):
+            sampler._rng.random()  # noqa: SLF001
+        sampler.emitted = state.traces_emitted
+        sampler.skipped = state.trades_closed - state.traces_emitted
+        sampler._last_emit_s = state.last_trace_s  # noqa: SLF001
+
+    def venue_bar(self, book: FeatureBook, ts_ns: int) -> Bar | None:
+        """The bar of ``book`` starting at ``ts_ns`` (what the venue last saw), if present."""
+        import bisect
+        k = bisect.bisect_left(book.ts_ns, ts_ns)
+        if k < len(book) and book.ts_ns[k] == ts_ns:
+            return self._bar(book, k)
+        return None
+
+    # ------------------------------------------------------------------ shutdown
+
+    def stop_entries(self) -> None:
+        """No new entries from now on (exits, stops and targets still work)."""
+        self.entries_stopped = True
+
+    def square_off(self, books: Mapping[str, FeatureBook], reason: str = "shutdown") -> list[str]:
+        """Submit market exits for every open position without an exit working; returns the order ids."""
+        ids = []
+        for symbol in sorted(self._open):
+            if symbol in self._pending_exit or symbol not in books or not len(books[symbol]):
+                continue
+            book = books[symbol]
+            before = self._order_seq
+            self._exit(book, len(book) - 1, reason)
+            if self._order_seq != before:
+                ids.append(f"{self.strategy.name}-{self._order_seq:07d}")
+        return ids
+
+    def on_fills(self, book: FeatureBook, fills: Sequence[Fill]) -> None:
+        """Apply fills the venue reported outside ``step`` (e.g. a square-off at shutdown)."""
+        for fill in fills:
+            self._on_fill(book, len(book) - 1, fill)
+
+    @property
+    def open_symbols(self) -> list[str]:
+        return sorted(self._open)
+
+    @property
+    def working_orders(self) -> dict[str, set[str]]:
+        return {s: set(ids) for s, ids in self._working.items() if ids}
 
     # ------------------------------------------------------------------ decisions
 
@@ -299,6 +447,11 @@ class TradingEngine:
     # ---------------------------------------------------------------------- fills
 
     def _on_fill(self, book: FeatureBook, i: int, fill: Fill) -> None:
+        if fill.trade_id in self._seen_trade_ids:
+            # A venue may report a fill twice (reconnects, polling overlap): apply it once.
+            self.duplicate_fills_ignored += 1
+            return
+        self._seen_trade_ids.add(fill.trade_id)
         symbol = fill.symbol
         trade = self._open.get(symbol)
         cash_before = self.portfolio.cash_paise
@@ -338,7 +491,7 @@ class TradingEngine:
                 direction=direction, entry_time=at, entry_index=i, entry_session=book.session[i],
                 entry_price_paise=fill.price_paise, quantity=fill.quantity, entry_fees_paise=outcome.fees.total,
                 signal=signal, cash_before_paise=cash_before, equity_before_paise=equity_before,
-                stop_loss_paise=request_stop, take_profit_paise=request_take)
+                stop_loss_paise=request_stop, take_profit_paise=request_take, entry_bar_ns=book.ts_ns[i])
             self._position_views[symbol] = PositionView(direction=direction, quantity=fill.quantity,
                                                         entry_price=fill.price_paise / 100, entry_index=i,
                                                         entry_session=book.session[i])
@@ -381,8 +534,16 @@ class TradingEngine:
             equity_before_paise=trade.equity_before_paise, equity_after_paise=self.portfolio.equity_paise()), at)
         if not self._sampler.should_trace(at.timestamp()):
             return
+        try:
+            self._trace(symbol, trade, at, exit_price, exit_reason, fees, net, move_pct, trade_return_pct)
+        except Exception:
+            # Telemetry never stops trading: count the failure and carry on.
+            self.telemetry_failures += 1
+
+    def _trace(self, symbol: str, trade: _OpenTrade, at: datetime, exit_price: int, exit_reason: str, fees: int,
+               net: int, move_pct: float, trade_return_pct: float) -> None:
         holding_minutes = int((at - trade.entry_time).total_seconds() // 60)
-        self.recorder.record(PredictionTraced(
+        trace = PredictionTraced(
             timestamp=trade.entry_time, symbol=symbol, strategy=self.strategy.kind.value,
             predicted_direction=trade.direction.value,
             actual_direction=actual_direction(move_pct, self._threshold),
@@ -410,7 +571,10 @@ class TradingEngine:
                 "take_profit": None if trade.take_profit_paise is None else trade.take_profit_paise / 100,
                 "reason": trade.signal.reason,
             },
-            signals=trade.signal.signals, context=trade.signal.context), at)
+            signals=trade.signal.signals, context=trade.signal.context)
+        self.recorder.record(trace, at)
+        if self._trace_sink is not None:
+            self._trace_sink(trace)
 
     # ------------------------------------------------------------------- sessions
 
@@ -487,6 +651,11 @@ class TradingEngine:
         return Bar(symbol=book.symbol, interval=book.interval, start=ts_to_datetime(book.ts_ns[i]),
                    open=book.open[i], high=book.high[i], low=book.low[i], close=book.close[i],
                    volume=None if math.isnan(volume) else int(volume))
+
+
+def _datetime_ns(moment: datetime) -> int:
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
 def merge_order(books: Mapping[str, FeatureBook]) -> tuple[np.ndarray, np.ndarray]:
