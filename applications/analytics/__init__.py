@@ -27,11 +27,18 @@ from applications.analytics.metrics import (
     metrics_by_strategy,
     rolling_vs_alltime,
 )
-from applications.analytics.projections import RunData, filter_traces, load_run, load_runs, project_events
+from applications.analytics.projections import (
+    RunData,
+    filter_trades,
+    filter_traces,
+    load_run,
+    load_runs,
+    project_events,
+)
 
 __all__ = [
     "AccuracyMetrics", "Comparison", "CompositeWeights", "DegradationThresholds", "RunData",
     "classification_metrics", "compare_strategies", "compute_metrics", "detect_degradation", "detect_live",
-    "filter_traces", "financial_metrics", "load_run", "load_runs", "metrics_by_strategy", "project_events",
+    "filter_trades", "filter_traces", "financial_metrics", "load_run", "load_runs", "metrics_by_strategy", "project_events",
     "rolling_vs_alltime",
 ]

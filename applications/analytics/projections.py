@@ -21,7 +21,7 @@ Frames (one row per ...):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import attrs
@@ -45,6 +45,7 @@ from core.events.catalog import (
 from ports.event_store import EventStore
 
 STRATEGIES = ("intraday", "swing")
+IST = timezone(timedelta(hours=5, minutes=30))  # NSE session dates are IST dates
 DIRECTIONS = ("LONG", "SHORT", "NOOP")
 
 TRACE_COLUMNS = [
@@ -381,24 +382,36 @@ def filter_traces(traces: pd.DataFrame, *, strategy: str | None = "both", symbol
                   start: date | datetime | str | None = None, end: date | datetime | str | None = None,
                   mode: str | None = None) -> pd.DataFrame:
     """Traces of one strategy (``intraday``, ``swing`` or ``both``/``None``), symbol(s),
-    entry-date range (inclusive, dates in UTC) and run mode."""
-    mask = np.ones(len(traces), dtype=bool)
+    entry-date range (inclusive; dates are NSE session dates, IST) and run mode."""
+    return _filter(traces, "timestamp", strategy, symbol, start, end, mode)
+
+
+def filter_trades(trades: pd.DataFrame, *, strategy: str | None = "both", symbol: str | Sequence[str] | None = None,
+                  start: date | datetime | str | None = None, end: date | datetime | str | None = None
+                  ) -> pd.DataFrame:
+    """Closed trades filtered like ``filter_traces`` (by entry date)."""
+    return _filter(trades, "entry_time", strategy, symbol, start, end, None)
+
+
+def _filter(df: pd.DataFrame, time_col: str, strategy: str | None, symbol: str | Sequence[str] | None,
+            start: date | datetime | str | None, end: date | datetime | str | None, mode: str | None) -> pd.DataFrame:
+    mask = np.ones(len(df), dtype=bool)
     if strategy not in (None, "both", "all"):
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be intraday, swing or both, got {strategy!r}")
-        mask &= (traces["strategy"] == strategy).to_numpy()
+        mask &= (df["strategy"] == strategy).to_numpy()
     if symbol:
         wanted = [symbol] if isinstance(symbol, str) else list(symbol)
-        mask &= traces["symbol"].isin(wanted).to_numpy()
-    if mode and "mode" in traces:
-        mask &= (traces["mode"] == mode).to_numpy()
-    if start is not None or end is not None:
-        days = traces["timestamp"].dt.tz_convert("UTC").dt.date if len(traces) else pd.Series([], dtype=object)
+        mask &= df["symbol"].isin(wanted).to_numpy()
+    if mode and "mode" in df:
+        mask &= (df["mode"] == mode).to_numpy()
+    if (start is not None or end is not None) and len(df):
+        days = df[time_col].dt.tz_convert(IST).dt.date
         if start is not None:
             mask &= (days >= _as_date(start)).to_numpy()
         if end is not None:
             mask &= (days <= _as_date(end)).to_numpy()
-    return traces.loc[mask].reset_index(drop=True)
+    return df.loc[mask].reset_index(drop=True)
 
 
 def _as_date(value: date | datetime | str) -> date:

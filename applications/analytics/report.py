@@ -43,19 +43,9 @@ from applications.analytics.metrics import (
     rolling_vs_alltime,
     welch_t_test,
 )
-from applications.analytics.projections import RunData, filter_traces
+from applications.analytics.projections import RunData, filter_trades, filter_traces
 
 REPORT_FILE = "accuracy_metrics.json"
-
-
-def _trade_mask(run: RunData, strategy: str | None, symbol: str | None) -> pd.Series:
-    t = run.trades
-    mask = pd.Series(True, index=t.index)
-    if strategy not in (None, "both"):
-        mask &= t["strategy"] == strategy
-    if symbol:
-        mask &= t["symbol"] == symbol
-    return mask
 
 
 def build_report(run: RunData, *, strategy: str = "both", symbol: str | None = None, start: Any = None,
@@ -98,7 +88,7 @@ def build_report(run: RunData, *, strategy: str = "both", symbol: str | None = N
         doc["live"] = {"is_live": live.is_live, "last_update": live.last_update, "age_minutes": live.age_minutes,
                        "threshold_minutes": live_threshold_minutes}
     doc["portfolio"] = _portfolio_section(run, strategy)
-    trades = trades_table(run.trades[_trade_mask(run, strategy, symbol)])
+    trades = trades_table(filter_trades(run.trades, strategy=strategy, symbol=symbol, start=start, end=end))
     worst = trades.sort_values("pnl", kind="stable").head(worst_n)
     doc["worst_trades"] = [{"trade_id": r["trade_id"], "strategy": r["strategy"], "symbol": r["symbol"],
                             "direction": r["direction"], "entry": r["entry_timestamp"], "exit": r["exit_timestamp"],

@@ -328,3 +328,21 @@ def test_trade_without_a_trace_takes_signals_from_its_entry_decision():
     assert trade["signals"] == {"technical": 0.4, "sentiment": -0.1, "model": None}
     assert trade["confidence"] == pytest.approx(0.9) and trade["reason"] == "sma crossover"
     assert trade["strategy"] == "swing" and trade["book"] == "swing"
+
+
+def test_date_filters_use_nse_session_dates():
+    """A daily bar starts at 00:00 IST, i.e. 18:30 UTC the day before: filters go by the IST date."""
+    from applications.analytics import filter_trades
+    from tests.builders import RunBuilder, ist
+
+    s = InMemoryEventStore()
+    b = RunBuilder(s, run_id="run-ist", symbols=("TCS",), strategies=("swing",))
+    b.open("swing", "TCS", "LONG", 5, 200.0, ist(TINY_DAYS[1], 0, 0))
+    b.close("swing", "TCS", 210.0, ist(TINY_DAYS[2], 0, 0))
+    b.end_day(TINY_DAYS[1], {"TCS": 205.0})
+    b.end_day(TINY_DAYS[2], {"TCS": 210.0})
+    run = load_run(s, "run-ist")
+    assert run.traces.loc[0, "timestamp"].date() == TINY_DAYS[0]  # the UTC date is the day before
+    assert len(filter_traces(run.traces, start=TINY_DAYS[1], end=TINY_DAYS[1])) == 1
+    assert len(filter_trades(run.trades, start=TINY_DAYS[1], end=TINY_DAYS[1])) == 1
+    assert len(filter_trades(run.trades, end=TINY_DAYS[0])) == 0
