@@ -16,6 +16,7 @@ over both). How the guarantees are obtained:
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -92,6 +93,8 @@ class SqlEventStore:
             self._ts_db = _same_value
             self._ts_py = _to_utc
         self._dbapi = engine.dialect.loaded_dbapi
+        self._write_lock = threading.Lock()
+        self._writer: Any = None
         if self._sqlite:
             self._id_db: Callable[[uuid.UUID], Any] = _uuid_bytes
             self._id_py: Callable[[Any], uuid.UUID] = _bytes_uuid
@@ -135,27 +138,45 @@ class SqlEventStore:
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        """A DBAPI cursor inside a transaction that holds the events write lock."""
-        raw = self._engine.raw_connection()
-        try:
-            cur = raw.cursor()
+        """A DBAPI cursor inside a transaction that holds the events write lock.
+
+        Appends of one store object share one dedicated connection (serialised by a
+        thread lock: the database serialises writers anyway), which saves a pool
+        checkout and reset per append. A connection that failed is discarded.
+        """
+        with self._write_lock:
             try:
-                if self._sqlite:
-                    cur.execute("BEGIN IMMEDIATE")
-                else:
-                    cur.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+                if self._writer is None:
+                    self._writer = self._engine.raw_connection()
+                raw = self._writer
+                cur = raw.cursor()
                 try:
-                    yield cur
-                except BaseException:
-                    raw.rollback()
-                    raise
-                raw.commit()
-            finally:
-                cur.close()
-        except self._dbapi.OperationalError as exc:
-            raise _unavailable(exc, self._engine.url) from exc
-        finally:
-            raw.close()
+                    if self._sqlite:
+                        cur.execute("BEGIN IMMEDIATE")
+                    else:
+                        cur.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+                    try:
+                        yield cur
+                    except BaseException:
+                        raw.rollback()
+                        raise
+                    raw.commit()
+                finally:
+                    cur.close()
+            except self._dbapi.OperationalError as exc:
+                self._discard_writer()
+                raise _unavailable(exc, self._engine.url) from exc
+            except self._dbapi.Error:
+                self._discard_writer()
+                raise
+
+    def _discard_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.invalidate()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                pass
 
     def append(self, stream_id: str, expected_version: int, events: Sequence[NewEvent], *,
                run_id: str) -> list[RecordedEvent]:
@@ -211,7 +232,10 @@ class SqlEventStore:
             raise IdempotencyError(f"a batch for stream {stream_id!r} repeats an event id; "
                                    "every event needs its own id")
         try:
-            cur.executemany(self._sql_insert, rows)
+            if len(rows) == 1:
+                cur.execute(self._sql_insert, rows[0])
+            else:
+                cur.executemany(self._sql_insert, rows)
         except self._dbapi.IntegrityError as exc:
             if "event_id" in str(exc).lower():
                 raise IdempotencyError(
@@ -351,6 +375,10 @@ class SqlEventStore:
             return [self._run(row) for row in conn.execute(query).all()]
 
     def close(self) -> None:
+        with self._write_lock:
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.close()
         self._engine.dispose()
 
 
