@@ -21,7 +21,11 @@ Rule
 ``momentum = clip((rsi - 50) / 20)``; the technical score is their weighted mean in
 [-1, 1]. LONG when trend > 0, close > VWAP, ``rsi_long_min <= rsi <= rsi_overbought``
 and score >= ``min_confidence``; SHORT (if ``allow_short``) is the mirror image.
-Confidence is ``|score|`` (then the sentiment gate / model blend). A held position is
+Confidence is ``|score|`` (then the sentiment gate / model blend). Entries are
+state-based (every bar on which the setup holds while flat), but a *suppressed* entry is
+reported once per setup: on the first bar of a run of bars where the same setup holds,
+then ``None`` while it stays suppressed (the event log records the decision without a
+record per minute); if the gate lifts while the setup still holds, the entry happens. A held position is
 exited (``FLAT``, reason ``"reversal"``) when the EMA trend turns against it (by more
 than ``exit_trend_atr * ATR``; 0 by default). Defaults (EMA 20/50) trade about 6-7 times
 a session on the shipped NIFTY 1-minute sample; 9/21 trades about twice as often.
@@ -130,7 +134,6 @@ class IntradayStrategy:
             raise ConfigError(f"the intraday strategy needs intraday bars, but the book of {book.symbol} holds "
                               f"{book.interval.value} bars; trade daily bars with the swing strategy or load "
                               f"1-minute data for this book")
-        start = book.minute_of_day[i]
         end = book.bar_end_minute(i)
         session = book.session[i]
         if not position.is_flat:
@@ -141,17 +144,10 @@ class IntradayStrategy:
                               signals=component_scores(0.0, sentiment, prediction, None),
                               context=signal_context(book, i, position, square_off=c.square_off,
                                                      carried_over=stale))
-        f = book.features
-        n_fast, n_slow, n_rsi, n_atr, n_vwap = self._names
-        fast, slow, rsi, atr, vwap = f[n_fast][i], f[n_slow][i], f[n_rsi][i], f[n_atr][i], f[n_vwap][i]
-        if not all_finite(fast, slow, rsi, atr, vwap) or atr <= 0:
+        values = self._values(book, i)
+        if values is None:
             return None
-        close = book.close[i]
-        trend = clip((fast - slow) / (c.trend_atr * atr))
-        stretch = clip((close - vwap) / (c.vwap_atr * atr))
-        momentum = clip((rsi - 50.0) / 20.0)
-        wt, wv, wr = self._w
-        score = wt * trend + wv * stretch + wr * momentum
+        fast, slow, rsi, atr, vwap, close, score = values
 
         if not position.is_flat:
             # Hysteresis: the EMAs must cross by exit_trend_atr * ATR before we give up.
@@ -164,22 +160,46 @@ class IntradayStrategy:
                               context=signal_context(book, i, position))
             return None
 
-        if not self.entry_allowed(start, end):
-            return None
-        if fast > slow and close > vwap and c.rsi_long_min <= rsi <= c.rsi_overbought and score >= c.min_confidence:
-            direction = Direction.LONG
-        elif (c.allow_short and fast < slow and close < vwap and c.rsi_oversold <= rsi <= c.rsi_short_max
-              and -score >= c.min_confidence):
-            direction = Direction.SHORT
-        else:
+        direction = self._setup(book, i, values)
+        if direction is None:
             return None
         outcome = gate_entry(direction, min(1.0, abs(score)), score, sentiment, prediction, self.gate, c.model)
         sl, tp = c.stops.levels(direction, close, atr)
         context = signal_context(book, i, position)
         reason = f"{direction.value.lower()}: ema trend, rsi {rsi:.1f}, close vs vwap {close - vwap:+.2f}"
         if outcome.suppressed_by is not None:
+            if i > 0 and self._setup(book, i - 1, self._values(book, i - 1)) is direction:
+                return None  # this setup was already reported as suppressed on an earlier bar
             context[SUPPRESSED] = outcome.suppressed_by
             reason = outcome.reason or reason
         return Signal(direction=direction, confidence=outcome.confidence, reason=reason,
                       features=book.features_at(i), signals=outcome.signals, context=context,
                       stop_loss=sl, take_profit=tp)
+
+    def _values(self, book: "FeatureBook", i: int) -> tuple[float, ...] | None:
+        """``(ema_fast, ema_slow, rsi, atr, vwap, close, score)`` at bar ``i``; None in warm-up."""
+        c = self.config
+        f = book.features
+        n_fast, n_slow, n_rsi, n_atr, n_vwap = self._names
+        fast, slow, rsi, atr, vwap = f[n_fast][i], f[n_slow][i], f[n_rsi][i], f[n_atr][i], f[n_vwap][i]
+        if not all_finite(fast, slow, rsi, atr, vwap) or atr <= 0:
+            return None
+        close = book.close[i]
+        trend = clip((fast - slow) / (c.trend_atr * atr))
+        stretch = clip((close - vwap) / (c.vwap_atr * atr))
+        momentum = clip((rsi - 50.0) / 20.0)
+        wt, wv, wr = self._w
+        return fast, slow, rsi, atr, vwap, close, wt * trend + wv * stretch + wr * momentum
+
+    def _setup(self, book: "FeatureBook", i: int, values: tuple[float, ...] | None) -> Direction | None:
+        """The entry the rule wants at bar ``i`` (inside the window), before any gate."""
+        if values is None or not self.entry_allowed(book.minute_of_day[i], book.bar_end_minute(i)):
+            return None
+        c = self.config
+        fast, slow, rsi, _atr, vwap, close, score = values
+        if fast > slow and close > vwap and c.rsi_long_min <= rsi <= c.rsi_overbought and score >= c.min_confidence:
+            return Direction.LONG
+        if (c.allow_short and fast < slow and close < vwap and c.rsi_oversold <= rsi <= c.rsi_short_max
+                and -score >= c.min_confidence):
+            return Direction.SHORT
+        return None

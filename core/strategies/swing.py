@@ -13,6 +13,10 @@ the mirror image (downtrend, RSI at or above ``100 - rsi_entry_max``).
 ``(trend + pullback) / 2`` and the confidence ``0.5 + 0.5*score`` (a setup that
 qualifies is at least a coin flip; stronger trends and deeper pullbacks rank higher).
 
+A suppressed entry (sentiment gate or model veto) is reported once per setup: on the
+first session of a run of sessions where the same setup holds; if the gate lifts while
+the setup still holds, the entry happens.
+
 Holding period (see ``rules.sessions_held``: sessions from the entry bar to the
 decision bar inclusive; the exit fills at the next open)
 -------------------------------------------------------------------------------------
@@ -116,6 +120,33 @@ class SwingStrategy:
                                                  min_hold_sessions=c.min_hold_sessions,
                                                  max_hold_sessions=c.max_hold_sessions))
 
+        setup = self._setup(book, i)
+        if setup is None:
+            return None
+        direction, score, confidence = setup
+        signed = score if direction is Direction.LONG else -score
+        outcome = gate_entry(direction, confidence, signed, sentiment, prediction, self.gate, c.model)
+        sl, tp = c.stops.levels(direction, close, atr)
+        context = signal_context(book, i, position, sessions_held=0, hold_sessions_target=[
+            c.min_hold_sessions, c.max_hold_sessions])
+        reason = f"{direction.value.lower()}: sma trend {fast / slow - 1.0:+.2%}, rsi pullback {rsi:.1f}"
+        if outcome.suppressed_by is not None:
+            previous = self._setup(book, i - 1) if i > 0 else None
+            if previous is not None and previous[0] is direction:
+                return None  # this setup was already reported as suppressed on an earlier bar
+            context[SUPPRESSED] = outcome.suppressed_by
+            reason = outcome.reason or reason
+        return Signal(direction=direction, confidence=outcome.confidence, reason=reason,
+                      features=book.features_at(i), signals=outcome.signals, context=context,
+                      stop_loss=sl, take_profit=tp)
+
+    def _setup(self, book: "FeatureBook", i: int) -> tuple[Direction, float, float] | None:
+        """``(direction, score, confidence)`` of the entry the rule wants at bar ``i``, before any gate."""
+        c = self.config
+        f = book.features
+        n_fast, n_slow, n_rsi, n_atr = self._names
+        fast, slow, rsi, atr = f[n_fast][i], f[n_slow][i], f[n_rsi][i], f[n_atr][i]
+        close = book.close[i]
         if not all_finite(fast, slow, rsi, atr) or slow <= 0:
             return None
         if fast > slow and close > slow and rsi <= c.rsi_entry_max:
@@ -132,15 +163,4 @@ class SwingStrategy:
         confidence = 0.5 + 0.5 * score
         if confidence < c.min_confidence:
             return None
-        signed = score if direction is Direction.LONG else -score
-        outcome = gate_entry(direction, confidence, signed, sentiment, prediction, self.gate, c.model)
-        sl, tp = c.stops.levels(direction, close, atr)
-        context = signal_context(book, i, position, sessions_held=0, hold_sessions_target=[
-            c.min_hold_sessions, c.max_hold_sessions])
-        reason = f"{direction.value.lower()}: sma trend {fast / slow - 1.0:+.2%}, rsi pullback {rsi:.1f}"
-        if outcome.suppressed_by is not None:
-            context[SUPPRESSED] = outcome.suppressed_by
-            reason = outcome.reason or reason
-        return Signal(direction=direction, confidence=outcome.confidence, reason=reason,
-                      features=book.features_at(i), signals=outcome.signals, context=context,
-                      stop_loss=sl, take_profit=tp)
+        return direction, score, confidence

@@ -359,32 +359,44 @@ def test_gate_thresholds():
         SentimentGateConfig(boost_factor=0.5)
 
 
+def swing_random_walk() -> BarSeries:
+    rng = np.random.default_rng(5)
+    return daily_series(np.round(100 * np.exp(np.cumsum(rng.normal(0.002, 0.02, 600))), 2))
+
+
 @pytest.mark.parametrize("make", [
-    lambda gate: (IntradayStrategy(gate=gate), intraday_series(zigzag(200)), 150),
-    lambda gate: (SwingStrategy(SwingConfig(sma_fast=5, sma_slow=20), gate), None, None),
+    lambda: (IntradayStrategy(), intraday_series(zigzag(200))),
+    lambda: (SwingStrategy(SwingConfig(sma_fast=5, sma_slow=20)), swing_random_walk()),
 ], ids=["intraday", "swing"])
 def test_strategies_apply_the_gate_to_long_entries(make):
-    strategy, series, i = make(SentimentGateConfig())
-    if series is None:  # swing: find an entry on a random walk
-        rng = np.random.default_rng(5)
-        series = daily_series(np.round(100 * np.exp(np.cumsum(rng.normal(0.002, 0.02, 600))), 2))
-        book = book_for(strategy, series)
-        i = next(k for k in range(len(book)) if strategy.decide(book, k, FLAT_POSITION, None, None))
+    strategy, series = make()
     book = book_for(strategy, series)
-    base = strategy.decide(book, i, FLAT_POSITION, None, None)
+    first = next(k for k in range(len(book)) if strategy.decide(book, k, FLAT_POSITION, None, None))
+    base = strategy.decide(book, first, FLAT_POSITION, None, None)
     assert base.direction is Direction.LONG and not is_suppressed(base)
 
-    gated = strategy.decide(book, i, FLAT_POSITION, -0.5, None)
+    gated = strategy.decide(book, first, FLAT_POSITION, -0.5, None)
     assert gated.direction is Direction.LONG and is_suppressed(gated)
     assert gated.context[SUPPRESSED] == "sentiment"
     assert "sentiment -0.500 < -0.300" in gated.reason
     assert gated.signals["sentiment"] == -0.5
 
-    boosted = strategy.decide(book, i, FLAT_POSITION, 0.8, None)
+    boosted = strategy.decide(book, first, FLAT_POSITION, 0.8, None)
     assert not is_suppressed(boosted)
     assert boosted.confidence == pytest.approx(min(1.0, base.confidence * 1.2))
-    neutral = strategy.decide(book, i, FLAT_POSITION, 0.2, None)
+    neutral = strategy.decide(book, first, FLAT_POSITION, 0.2, None)
     assert neutral.confidence == base.confidence
+
+
+def test_a_suppressed_setup_is_reported_once_and_entered_when_the_gate_lifts():
+    strategy = IntradayStrategy()
+    book = book_for(strategy, intraday_series(zigzag(200)))
+    first = next(k for k in range(len(book)) if strategy.decide(book, k, FLAT_POSITION, None, None))
+    assert all(strategy.decide(book, k, FLAT_POSITION, None, None) for k in range(first, first + 20))
+    reported = [k for k in range(first, first + 20) if strategy.decide(book, k, FLAT_POSITION, -0.6, None)]
+    assert reported == [first]
+    later = strategy.decide(book, first + 10, FLAT_POSITION, 0.0, None)
+    assert later.direction is Direction.LONG and not is_suppressed(later)
 
 
 def test_exits_are_never_gated():
@@ -411,8 +423,10 @@ def test_model_prediction_is_recorded_and_blends_only_when_enabled():
     assert not is_suppressed(sig)
 
     veto = IntradayStrategy(IntradayConfig(model=ModelBlendConfig(enabled=True, veto_below=0.3)))
-    sig = veto.decide(book, 150, FLAT_POSITION, None, prediction)
+    first = next(k for k in range(len(book)) if veto.decide(book, k, FLAT_POSITION, None, None))
+    sig = veto.decide(book, first, FLAT_POSITION, None, prediction)
     assert sig.context[SUPPRESSED] == "model" and "student-7" in sig.reason
+    assert veto.decide(book, first + 1, FLAT_POSITION, None, prediction) is None  # reported once
 
 
 # ------------------------------------------------------------------ SMA cross (exact)
