@@ -28,7 +28,7 @@ import attrs
 import numpy as np
 
 from adapters.ml.evaluation import evaluate_classifier
-from adapters.ml.models import LOGISTIC, SGD
+from adapters.ml.models import LIGHTGBM, LOGISTIC, SGD
 from adapters.ml.registry import ModelRecord, ModelRegistry
 from adapters.ml.training import teacher_params, train_student, train_teacher
 from applications.config import config_hash
@@ -92,15 +92,15 @@ class LearningConfig:
     end: str | None = None
     test_fraction: float = 0.25
     seed: int = 7
-    student: str = LOGISTIC
+    student: str = LIGHTGBM
     features: str = "strategy"
     teacher_params: dict[str, Any] = attrs.Factory(dict)
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in ("swing", "intraday"):
             raise ConfigError(f"learning kind {self.kind!r} is unknown; use swing or intraday")
-        if self.student not in (LOGISTIC, SGD):
-            raise ConfigError(f"student {self.student!r} is unknown; use {LOGISTIC} or {SGD}")
+        if self.student not in (LOGISTIC, SGD, LIGHTGBM):
+            raise ConfigError(f"student {self.student!r} is unknown; use {LOGISTIC}, {SGD} or {LIGHTGBM}")
         if self.features not in FEATURE_CHOICES:
             raise ConfigError(f"features {self.features!r} is unknown; use one of {', '.join(FEATURE_CHOICES)}")
         if not 0.0 < self.test_fraction < 1.0:

@@ -93,13 +93,20 @@ def distill_targets(teacher_proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     return rows[keep], classes[keep].astype(np.int64), weights[keep]
 
 
-def train_student(X: np.ndarray, teacher_proba: np.ndarray, feature_names: Sequence[str], *, seed: int = 7,
-                  algorithm: str = LOGISTIC, C: float = 1.0, alpha: float = 1e-4) -> LinearModel:
-    """Fit a linear student to the teacher's class probabilities (soft-target distillation).
+#: A deliberately small booster for a LightGBM student.
+STUDENT_LGB_PARAMS: dict[str, Any] = {"num_leaves": 7, "min_data_in_leaf": 100, "learning_rate": 0.05,
+                                      "num_boost_round": 60, "feature_fraction": 1.0, "bagging_fraction": 1.0,
+                                      "bagging_freq": 0}
 
-    ``algorithm`` is ``logistic`` (multinomial, lbfgs, L2 strength ``1/C``) or ``sgd``
-    (log-loss SGD, one-vs-rest, L2 ``alpha``). Features are standardised; the scaler's
-    mean and scale are part of the stored model.
+
+def train_student(X: np.ndarray, teacher_proba: np.ndarray, feature_names: Sequence[str], *, seed: int = 7,
+                  algorithm: str = LOGISTIC, C: float = 1.0, alpha: float = 1e-4) -> LinearModel | LightGbmModel:
+    """Fit a student to the teacher's class probabilities (soft-target distillation).
+
+    ``algorithm`` is ``logistic`` (multinomial, lbfgs, L2 strength ``1/C``), ``sgd``
+    (log-loss SGD, one-vs-rest, L2 ``alpha``) or ``lightgbm`` (a small booster,
+    ``STUDENT_LGB_PARAMS``). Linear students standardise their inputs; the scaler's mean
+    and scale are part of the stored model.
     """
     X = np.asarray(X, dtype=np.float64)
     proba = np.asarray(teacher_proba, dtype=np.float64)
@@ -107,6 +114,12 @@ def train_student(X: np.ndarray, teacher_proba: np.ndarray, feature_names: Seque
         raise ValueError(f"teacher probabilities have shape {proba.shape}; expected ({X.shape[0]}, {N_CLASSES})")
     X, _ = _check(X, proba.argmax(axis=1), feature_names)
     rows, targets, weights = distill_targets(proba)
+    if algorithm == LIGHTGBM:
+        full = teacher_params(STUDENT_LGB_PARAMS, seed=seed)
+        rounds = int(full.pop("num_boost_round"))
+        data = lgb.Dataset(X[rows], label=targets, weight=weights,
+                           feature_name=list(lightgbm_feature_names(list(feature_names))), params={"verbose": -1})
+        return LightGbmModel(booster=lgb.train(full, data, num_boost_round=rounds), feature_names=tuple(feature_names))
     scaler = StandardScaler().fit(X)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     Z = ((X - scaler.mean_) / scale)[rows]
@@ -123,12 +136,13 @@ def train_student(X: np.ndarray, teacher_proba: np.ndarray, feature_names: Seque
         clf.fit(Z, targets, sample_weight=weights)
         link = "binary" if len(classes) == 2 else "ovr"
     else:
-        raise ValueError(f"unknown student algorithm {algorithm!r}; use {LOGISTIC} or {SGD}")
+        raise ValueError(f"unknown student algorithm {algorithm!r}; use {LOGISTIC}, {SGD} or {LIGHTGBM}")
     return LinearModel(feature_names=tuple(feature_names), classes=tuple(int(c) for c in clf.classes_),
                        coef=np.asarray(clf.coef_, dtype=np.float64), intercept=np.asarray(clf.intercept_, dtype=np.float64),
                        scaler_mean=np.asarray(scaler.mean_, dtype=np.float64), scaler_scale=scale.astype(np.float64),
                        link=link, algorithm=algorithm)
 
 
-__all__ = ["DEFAULT_TEACHER_PARAMS", "LIGHTGBM", "LOGISTIC", "SGD", "distill_targets", "teacher_params",
+__all__ = ["DEFAULT_TEACHER_PARAMS", "LIGHTGBM", "LOGISTIC", "SGD", "STUDENT_LGB_PARAMS", "distill_targets",
+           "teacher_params",
            "train_student", "train_teacher"]

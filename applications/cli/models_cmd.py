@@ -114,7 +114,8 @@ def show_model(obj: dict, model_id: str, as_json: bool) -> None:
 @click.option("--start", help="First session (YYYY-MM-DD).")
 @click.option("--end", help="Last session (YYYY-MM-DD).")
 @click.option("--test-fraction", default=0.25, show_default=True, help="Newest share of rows held out for testing.")
-@click.option("--student", type=click.Choice(["logistic", "sgd"]), default="logistic", show_default=True)
+@click.option("--student", type=click.Choice(["logistic", "sgd", "lightgbm"]), default="lightgbm", show_default=True,
+              help="Student model: multinomial logistic regression, log-loss SGD, or a small LightGBM.")
 @click.option("--features", type=click.Choice(["strategy", "default"]), default="strategy", show_default=True,
               help="strategy: the columns the strategy computes (usable in its backtests); default: a richer set.")
 @click.option("--seed", default=7, show_default=True, type=int)

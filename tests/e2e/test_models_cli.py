@@ -49,7 +49,7 @@ def trained(tmp_path_factory):
 def test_train_registers_teacher_and_student_and_records_events(trained):
     db, registry, (first, _second) = trained
     assert first["teacher"]["model_id"].startswith("teacher-lightgbm-")
-    assert first["student"]["model_id"].startswith("student-logistic-")
+    assert first["student"]["model_id"].startswith("student-lightgbm-")
     assert first["train_rows"] > 1000 and first["test_rows"] > 300
     m = first["teacher"]["metrics"]["test"]
     assert m["class_labels"] == ["LONG", "SHORT", "NOOP"] and 0 <= m["auc_macro"] <= 1

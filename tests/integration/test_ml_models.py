@@ -236,3 +236,16 @@ def test_predictors_satisfy_the_port_and_explain_themselves(tmp_path, split, tra
     early = pred.predict(book.features_at(2))
     assert sum(early.probabilities.values()) == pytest.approx(1.0)
     assert all(np.isfinite(list(early.probabilities.values())))
+
+
+def test_lightgbm_student_imitates_the_teacher_and_is_deterministic(split, trained):
+    train, test = split
+    teacher, _, _ = trained
+    soft = teacher.predict_proba(train.X)
+    a = train_student(train.X, soft, train.feature_names, seed=7, algorithm="lightgbm")
+    b = train_student(train.X, soft, train.feature_names, seed=7, algorithm="lightgbm")
+    assert isinstance(a, LightGbmModel) and a.to_bytes() == b.to_bytes()
+    agreement = np.mean(a.predict_proba(test.X).argmax(1) == teacher.predict_proba(test.X).argmax(1))
+    assert agreement > 0.7
+    back = LightGbmModel.from_bytes(a.to_bytes(), a.feature_names)
+    np.testing.assert_array_equal(back.predict_proba(test.X), a.predict_proba(test.X))
