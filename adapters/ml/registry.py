@@ -272,6 +272,16 @@ class ModelRegistry:
         """Records of every model, oldest first. A model failing verification raises."""
         return [self.get(m) for m in self.model_ids()]
 
+    def survey(self) -> list[tuple[str, ModelRecord | None, ModelIntegrityError | None]]:
+        """Every model id with its record, or the integrity error that kept it from being read."""
+        out: list[tuple[str, ModelRecord | None, ModelIntegrityError | None]] = []
+        for model_id in self.model_ids():
+            try:
+                out.append((model_id, self.get(model_id), None))
+            except ModelIntegrityError as exc:
+                out.append((model_id, None, exc))
+        return out
+
     # ---------------------------------------------------------- production
 
     def production(self) -> ProductionState:

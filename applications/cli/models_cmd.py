@@ -56,17 +56,22 @@ def models(obj: dict, registry_dir: Path | None) -> None:
 def list_models(obj: dict, as_json: bool) -> None:
     """Every registered model, oldest first; the production champion is marked."""
     reg = _registry(obj)
-    records = reg.list()
+    survey = reg.survey()
     champion = reg.champion()
     if as_json:
         print_json({"registry": str(reg.root), "champion": champion,
-                    "models": [{**r.to_dict(), "champion": r.model_id == champion} for r in records]})
+                    "models": [{**r.to_dict(), "champion": r.model_id == champion, "integrity": "verified"}
+                               if r is not None else {"model_id": m, "champion": m == champion,
+                                                      "integrity": f"FAILED: {err}"}
+                               for m, r, err in survey]})
         return
     print_table(f"Models in {reg.root} (* = production)", ["", "model id", "training window", "test acc",
                                                           "test AUC"],
-                [("*" if r.model_id == champion else "", r.model_id,
-                  f"{r.training_window['start'][:10]}..{r.training_window['end'][:10]}",
-                  _fmt(_metric(r, "test", "accuracy")), _fmt(_metric(r, "test", "auc_macro"))) for r in records])
+                [("*" if m == champion else "", m,
+                  f"{r.training_window['start'][:10]}..{r.training_window['end'][:10]}" if r else "INTEGRITY FAILED",
+                  _fmt(_metric(r, "test", "accuracy")) if r else "", _fmt(_metric(r, "test", "auc_macro")) if r else "")
+                 for m, r, err in survey])
+    records = [r for _, r, _ in survey]
     if not records:
         console.print("No models yet: `sensequant models train` trains a teacher and a student.")
 

@@ -115,6 +115,10 @@ def test_a_tampered_model_is_refused_with_a_clear_error(trained):
         assert "ModelIntegrityError" in res.output and "model.txt" in res.output
         res = run(["promote", teacher], db=db, registry=registry, ok=False)
         assert "ModelIntegrityError" in res.output
+        listed = json.loads(run(["list", "--json"], db=db, registry=registry).output)  # list still works
+        status = {m["model_id"]: m["integrity"] for m in listed["models"]}
+        assert status[teacher].startswith("FAILED") and "model.txt" in status[teacher]
+        assert sum(v == "verified" for v in status.values()) == len(status) - 1
     finally:
         path.write_bytes(original)
     assert run(["show", teacher, "--json"], db=db, registry=registry).exit_code == 0
