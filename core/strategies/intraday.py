@@ -21,14 +21,17 @@ Rule
 ``momentum = clip((rsi - 50) / 20)``; the technical score is their weighted mean in
 [-1, 1]. LONG when trend > 0, close > VWAP, ``rsi_long_min <= rsi <= rsi_overbought``
 and score >= ``min_confidence``; SHORT (if ``allow_short``) is the mirror image.
-Confidence is ``|score|`` (then the sentiment gate / model blend). Entries are
-state-based (every bar on which the setup holds while flat), but a *suppressed* entry is
-reported once per setup: on the first bar of a run of bars where the same setup holds,
-then ``None`` while it stays suppressed (the event log records the decision without a
-record per minute); if the gate lifts while the setup still holds, the entry happens. A held position is
-exited (``FLAT``, reason ``"reversal"``) when the EMA trend turns against it (by more
-than ``exit_trend_atr * ATR``; 0 by default). Defaults (EMA 20/50) trade about 6-7 times
-a session on the shipped NIFTY 1-minute sample; 9/21 trades about twice as often.
+Confidence is ``|score|`` (then the sentiment gate / model blend).
+
+Entries are state-based: every bar on which the setup holds while flat. A *suppressed*
+entry is reported once per setup (on the first bar of a run of bars where the same
+setup holds, then ``None`` while it stays suppressed), so the event log records the
+decision without a record per minute; if the gate lifts while the setup still holds,
+the entry happens. A held position is exited (``FLAT``, reason ``"reversal"``) when
+the EMA trend turns against it (by more than ``exit_trend_atr * ATR``; 0 by default).
+Defaults (EMA 20/50) trade about 6-7 times a session on the shipped NIFTY 1-minute
+sample; EMA 9/21 trades about twice as often.
+
 Stops: ``StopConfig`` (default 0.5% stop, 1% target: ATR on 1-minute bars is too small
 for ATR multiples to sit outside the noise).
 """

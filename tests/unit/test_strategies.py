@@ -478,6 +478,59 @@ def test_sma_cross_touch_then_rise_is_not_a_signal():
     assert [strategy.decide(book, i, FLAT_POSITION, None, None) for i in range(2, 5)] == [None, None, None]
 
 
+def test_sma_cross_matches_an_exact_rational_reference_on_tie_heavy_prices():
+    from fractions import Fraction
+
+    rng = np.random.default_rng(17)
+    closes = np.round(100 + 0.05 * rng.integers(0, 4, 3000), 2)  # four price levels: many exact ties
+    fast_n, slow_n = 3, 6
+    strategy = SmaCrossStrategy(fast=fast_n, slow=slow_n)
+    book = book_for(strategy, daily_series(closes))
+    paise = [int(round(c * 100)) for c in closes]
+
+    def mean(i, n):
+        return Fraction(sum(paise[i - n + 1:i + 1]), n)
+
+    position, got, want, ties = FLAT_POSITION, [], [], 0
+    for i in range(slow_n, len(closes)):
+        a0, b0, a1, b1 = mean(i - 1, fast_n), mean(i - 1, slow_n), mean(i, fast_n), mean(i, slow_n)
+        ties += a1 == b1
+        if a0 < b0 and a1 > b1 and position.is_flat:
+            want.append((i, "LONG"))
+        elif a0 > b0 and a1 < b1 and not position.is_flat:
+            want.append((i, "FLAT"))
+        sig = strategy.decide(book, i, position, None, None)
+        if sig is not None:
+            got.append((i, sig.direction.value))
+            position = holding(Direction.LONG, book, i) if sig.direction is Direction.LONG else FLAT_POSITION
+    assert ties > 100
+    assert got == want and len(got) > 50
+
+
+def test_intraday_never_holds_through_the_square_off_on_shipped_data():
+    from tests.unit.test_features import nifty_minute
+
+    strategy = IntradayStrategy()
+    book = book_for(strategy, nifty_minute())
+    position, entries, square_offs = FLAT_POSITION, 0, 0
+    for i in range(len(book) - 1):
+        sig = strategy.decide(book, i, position, None, None)
+        if sig is None:
+            continue
+        if position.is_flat and sig.direction is not Direction.FLAT:
+            assert book.bar_end_minute(i) < 15 * 60 + 29
+            # Filled at the next bar's open, as the engine does.
+            position = holding(sig.direction, book, i + 1)
+            entries += 1
+        elif not position.is_flat and sig.direction is Direction.FLAT:
+            square_offs += sig.reason == "square_off"
+            position = FLAT_POSITION
+        if not position.is_flat:  # still holding after the decision on bar i
+            assert book.bar_end_minute(i) < 15 * 60 + 29
+            assert book.session[i + 1] == position.entry_session
+    assert entries > 100 and square_offs > 10
+
+
 # ------------------------------------------------------------------ no look-ahead, determinism, parity
 
 def random_minute(n: int, seed: int) -> BarSeries:
