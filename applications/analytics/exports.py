@@ -706,6 +706,8 @@ def trades_table(run_or_trades: RunData | pd.DataFrame) -> pd.DataFrame:
     ``pnl`` net rupees, ``pnl_pct`` net percent of the entry value, ``duration`` a
     timedelta, ``signals``/``context``/``features`` dicts at entry."""
     t = run_or_trades.trades if isinstance(run_or_trades, RunData) else run_or_trades
+    if "entry_timestamp" in t.columns:  # already a trades table
+        return t.reset_index(drop=True).copy()
     return pd.DataFrame({
         "entry_timestamp": t["entry_time"], "exit_timestamp": t["exit_time"], "symbol": t["symbol"],
         "asset_id": t["symbol"], "entry_price": t["entry_price"], "exit_price": t["exit_price"], "pnl": t["pnl"],
@@ -807,6 +809,38 @@ def dominant_feature(contributions: dict[str, Any]) -> tuple[str, float, float] 
     name, value = max(items, key=lambda kv: (abs(kv[1]), kv[0]))
     total = sum(abs(v) for _, v in items)
     return name, value, (abs(value) / total if total else 0.0)
+
+
+def explain_trades(trades: pd.DataFrame, predictor: Any, *, key: str = "model_contributions",
+                   overwrite: bool = False) -> tuple[pd.DataFrame, int]:
+    """Add per-feature contributions to trades whose entry signals carry none.
+
+    ``predictor`` is anything with ``predict(features) -> prediction`` whose result has
+    ``model_id`` and ``contributions`` (the ``Predictor`` port; a LightGBM predictor gives
+    its ``pred_contrib`` SHAP values of the predicted class). The trade's entry
+    ``features`` are the model's inputs. Returns the new frame (the input is not changed)
+    and how many trades were explained; a trade whose features the model cannot use
+    (missing or non-finite) keeps its signals as they were.
+    """
+    out = trades.copy()
+    signals = []
+    explained = 0
+    for sig, feats in zip(out["signals"], out["features"]):
+        sig = dict(sig) if isinstance(sig, dict) else {}
+        if overwrite or not isinstance(sig.get(key), dict) or not sig.get(key):
+            try:
+                pred = predictor.predict(feats if isinstance(feats, dict) else {})
+                contrib = {str(k): float(v) for k, v in dict(pred.contributions).items()}
+            except (KeyError, ValueError, TypeError):
+                contrib = {}
+            if contrib and all(math.isfinite(v) for v in contrib.values()):
+                sig[key] = contrib
+                sig.setdefault("model_id", pred.model_id)
+                sig["explained_by"] = pred.model_id
+                explained += 1
+        signals.append(sig)
+    out["signals"] = signals
+    return out, explained
 
 
 def attribute_worst_trades(trades: pd.DataFrame, n: int = 10,

@@ -209,10 +209,16 @@ def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol
 @click.option("--max-file-mb", default=100.0, show_default=True, help="traces: rotate files beyond this size (MB).")
 @click.option("--worst", default=10, show_default=True, help="trades: also print the N worst trades and their "
               "grouping by dominant model feature.")
+@click.option("--explain-model", "explain_model", metavar="MODEL",
+              help="trades: explain trades that carry no model contributions with this registry model "
+                   "(id, unique prefix or 'champion'): its per-feature contributions at each entry.")
+@click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Model registry folder for --explain-model (default: data/runs/models).")
 @click.option("--json", "as_json", is_flag=True, help="Print the files written (and worst trades) as JSON.")
 @click.pass_obj
 def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | None, strategy: str, compress: bool,
-           max_file_mb: float, worst: int, as_json: bool) -> None:
+           max_file_mb: float, worst: int, explain_model: str | None, registry_dir: Path | None,
+           as_json: bool) -> None:
     """Export RUN's prediction traces (CSV), its JSON bundle or its trades table (Parquet).
 
     \b
@@ -244,8 +250,15 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
             elif fmt == "bundle":
                 paths = _step(progress, "building and validating the bundle", lambda: ex.write_bundle(run, target))
             else:
+                trades = ex.trades_table(run)
+                if explain_model:
+                    predictor = _load_predictor(explain_model, registry_dir)
+                    trades, result["explained"] = _step(
+                        progress, f"explaining trades with {predictor.model_id}",
+                        lambda: ex.explain_trades(trades, predictor))
+                    result["explained_by"] = predictor.model_id
                 path = _step(progress, "writing trades.parquet",
-                             lambda: ex.write_trades_parquet(run, target / "trades.parquet"))
+                             lambda: ex.write_trades_parquet(trades, target / "trades.parquet"))
                 paths = [path]
                 table = ex.read_trades_parquet(path)
                 result["trades"] = len(table)
@@ -260,6 +273,8 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
     console.print(f"Exported run {run.run_id} ({', '.join(dict.fromkeys(formats))}) to {target}:")
     for f in result["files"]:
         console.print(f"  {f}")
+    if "explained" in result:
+        console.print(f"{result['explained']} trades explained by model {result['explained_by']}")
     if result.get("worst_trades"):
         t = Table(title=f"{len(result['worst_trades'])} worst trades", title_justify="left")
         for col in ("trade", "strategy", "symbol", "direction", "pnl ₹", "pnl %", "exit"):
@@ -270,6 +285,15 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
         console.print(t)
         for p in result["attribution"]:
             console.print(f"  • {p['description']}")
+
+
+def _load_predictor(model: str, registry_dir: Path | None) -> Any:
+    from adapters.ml.predictor import load_predictor
+    from adapters.ml.registry import ModelRegistry
+    from applications.learning import default_registry_dir
+
+    registry = ModelRegistry(registry_dir or default_registry_dir())
+    return load_predictor(registry, None if model == "champion" else model)
 
 
 COMMANDS = [report]

@@ -131,3 +131,46 @@ def test_report_and_exports_on_the_shipped_data(shipped_run, tmp_path):
     # closed trades only (a swing position may still be open at the end, so not the equity change)
     assert round(table["pnl"].sum() * 100) == sum(t["net_pnl_paise"] for t in bundle["trades.json"])
     assert table["pnl"].sum() == pytest.approx(bundle["results.json"]["portfolio_metrics"]["net_pnl"])
+
+
+def test_worst_trades_of_the_shipped_run_explained_by_a_registry_lightgbm_model(shipped_run, tmp_path):
+    """Attribution on a real run: a LightGBM teacher trained on the run's own entry features,
+    registered (hash-verified), then used by `runs export --explain-model`."""
+    import numpy as np
+
+    from adapters.ml.registry import ModelRegistry
+    from adapters.ml.training import train_teacher
+    from applications.analytics import load_run
+    from datetime import datetime, timezone
+
+    db, summary, tmp = shipped_run
+    store = open_store(db)
+    run = load_run(store, summary["run_id"])
+    store.close()
+    trades = run.trades[run.trades["strategy"] == "intraday"]
+    names = sorted(set.intersection(*(set(f) for f in trades["features"])))
+    X = np.array([[f[n] for n in names] for f in trades["features"]], dtype=float)
+    y = np.where(trades["pnl_pct"] > 0, 0, 1)  # class codes: LONG-ish winners vs SHORT-ish losers
+    model = train_teacher(X, y, names, seed=3, params={"num_boost_round": 20, "num_leaves": 7,
+                                                       "min_data_in_leaf": 20})
+    registry = ModelRegistry(tmp_path / "models")
+    now = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    record = registry.register(model, role="teacher", created_at=now, training_window=(now, now),
+                               data_fingerprint="test", metrics={})
+
+    out = tmp_path / "explained"
+    doc = json.loads(_invoke(db, "runs", "export", summary["run_id"], "--format", "trades", "--explain-model",
+                             record.model_id[:20], "--registry", str(tmp_path / "models"), "--worst", "10",
+                             "--out", str(out), "--json", runs_dir=tmp))
+    assert doc["explained_by"] == record.model_id and doc["explained"] >= len(trades)
+    table = read_trades_parquet(out / "trades.parquet")
+    explained = table[table["strategy"] == "intraday"]
+    assert all(set(s["model_contributions"]) == set(names) for s in explained["signals"])
+    patterns = doc["attribution"]
+    assert sum(p["n_trades"] for p in patterns) == 10
+    featured = [p for p in patterns if p["feature"]]
+    assert featured and all(p["feature"] in names and p["model_ids"] for p in featured)
+    for p in featured:  # each group's feature is the largest |contribution| of every trade in it
+        for trade_id in p["trade_ids"]:
+            contrib = table.loc[table["trade_id"] == trade_id, "signals"].iloc[0]["model_contributions"]
+            assert max(contrib, key=lambda k: abs(contrib[k])) == p["feature"]
