@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from adapters.sql.engine import BUSY_TIMEOUT_MS
+from adapters.sql import engine as engine_settings
 from adapters.sql.tables import events as ev
 from adapters.sql.tables import runs as rn
 from core.errors import (
@@ -72,7 +72,7 @@ def _unavailable(exc: Exception, url: sa.URL) -> SenseQuantError:
     if "locked" in str(exc).lower() or "busy" in str(exc).lower():
         return StoreUnavailableError(
             f"the event store {where} stayed locked by another writer for "
-            f"{BUSY_TIMEOUT_MS // 1000} s ({exc}); stop the other SenseQuant process or retry")
+            f"{engine_settings.BUSY_TIMEOUT_MS / 1000:g} s ({exc}); stop the other SenseQuant process or retry")
     return StoreUnavailableError(f"the event store {where} failed: {exc}; check that it is reachable "
                                  "and the disk is not full")
 

@@ -65,6 +65,11 @@ def _translated(url: str) -> Iterator[None]:
         raise StoreUnavailableError(
             f"cannot use the event store at {safe_url(url)}: {exc.orig}; check the URL, that the "
             "server is running and reachable, and that the file's folder is writable") from None
+    except sa.exc.DBAPIError as exc:
+        raise StoreUnavailableError(
+            f"the event store at {safe_url(url)} refused the schema check or migration: {exc.orig}; "
+            "check that the user may create tables there (PostgreSQL: that the schema in search_path "
+            "exists)") from None
     except CommandError as exc:
         raise ConfigError(f"{exc}; `sensequant db current --db {safe_url(url)}` shows the revisions") from None
 

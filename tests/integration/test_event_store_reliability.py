@@ -266,6 +266,21 @@ def test_upgrade_downgrade_upgrade(url):
     store.close()
 
 
+def test_query_tables_match_the_migrated_schema(url):
+    from adapters.sql.tables import metadata
+
+    upgrade(url)
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        for table in metadata.tables.values():
+            migrated = {c["name"]: c["nullable"] for c in inspector.get_columns(table.name)}
+            declared = {c.name: c.nullable for c in table.columns}
+            assert migrated == declared, f"adapters/sql/tables.py differs from the migrations for {table.name}"
+    finally:
+        engine.dispose()
+
+
 def _opener(url: str) -> None:
     open_sql_store(url).close()
 
