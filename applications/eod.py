@@ -23,6 +23,7 @@ from applications.learning import (
     LearningConfig,
     TrainingOutcome,
     promote_model,
+    rollback_model,
     train_models,
     utc_now,
 )
@@ -43,6 +44,12 @@ class EodConfig:
     days: str = "mon-fri"
     retrain_every_days: int = 7
     auto_promote: bool = False
+    #: Spec §6 rollback rule: when the production champion's validation backtest shows a
+    #: Sharpe below ``rollback_min_sharpe`` or a hit ratio below ``rollback_min_hit_ratio``,
+    #: restore the previous champion (only with ``auto_rollback``; off by default).
+    auto_rollback: bool = False
+    rollback_min_sharpe: float = 0.3
+    rollback_min_hit_ratio: float = 0.45
     learning: LearningConfig = attrs.Factory(LearningConfig)
     validation: ValidationConfig = attrs.Factory(ValidationConfig)
 
@@ -64,6 +71,7 @@ class EodOutcome:
     training: TrainingOutcome | None = None
     validation: ValidationOutcome | None = None
     promoted: str | None = None
+    rolled_back_to: str | None = None
 
 
 def last_training_time(store: EventStore) -> datetime | None:
@@ -90,17 +98,37 @@ def run_eod(config: EodConfig, *, store: EventStore, registry: ModelRegistry, fe
     validation = validate_models(candidate, store=store, registry=registry, config=config.validation, feed=feed,
                                  now=now, progress=progress)
     decision = validation.decision
+    rolled_back_to = _maybe_roll_back(config, validation, store=store, registry=registry, now=now)
     if not decision.promote:
         return EodOutcome(status="rejected", message=f"{candidate}: {decision.reason}", training=training,
-                          validation=validation)
+                          validation=validation, rolled_back_to=rolled_back_to)
     if not config.auto_promote:
         return EodOutcome(status="awaiting_approval",
                           message=f"{candidate} passed the gate; promote it with `sensequant models promote "
-                                  f"{candidate}`", training=training, validation=validation)
+                                  f"{candidate}`", training=training, validation=validation,
+                          rolled_back_to=rolled_back_to)
     new, _previous = promote_model(candidate, store=store, registry=registry, reason="EOD auto-promotion: gate PROMOTE",
                                    now=now)
     return EodOutcome(status="promoted", message=f"{new} is the production champion", training=training,
-                      validation=validation, promoted=new)
+                      validation=validation, promoted=new, rolled_back_to=rolled_back_to)
+
+
+def _maybe_roll_back(config: EodConfig, validation: ValidationOutcome, *, store: EventStore,
+                     registry: ModelRegistry, now: datetime) -> str | None:
+    champion = validation.champion
+    if not config.auto_rollback or champion.model_id is None or not registry.production().archive:
+        return None
+    sc = champion.overall.scorecard
+    weak = []
+    if not (sc.sharpe_ratio >= config.rollback_min_sharpe):
+        weak.append(f"Sharpe {sc.sharpe_ratio:.3f} < {config.rollback_min_sharpe}")
+    if not (sc.hit_ratio >= config.rollback_min_hit_ratio):
+        weak.append(f"hit ratio {sc.hit_ratio:.3f} < {config.rollback_min_hit_ratio}")
+    if not weak:
+        return None
+    restored, _replaced = rollback_model(store=store, registry=registry, now=now,
+                                         reason=f"EOD rollback rule: champion {champion.model_id} " + ", ".join(weak))
+    return restored
 
 
 def build_scheduler(config: EodConfig, job: Callable[[], Any], *, blocking: bool = True):

@@ -13,7 +13,8 @@ from applications.wiring import open_store
 log = logging.getLogger("sensequant.eod")
 
 
-def _config(at: str, auto_promote: bool, retrain_every_days: int, symbols: str | None, data_dir: str):
+def _config(at: str, auto_promote: bool, retrain_every_days: int, symbols: str | None, data_dir: str,
+            auto_rollback: bool = False):
     from applications.eod import EodConfig
     from applications.learning import LearningConfig
     from applications.validation import ValidationConfig
@@ -22,6 +23,7 @@ def _config(at: str, auto_promote: bool, retrain_every_days: int, symbols: str |
     if symbols:
         learning["symbols"] = [s.strip().upper() for s in symbols.split(",") if s.strip()]
     return EodConfig(at=at, auto_promote=auto_promote, retrain_every_days=retrain_every_days,
+                     auto_rollback=auto_rollback,
                      learning=LearningConfig(**learning), validation=ValidationConfig(data_dir=data_dir))
 
 
@@ -32,7 +34,8 @@ def _registry(registry_dir: Path | None):
 
 
 def _outcome_dict(outcome) -> dict:
-    out = {"status": outcome.status, "message": outcome.message, "promoted": outcome.promoted}
+    out = {"status": outcome.status, "message": outcome.message, "promoted": outcome.promoted,
+           "rolled_back_to": outcome.rolled_back_to}
     if outcome.training is not None:
         out["candidate"] = outcome.training.student.record.model_id
         out["teacher"] = outcome.training.teacher.record.model_id
@@ -47,6 +50,9 @@ _common = [
                  envvar="SENSEQUANT_MODEL_REGISTRY", help="Model registry folder (default: data/runs/models)."),
     click.option("--auto-promote", is_flag=True,
                  help="Promote the new student when the gate says PROMOTE (default: wait for a human)."),
+    click.option("--auto-rollback", is_flag=True,
+                 help="Restore the previous champion when the current one validates with Sharpe < 0.3 or "
+                      "hit ratio < 45% (spec rollback rule)."),
     click.option("--retrain-every-days", default=7, show_default=True,
                  help="Skip training while the last training is younger than this."),
     click.option("--symbols", help="Comma-separated symbols (default: the shipped daily symbols)."),
@@ -70,12 +76,12 @@ def eod() -> None:
 @click.option("--force", is_flag=True, help="Retrain even inside the retrain interval.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable outcome.")
 @click.pass_obj
-def run_once(obj: dict, registry_dir: Path | None, auto_promote: bool, retrain_every_days: int,
-             symbols: str | None, data_dir: str, force: bool, as_json: bool) -> None:
+def run_once(obj: dict, registry_dir: Path | None, auto_promote: bool, auto_rollback: bool,
+             retrain_every_days: int, symbols: str | None, data_dir: str, force: bool, as_json: bool) -> None:
     """Run the EOD chain once, now."""
     from applications.eod import run_eod
 
-    config = _config("16:00", auto_promote, retrain_every_days, symbols, data_dir)
+    config = _config("16:00", auto_promote, retrain_every_days, symbols, data_dir, auto_rollback)
     store = open_store(obj.get("db_url"))
     try:
         outcome = run_eod(config, store=store, registry=_registry(registry_dir), force=force)
@@ -85,18 +91,20 @@ def run_once(obj: dict, registry_dir: Path | None, auto_promote: bool, retrain_e
         print_json(_outcome_dict(outcome))
         return
     console.print(f"[bold]{outcome.status}[/]: {outcome.message}")
+    if outcome.rolled_back_to:
+        console.print(f"Rollback rule fired: production champion is {outcome.rolled_back_to} again")
 
 
 @eod.command("schedule")
 @common
 @click.option("--at", default="16:00", show_default=True, help="Time of day (IST, HH:MM).")
 @click.pass_obj
-def schedule(obj: dict, registry_dir: Path | None, auto_promote: bool, retrain_every_days: int,
-             symbols: str | None, data_dir: str, at: str) -> None:
+def schedule(obj: dict, registry_dir: Path | None, auto_promote: bool, auto_rollback: bool,
+             retrain_every_days: int, symbols: str | None, data_dir: str, at: str) -> None:
     """Run the EOD chain every trading weekday at --at IST until interrupted (Ctrl-C)."""
     from applications.eod import build_scheduler, run_eod
 
-    config = _config(at, auto_promote, retrain_every_days, symbols, data_dir)
+    config = _config(at, auto_promote, retrain_every_days, symbols, data_dir, auto_rollback)
     registry = _registry(registry_dir)
 
     def job() -> None:

@@ -156,3 +156,25 @@ def test_teacher_labels_from_a_backtest_runs_traces():
     ds = labels.to_dataset(recipe=recipe)
     assert ds.feature_names == recipe.feature_names and len(ds) == len(labels.examples)
     assert set(ds.y.tolist()) <= set(range(len(CLASS_ORDER)))
+
+
+def test_eod_rollback_rule_restores_the_previous_champion_when_the_champion_is_weak(tmp_path):
+    store = InMemoryEventStore()
+    registry = ModelRegistry(tmp_path)
+    learning = LearningConfig(symbols=["TCS", "INFY"])
+    a = train_models(learning, store=store, registry=registry, now=NOW)
+    b = train_models(attrs_evolve(learning, seed=3), store=store, registry=registry, now=NOW + timedelta(days=1))
+    registry.promote(a.student.record.model_id, at=NOW)
+    registry.promote(b.student.record.model_id, at=NOW)
+    never = PromotionThresholds(min_precision_uplift=10, min_hit_ratio_uplift=10, min_sharpe_uplift=10)
+    config = EodConfig(learning=attrs_evolve(learning, seed=4), auto_rollback=True, rollback_min_sharpe=99.0,
+                       validation=ValidationConfig(folds=1, thresholds=never))
+    out = run_eod(config, store=store, registry=registry, now=NOW + timedelta(days=30))
+    assert out.status == "rejected"
+    assert out.rolled_back_to == a.student.record.model_id == registry.champion()
+    from core.events.catalog import ModelRolledBack
+    rolled = [r.event for r in store.read_stream(MODELS_STREAM) if isinstance(r.event, ModelRolledBack)]
+    assert rolled[-1].from_model_id == b.student.record.model_id and "rollback rule" in rolled[-1].reason
+    calm = run_eod(attrs_evolve(config, auto_rollback=False), store=store, registry=registry,
+                   now=NOW + timedelta(days=60))
+    assert calm.rolled_back_to is None and registry.champion() == a.student.record.model_id
