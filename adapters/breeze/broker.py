@@ -1,0 +1,412 @@
+"""``Broker`` over Breeze orders: place/modify/cancel with client ids, fills from the trade book.
+
+Rules this adapter follows (Breeze, 2026):
+
+* market orders are not allowed: a MARKET order is sent as an aggressive limit at
+  LTP +/- 3 % (``aggressive_pct``), rounded to the NSE tick and capped to the circuit limits;
+* equity orders use product ``cash`` (margin/intraday leverage via the API is prohibited);
+  a same-day round trip is still charged as intraday by the exchange;
+* sends are never blindly retried: a timeout or 5xx leaves the order ``SUBMITTED`` and
+  the order book is searched for its ``user_remark`` before anything is resent;
+* definite rejections (an error answer, status ``Rejected``) become ``REJECTED`` acks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from adapters.breeze.errors import BreezeTransientError
+from adapters.breeze.orders import OrderRecord, OrderRecordRepository, remark_for
+from adapters.breeze.session import BreezeSession
+from adapters.breeze.symbols import BreezeSymbolMap
+from adapters.breeze.times import ist_midnight, parse_ist, to_breeze_iso
+from core.errors import BrokerApiError, BrokerDailyLimitError, BrokerSessionError
+from core.model import Bar, Side, rupees_to_paise
+from core.orders import Fill, OrderAck, OrderRequest, OrderStatus, OrderType
+from ports.clock import Clock
+
+log = logging.getLogger(__name__)
+
+_TERMINAL = {OrderStatus.FILLED.value, OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value}
+_STATUS_MAP = {
+    "ordered": OrderStatus.ACCEPTED, "requested": OrderStatus.ACCEPTED, "queued": OrderStatus.ACCEPTED,
+    "open": OrderStatus.ACCEPTED, "partially executed": OrderStatus.PARTIALLY_FILLED,
+    "executed": OrderStatus.FILLED, "cancelled": OrderStatus.CANCELLED, "canceled": OrderStatus.CANCELLED,
+    "expired": OrderStatus.CANCELLED, "rejected": OrderStatus.REJECTED,
+}
+
+
+def tick_size_paise(price_paise: int) -> int:
+    """NSE equity tick by price band (from 2025-04-15), in paise."""
+    rupees = price_paise / 100
+    if rupees < 250:
+        return 1
+    if rupees < 1000:
+        return 5
+    if rupees < 5000:
+        return 10
+    if rupees < 10000:
+        return 50
+    if rupees < 20000:
+        return 100
+    return 500
+
+
+def aggressive_limit_paise(side: Side, ltp_paise: int, *, pct: float = 0.03, upper_circuit_paise: int | None = None,
+                           lower_circuit_paise: int | None = None) -> int:
+    """LTP +/- ``pct`` on the tick (down for buys, up for sells), kept inside the circuit limits."""
+    if side is Side.BUY:
+        raw = ltp_paise * (1 + pct)
+        tick = tick_size_paise(int(raw))
+        price = int(math.floor(raw / tick + 1e-9) * tick)
+        if upper_circuit_paise:
+            price = min(price, upper_circuit_paise)
+    else:
+        raw = ltp_paise * (1 - pct)
+        tick = tick_size_paise(int(raw))
+        price = int(math.ceil(raw / tick - 1e-9) * tick)
+        if lower_circuit_paise:
+            price = max(price, lower_circuit_paise)
+    return price
+
+
+def _rupees(paise: int) -> str:
+    return f"{paise / 100:.2f}"
+
+
+def _paise(value: Any) -> int | None:
+    if value in (None, "", "0", 0):
+        return None
+    return rupees_to_paise(str(value).replace(",", ""))
+
+
+@attrs.frozen(kw_only=True)
+class BrokerFunds:
+    """Cash at the broker, in paise."""
+
+    total_bank_balance_paise: int
+    allocated_equity_paise: int
+    blocked_equity_paise: int
+    unallocated_paise: int
+
+
+class BreezeBroker:
+    """ICICI Breeze as a ``Broker`` port."""
+
+    def __init__(self, session: BreezeSession, symbol_map: BreezeSymbolMap, records: OrderRecordRepository,
+                 clock: Clock, *, exchange_code: str = "NSE", aggressive_pct: float = 0.03,
+                 resubmit_after: timedelta = timedelta(seconds=30), max_send_attempts: int = 2) -> None:
+        self._session = session
+        self._map = symbol_map
+        self._repo = records
+        self._clock = clock
+        self._exchange = exchange_code
+        self._pct = aggressive_pct
+        self._resubmit_after = resubmit_after
+        self._max_attempts = max_send_attempts
+        self._orders: dict[str, OrderRecord] = records.load_all()
+
+    # ----------------------------------------------------------------- the port
+
+    def submit(self, order: OrderRequest) -> OrderAck:
+        existing = self._orders.get(order.client_order_id)
+        if existing is not None:
+            if existing.broker_order_id is None and existing.status not in _TERMINAL:
+                self._resolve_unconfirmed(existing, allow_resend=True)
+            return self._ack(existing)
+        record = OrderRecord(client_order_id=order.client_order_id, remark=remark_for(order.client_order_id),
+                             symbol=order.symbol.upper(), side=order.side.value, quantity=order.quantity,
+                             order_type=order.order_type.value, stop_paise=order.stop_price_paise)
+        try:
+            record.price_paise = self._limit_price(order)
+        except BrokerApiError as exc:
+            record.status, record.reason = OrderStatus.REJECTED.value, str(exc)
+            self._save(record)
+            return self._ack(record)
+        self._save(record)              # intent on disk before anything leaves the process
+        self._send(record)
+        return self._ack(record)
+
+    def modify(self, client_order_id: str, *, quantity: int | None = None,
+               limit_price_paise: int | None = None) -> OrderAck:
+        """Change quantity and/or limit price of a working order (REJECTED ack if Breeze refuses)."""
+        record = self._orders.get(client_order_id)
+        if record is None:
+            return OrderAck(client_order_id=client_order_id, status=OrderStatus.REJECTED, reason="unknown client order id")
+        if record.broker_order_id is None:
+            self._resolve_unconfirmed(record, allow_resend=False)
+        if record.broker_order_id is None or record.status in _TERMINAL:
+            return OrderAck(client_order_id=client_order_id, status=OrderStatus.REJECTED,
+                            broker_order_id=record.broker_order_id,
+                            reason=f"order is {record.status} and cannot be modified")
+        new_qty = quantity if quantity is not None else record.quantity
+        new_price = limit_price_paise if limit_price_paise is not None else record.price_paise
+        try:
+            self._session.call("modify_order", order_id=record.broker_order_id, exchange_code=self._exchange,
+                               order_type="stoploss" if record.order_type == OrderType.STOP.value else "limit",
+                               stoploss=_rupees(record.stop_paise) if record.stop_paise else "",
+                               quantity=str(new_qty), price=_rupees(new_price) if new_price else "",
+                               validity="day", disclosed_quantity="0", validity_date="")
+        except BrokerApiError as exc:
+            return OrderAck(client_order_id=client_order_id, status=OrderStatus.REJECTED,
+                            broker_order_id=record.broker_order_id, reason=f"modify refused: {exc}")
+        except BreezeTransientError as exc:
+            return OrderAck(client_order_id=client_order_id, status=OrderStatus(record.status),
+                            broker_order_id=record.broker_order_id, reason=f"modify outcome unknown: {exc}")
+        record.quantity, record.price_paise = new_qty, new_price
+        self._save(record)
+        return self._ack(record)
+
+    def cancel(self, client_order_id: str) -> OrderAck:
+        record = self._orders.get(client_order_id)
+        if record is None:
+            return OrderAck(client_order_id=client_order_id, status=OrderStatus.REJECTED, reason="unknown client order id")
+        if record.broker_order_id is None and record.status not in _TERMINAL:
+            self._resolve_unconfirmed(record, allow_resend=False)
+            if record.broker_order_id is None:
+                # Never reached Breeze as far as the order book shows: stop any later resend.
+                record.status, record.reason = OrderStatus.CANCELLED.value, "cancelled before Breeze confirmed it"
+                self._save(record)
+                return self._ack(record)
+        if record.status in _TERMINAL:
+            return self._ack(record)
+        try:
+            self._session.call("cancel_order", exchange_code=self._exchange, order_id=record.broker_order_id)
+        except BrokerApiError as exc:
+            self._refresh_one(record)
+            if record.status in _TERMINAL:
+                return self._ack(record)
+            return OrderAck(client_order_id=client_order_id, status=OrderStatus(record.status),
+                            broker_order_id=record.broker_order_id, reason=f"cancel refused: {exc}")
+        except BreezeTransientError as exc:
+            return OrderAck(client_order_id=client_order_id, status=OrderStatus(record.status),
+                            broker_order_id=record.broker_order_id, reason=f"cancel outcome unknown: {exc}")
+        record.status, record.reason = OrderStatus.CANCELLED.value, "cancelled"
+        self._save(record)
+        return self._ack(record)
+
+    def advance(self, bar: Bar) -> Sequence[Fill]:
+        """Fills Breeze reported since the last call (trade book polling, de-duplicated by trade id)."""
+        for record in list(self._orders.values()):
+            if record.broker_order_id is None and record.status not in _TERMINAL:
+                self._resolve_unconfirmed(record, allow_resend=True)
+        ours = {r.broker_order_id: r for r in self._orders.values() if r.broker_order_id}
+        if not ours:
+            return []
+        now = self._clock.now()
+        trades = self._session.call_with_retry(
+            "get_trade_list", empty_on=("No Data Found",), from_date=to_breeze_iso(ist_midnight(now)),
+            to_date=to_breeze_iso(now), exchange_code=self._exchange, product_type="", action="", stock_code="") or []
+        executed: dict[str, int] = {}
+        for row in trades:
+            oid = str(row.get("order_id", ""))
+            if oid in ours:
+                executed[oid] = executed.get(oid, 0) + int(float(row.get("quantity") or 0))
+        fills: list[Fill] = []
+        for oid, qty in executed.items():
+            record = ours[oid]
+            if qty <= record.filled_quantity:
+                continue
+            fills.extend(self._new_fills(record))
+        fills.sort(key=lambda f: (f.filled_at, f.trade_id))
+        self._refresh_statuses()
+        return fills
+
+    def open_order_ids(self) -> list[str]:
+        return [cid for cid, r in self._orders.items() if r.status not in _TERMINAL]
+
+    def positions(self) -> dict[str, int]:
+        rows = self._session.call_with_retry("get_portfolio_positions", empty_on=("No Data Found",)) or []
+        net: dict[str, int] = {}
+        for row in rows:
+            if str(row.get("exchange_code", self._exchange)).upper() not in (self._exchange, ""):
+                continue
+            symbol = self._map.to_nse(str(row.get("stock_code", "")))
+            qty = int(float(row.get("quantity") or 0))
+            sign = -1 if str(row.get("action", "buy")).lower().startswith("s") else 1
+            net[symbol] = net.get(symbol, 0) + sign * qty
+        return {s: q for s, q in net.items() if q != 0}
+
+    def funds(self) -> BrokerFunds:
+        data = self._session.call_with_retry("get_funds") or {}
+        def p(key: str) -> int:
+            return _paise(data.get(key)) or 0
+        return BrokerFunds(total_bank_balance_paise=p("total_bank_balance"),
+                           allocated_equity_paise=p("allocated_equity"),
+                           blocked_equity_paise=p("block_by_trade_equity"),
+                           unallocated_paise=p("unallocated_balance"))
+
+    def order_record(self, client_order_id: str) -> OrderRecord | None:
+        return self._orders.get(client_order_id)
+
+    # ---------------------------------------------------------------- internals
+
+    def _ack(self, record: OrderRecord) -> OrderAck:
+        return OrderAck(client_order_id=record.client_order_id, status=OrderStatus(record.status),
+                        broker_order_id=record.broker_order_id, reason=record.reason)
+
+    def _save(self, record: OrderRecord) -> None:
+        self._orders[record.client_order_id] = record
+        self._repo.save(record)
+
+    def _limit_price(self, order: OrderRequest) -> int | None:
+        if order.order_type is OrderType.LIMIT:
+            if order.limit_price_paise is None:
+                raise BrokerApiError("a LIMIT order needs limit_price_paise")
+            return order.limit_price_paise
+        if order.order_type is OrderType.STOP:
+            if order.stop_price_paise is None:
+                raise BrokerApiError("a STOP order needs stop_price_paise")
+            if order.limit_price_paise is not None:
+                return order.limit_price_paise
+            return aggressive_limit_paise(order.side, order.stop_price_paise, pct=self._pct)
+        quote = self._quote(order.symbol)
+        ltp = _paise(quote.get("ltp"))
+        if ltp is None:
+            raise BrokerApiError(f"no last traded price for {order.symbol}; cannot build the aggressive limit "
+                                 "Breeze requires instead of a market order")
+        return aggressive_limit_paise(order.side, ltp, pct=self._pct,
+                                      upper_circuit_paise=_paise(quote.get("upper_circuit")),
+                                      lower_circuit_paise=_paise(quote.get("lower_circuit")))
+
+    def _quote(self, symbol: str) -> dict[str, Any]:
+        rows = self._session.call_with_retry("get_quotes", stock_code=self._map.to_breeze(symbol),
+                                             exchange_code=self._exchange, expiry_date="", product_type="cash",
+                                             right="", strike_price="") or []
+        for row in rows:
+            if str(row.get("exchange_code", self._exchange)).upper() == self._exchange:
+                return row
+        return rows[0] if rows else {}
+
+    def _send(self, record: OrderRecord) -> None:
+        record.attempts += 1
+        record.last_attempt_at = self._clock.now().isoformat()
+        record.status, record.reason = OrderStatus.SUBMITTED.value, ""
+        self._save(record)
+        is_stop = record.order_type == OrderType.STOP.value
+        try:
+            answer = self._session.call(
+                "place_order", stock_code=self._map.to_breeze(record.symbol), exchange_code=self._exchange,
+                product="cash", action=record.side.lower(), order_type="stoploss" if is_stop else "limit",
+                stoploss=_rupees(record.stop_paise) if (is_stop and record.stop_paise) else "",
+                quantity=str(record.quantity), price=_rupees(record.price_paise) if record.price_paise else "",
+                validity="day", user_remark=record.remark)
+        except BreezeTransientError as exc:
+            record.reason = f"outcome unknown, will check the order book before any resend: {exc}"
+            self._save(record)
+            try:
+                self._resolve_unconfirmed(record, allow_resend=False)
+            except Exception as lookup_exc:  # the query can fail the same way; the next advance() retries
+                log.warning("order %s unresolved: %s", record.client_order_id, lookup_exc)
+            return
+        except BrokerApiError as exc:
+            record.status, record.reason = OrderStatus.REJECTED.value, str(exc)
+            self._save(record)
+            return
+        except (BrokerSessionError, BrokerDailyLimitError) as exc:
+            # Refused before reaching the exchange: nothing was placed. The engine must stop.
+            record.status, record.reason = OrderStatus.REJECTED.value, str(exc)
+            self._save(record)
+            raise
+        order_id = (answer or {}).get("order_id") if isinstance(answer, dict) else None
+        if not order_id:
+            record.status = OrderStatus.REJECTED.value
+            record.reason = f"Breeze gave no order id: {answer!r}"
+        else:
+            record.broker_order_id = str(order_id)
+            record.status = OrderStatus.ACCEPTED.value
+            record.reason = str((answer or {}).get("message", ""))
+        self._save(record)
+
+    def _order_book(self) -> list[dict[str, Any]]:
+        now = self._clock.now()
+        return self._session.call_with_retry(
+            "get_order_list", empty_on=("No Data Found",), exchange_code=self._exchange,
+            from_date=to_breeze_iso(ist_midnight(now)), to_date=to_breeze_iso(now)) or []
+
+    def _resolve_unconfirmed(self, record: OrderRecord, *, allow_resend: bool) -> None:
+        """Find an order whose send had no definite answer; resend only when the book proves it absent."""
+        book = self._order_book()
+        for row in book:
+            if str(row.get("user_remark", "")) == record.remark:
+                record.broker_order_id = str(row["order_id"])
+                self._apply_row(record, row)
+                self._save(record)
+                return
+        if not allow_resend:
+            return
+        last = datetime.fromisoformat(record.last_attempt_at) if record.last_attempt_at else None
+        if last is not None and self._clock.now() - last < self._resubmit_after:
+            return                       # the book may lag the send; look again later
+        if record.attempts >= self._max_attempts:
+            record.status = OrderStatus.REJECTED.value
+            record.reason = (f"not in the Breeze order book after {record.attempts} send attempts; "
+                             "treated as never placed")
+            self._save(record)
+            return
+        self._send(record)
+
+    def _apply_row(self, record: OrderRecord, row: dict[str, Any]) -> None:
+        status = _STATUS_MAP.get(str(row.get("status", "")).strip().lower())
+        if status is None:
+            return
+        if status is OrderStatus.FILLED and record.filled_quantity < record.quantity:
+            status = OrderStatus.PARTIALLY_FILLED if record.filled_quantity else OrderStatus.ACCEPTED
+            # FILLED is set from the trade book in advance(), so fills and status never disagree.
+        record.status = status.value
+        if status is OrderStatus.REJECTED:
+            record.reason = str(row.get("rejection_reason") or row.get("remarks") or "Rejected by Breeze")
+
+    def _refresh_one(self, record: OrderRecord) -> None:
+        try:
+            rows = self._session.call_with_retry("get_order_detail", exchange_code=self._exchange,
+                                                 order_id=record.broker_order_id) or []
+        except BrokerApiError:
+            return
+        if rows:
+            self._apply_row(record, rows[0])
+            self._save(record)
+
+    def _refresh_statuses(self) -> None:
+        working = [r for r in self._orders.values() if r.broker_order_id and r.status not in _TERMINAL]
+        if not working:
+            return
+        by_id = {str(row.get("order_id")): row for row in self._order_book()}
+        for record in working:
+            row = by_id.get(record.broker_order_id or "")
+            if row is not None:
+                self._apply_row(record, row)
+                self._save(record)
+
+    def _new_fills(self, record: OrderRecord) -> list[Fill]:
+        rows = self._session.call_with_retry("get_trade_detail", exchange_code=self._exchange,
+                                             order_id=record.broker_order_id) or []
+        fills = []
+        for row in rows:
+            trade_id = f"{record.broker_order_id}:{row.get('exchange_trade_id') or row.get('trade_id')}"
+            if trade_id in record.trade_ids:
+                continue
+            qty = int(float(row.get("executed_quantity") or row.get("quantity") or 0))
+            price = _paise(row.get("execution_price") or row.get("price"))
+            if qty <= 0 or price is None:
+                continue
+            when = row.get("exchange_trade_time") or row.get("trade_time")
+            filled_at = parse_ist(when) if when else self._clock.now()
+            fills.append(Fill(client_order_id=record.client_order_id, trade_id=trade_id, symbol=record.symbol,
+                              side=Side(record.side), quantity=qty, price_paise=price, filled_at=filled_at,
+                              reason="breeze"))
+            record.trade_ids.append(trade_id)
+            record.filled_quantity += qty
+        if fills:
+            if record.filled_quantity >= record.quantity:
+                record.status = OrderStatus.FILLED.value
+            elif record.status not in _TERMINAL:
+                record.status = OrderStatus.PARTIALLY_FILLED.value
+            self._save(record)
+        return fills

@@ -1,0 +1,95 @@
+"""Live closed bars from the Breeze websocket (``LiveBarSource``)."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from adapters.breeze.session import BreezeSession
+from adapters.breeze.symbols import BreezeSymbolMap
+from adapters.breeze.ticks import TickBarAggregator
+from core.errors import BrokerApiError
+from core.model import Bar, Interval
+from ports.clock import Clock
+
+
+class BreezeLiveBarSource:
+    """Subscribes to quote ticks, aggregates them into closed bars, stops at ``session_end``.
+
+    Ticks arrive on the SDK's websocket thread and are handed over through a queue. If no
+    tick arrives for ``stale_after`` the feed reports itself ``degraded`` (Breeze sockets
+    are known to go quiet or drop after a few seconds), and ``ok`` again on the next tick.
+    """
+
+    def __init__(self, session: BreezeSession, symbol_map: BreezeSymbolMap, clock: Clock, *,
+                 session_end: datetime, exchange_code: str = "NSE",
+                 stale_after: timedelta = timedelta(seconds=60), poll_seconds: float = 0.5) -> None:
+        self._session = session
+        self._map = symbol_map
+        self._clock = clock
+        self._session_end = session_end
+        self._exchange = exchange_code
+        self._stale_after = stale_after
+        self._poll = poll_seconds
+        self._ticks: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self.ticks_received = 0
+
+    def _on_ticks(self, tick: Any) -> None:
+        for item in tick if isinstance(tick, list) else [tick]:
+            if isinstance(item, dict):
+                self._ticks.put(item)
+
+    def stream(self, symbols: Sequence[str], interval: Interval) -> Iterator[Bar]:
+        aggregator = TickBarAggregator(interval)
+        sdk = self._session.sdk
+        codes = {self._map.to_breeze(s): s.upper() for s in symbols}
+        tokens = {}
+        for code, sym in codes.items():
+            token = self._map.stream_token(sym)
+            if token:
+                tokens[token] = sym
+
+        def resolve(tick: dict[str, Any]) -> str | None:
+            if tick.get("stock_code") in codes:
+                return codes[tick["stock_code"]]
+            return tokens.get(str(tick.get("symbol", "")))
+
+        sdk.ws_connect()
+        sdk.on_ticks = self._on_ticks
+        for code in codes:
+            answer = sdk.subscribe_feeds(exchange_code=self._exchange, stock_code=code, product_type="cash",
+                                         get_exchange_quotes=True, get_market_depth=False)
+            # On failure the SDK returns a string instead of raising.
+            if isinstance(answer, str) and "exception" in answer.lower():
+                self._session.set_health("down", f"subscribe {code} failed: {answer}")
+                raise BrokerApiError(f"Breeze subscribe_feeds for {code} failed: {answer}; check the symbol and "
+                                     "that the session is valid")
+        last_tick_at = self._clock.now()
+        try:
+            while self._clock.now() < self._session_end:
+                try:
+                    tick = self._ticks.get(timeout=self._poll)
+                except queue.Empty:
+                    if self._clock.now() - last_tick_at > self._stale_after:
+                        self._session.set_health("degraded", f"no ticks for {self._stale_after}")
+                    continue
+                self.ticks_received += 1
+                last_tick_at = self._clock.now()
+                self._session.set_health("ok", "ticks arriving")
+                yield from aggregator.on_tick(tick, resolve)
+            while not self._ticks.empty():
+                yield from aggregator.on_tick(self._ticks.get_nowait(), resolve)
+            yield from aggregator.flush()
+        finally:
+            for code in codes:
+                try:
+                    sdk.unsubscribe_feeds(exchange_code=self._exchange, stock_code=code, product_type="cash",
+                                          get_exchange_quotes=True, get_market_depth=False)
+                except Exception:  # best effort on the way out
+                    pass
+            try:
+                sdk.ws_disconnect()
+            except Exception:
+                pass

@@ -1,0 +1,1 @@
+"""Hybrid market data: a cache feed first, an API feed on a miss (two MarketDataFeed ports)."""

@@ -1,0 +1,1 @@
+"""Sentiment providers (NewsAPI, X, offline headlines with VADER, stub) and the registry."""

@@ -1,0 +1,232 @@
+"""BreezeBroker over the fake SDK: aggressive limits, client ids, safe resends, fills, queries."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from adapters.breeze import (BreezeBroker, InMemoryOrderRecords, JsonFileOrderRecords, aggressive_limit_paise,
+                             symbol_map_for, tick_size_paise)
+from adapters.breeze.orders import remark_for
+from adapters.breeze.times import IST
+from core.errors import BrokerSessionError
+from core.model import Bar, Interval, Side
+from core.orders import OrderRequest, OrderStatus, OrderType
+from ports.broker import Broker
+from tests.fakes.breeze_sdk import FakeBreezeSDK, err
+from tests.fakes.manual_clock import ManualClock
+from tests.integration.test_breeze_session import KEY, make_session
+
+TIMEOUT = Exception("Error in place_order(): HTTPSConnectionPool(host='api.icicidirect.com'): Read timed out.")
+BAR = Bar(symbol="RELIANCE", interval=Interval.MINUTE_1, start=datetime(2025, 2, 5, 4, 0, tzinfo=timezone.utc),
+          open=2500, high=2501, low=2499, close=2500, volume=10)
+
+
+def make_broker(records=None, sdk=None):
+    sdk = sdk or FakeBreezeSDK(KEY)
+    sdk.quotes["RELIND"] = {"ltp": 2500.0, "upper_circuit": 2750.0, "lower_circuit": 2250.0,
+                            "ltt": "05-Feb-2025 10:30:00"}
+    session, sdk, time = make_session(sdk)
+    clock = ManualClock(datetime(2025, 2, 5, 10, 30, tzinfo=IST))
+    broker = BreezeBroker(session, symbol_map_for(session), records or InMemoryOrderRecords(), clock,
+                          resubmit_after=timedelta(seconds=30), max_send_attempts=2)
+    return broker, sdk, clock
+
+
+def market(cid="o1", side=Side.BUY, qty=10, symbol="RELIANCE"):
+    return OrderRequest(client_order_id=cid, symbol=symbol, side=side, quantity=qty)
+
+
+def placed(sdk):
+    return [kw for m, kw in sdk.calls if m == "place_order"]
+
+
+def test_is_a_broker_port():
+    broker, _, _ = make_broker()
+    assert isinstance(broker, Broker)
+
+
+@pytest.mark.parametrize("rupees, tick", [(249.99, 1), (250, 5), (999.95, 5), (1000, 10), (5000, 50),
+                                          (10000, 100), (25000, 500)])
+def test_nse_tick_bands(rupees, tick):
+    assert tick_size_paise(round(rupees * 100)) == tick
+
+
+def test_aggressive_limit_rounding_and_circuit_caps():
+    assert aggressive_limit_paise(Side.BUY, 250000) == 257500
+    assert aggressive_limit_paise(Side.BUY, 255000, upper_circuit_paise=260000) == 260000
+    assert aggressive_limit_paise(Side.SELL, 20037) == 19436            # 194.3589 -> up to 194.36
+    assert aggressive_limit_paise(Side.BUY, 24333) == 25060             # 250.63 -> 0.05 tick, down
+    assert aggressive_limit_paise(Side.SELL, 100000, lower_circuit_paise=98000) == 98000
+
+
+def test_market_order_goes_out_as_aggressive_limit_with_client_id_in_remark():
+    broker, sdk, _ = make_broker()
+    ack = broker.submit(market())
+    assert ack.status is OrderStatus.ACCEPTED and ack.broker_order_id
+    (sent,) = placed(sdk)
+    assert sent["order_type"] == "limit" and sent["price"] == "2575.00" and sent["product"] == "cash"
+    assert sent["action"] == "buy" and sent["quantity"] == "10" and sent["user_remark"] == "o1"
+    assert broker.open_order_ids() == ["o1"]
+
+
+def test_limit_and_stop_orders():
+    broker, sdk, _ = make_broker()
+    broker.submit(OrderRequest(client_order_id="L1", symbol="RELIANCE", side=Side.SELL, quantity=5,
+                               order_type=OrderType.LIMIT, limit_price_paise=251000))
+    broker.submit(OrderRequest(client_order_id="S1", symbol="RELIANCE", side=Side.SELL, quantity=5,
+                               order_type=OrderType.STOP, stop_price_paise=240000))
+    limit, stop = placed(sdk)
+    assert limit["price"] == "2510.00" and limit["order_type"] == "limit"
+    assert stop["order_type"] == "stoploss" and stop["stoploss"] == "2400.00" and stop["price"] == "2328.00"
+
+
+def test_definite_rejection_is_a_rejected_ack_and_never_resent():
+    broker, sdk, clock = make_broker()
+    sdk.fail_next("place_order", err("Insufficient balance in the account"))
+    ack = broker.submit(market())
+    assert ack.status is OrderStatus.REJECTED and "Insufficient balance" in ack.reason
+    clock.advance(timedelta(minutes=5))
+    assert broker.advance(BAR) == [] and broker.submit(market()).status is OrderStatus.REJECTED
+    assert len(placed(sdk)) == 1 and broker.open_order_ids() == []
+
+
+def test_timeout_after_the_order_was_placed_is_resolved_from_the_order_book_without_resend():
+    broker, sdk, clock = make_broker()
+    sdk.fail_next("place_order", ("after", TIMEOUT))
+    ack = broker.submit(market())
+    assert ack.status is OrderStatus.ACCEPTED and ack.broker_order_id in sdk.orders
+    clock.advance(timedelta(minutes=5))
+    broker.advance(BAR)
+    assert len(placed(sdk)) == 1
+
+
+def test_timeout_before_placement_stays_submitted_then_resends_only_after_the_book_shows_it_absent():
+    broker, sdk, clock = make_broker()
+    sdk.fail_next("place_order", TIMEOUT)
+    first = broker.submit(market())
+    assert first.status is OrderStatus.SUBMITTED and first.broker_order_id is None
+    assert "order book" in first.reason
+    assert broker.submit(market()).status is OrderStatus.SUBMITTED        # too early to resend
+    assert len(placed(sdk)) == 1
+    clock.advance(timedelta(seconds=31))
+    broker.advance(BAR)
+    record = broker.order_record("o1")
+    assert record.status == "ACCEPTED" and record.attempts == 2
+    assert [p["user_remark"] for p in placed(sdk)] == ["o1", "o1"]
+    assert sdk.count("get_order_list") >= 2
+
+
+def test_unresolvable_order_is_rejected_after_max_attempts():
+    broker, sdk, clock = make_broker()
+    sdk.fail_next("place_order", TIMEOUT, TIMEOUT)
+    broker.submit(market())
+    clock.advance(timedelta(seconds=31))
+    broker.advance(BAR)                    # resend #2 also times out
+    clock.advance(timedelta(seconds=31))
+    broker.advance(BAR)
+    assert broker.order_record("o1").status == "REJECTED"
+    assert len(placed(sdk)) == 2 and broker.open_order_ids() == []
+
+
+def test_order_book_query_failing_too_leaves_the_order_submitted():
+    broker, sdk, _ = make_broker()
+    sdk.fail_next("place_order", TIMEOUT)
+    sdk.fail_next("get_order_list", *[Exception("Error in get_order_list(): Read timed out.")] * 4)
+    ack = broker.submit(market())
+    assert ack.status is OrderStatus.SUBMITTED
+
+
+def test_records_survive_a_restart_and_long_ids_use_a_hashed_remark(tmp_path):
+    path = tmp_path / "orders.json"
+    cid = "run-42/RELIANCE/entry-000017"
+    broker, sdk, clock = make_broker(JsonFileOrderRecords(path))
+    ack = broker.submit(market(cid))
+    assert placed(sdk)[0]["user_remark"] == remark_for(cid) != cid
+    again, _, _ = make_broker(JsonFileOrderRecords(path), sdk)
+    assert again.open_order_ids() == [cid]
+    assert again.submit(market(cid)).broker_order_id == ack.broker_order_id     # idempotent, no new send
+    assert len(placed(sdk)) == 1
+
+
+def test_fills_are_reported_once_each_with_partial_then_full():
+    broker, sdk, clock = make_broker()
+    ack = broker.submit(market(qty=10))
+    sdk.execute(ack.broker_order_id, 4, 2501.5, "55704", "05-Feb-2025 10:31:05")
+    fills = broker.advance(BAR)
+    assert [(f.quantity, f.price_paise, f.side) for f in fills] == [(4, 250150, Side.BUY)]
+    assert fills[0].filled_at == datetime(2025, 2, 5, 5, 1, 5, tzinfo=timezone.utc)
+    assert fills[0].client_order_id == "o1" and broker.order_record("o1").status == "PARTIALLY_FILLED"
+    assert broker.advance(BAR) == []
+    sdk.execute(ack.broker_order_id, 6, 2502.0, "55710", "05-Feb-2025 10:32:00")
+    fills = broker.advance(BAR)
+    assert [(f.quantity, f.trade_id) for f in fills] == [(6, f"{ack.broker_order_id}:55710")]
+    assert broker.order_record("o1").status == "FILLED" and broker.open_order_ids() == []
+    assert broker.advance(BAR) == []
+
+
+def test_fills_are_not_repeated_after_a_restart(tmp_path):
+    path = tmp_path / "orders.json"
+    broker, sdk, _ = make_broker(JsonFileOrderRecords(path))
+    ack = broker.submit(market(qty=10))
+    sdk.execute(ack.broker_order_id, 10, 2501.5, "1", "05-Feb-2025 10:31:05")
+    assert len(broker.advance(BAR)) == 1
+    again, _, _ = make_broker(JsonFileOrderRecords(path), sdk)
+    assert again.advance(BAR) == []
+
+
+def test_modify_and_cancel():
+    broker, sdk, _ = make_broker()
+    ack = broker.submit(market())
+    mod = broker.modify("o1", limit_price_paise=255000, quantity=8)
+    assert mod.status is OrderStatus.ACCEPTED
+    assert sdk.orders[ack.broker_order_id]["price"] == "2550.00" and sdk.orders[ack.broker_order_id]["quantity"] == "8"
+    cancel = broker.cancel("o1")
+    assert cancel.status is OrderStatus.CANCELLED and sdk.orders[ack.broker_order_id]["status"] == "Cancelled"
+    assert broker.modify("o1", quantity=1).status is OrderStatus.REJECTED
+    assert broker.cancel("o1").status is OrderStatus.CANCELLED                 # no-op ack
+    assert broker.cancel("nope").status is OrderStatus.REJECTED
+
+
+def test_cancel_of_an_executed_order_is_refused_and_the_fill_still_arrives():
+    # FILLED is only reported together with its fills, so a refused cancel keeps the order
+    # working until advance() delivers the trade.
+    broker, sdk, _ = make_broker()
+    ack = broker.submit(market())
+    sdk.execute(ack.broker_order_id, 10, 2500, "9", "05-Feb-2025 10:31:05")
+    refused = broker.cancel("o1")
+    assert refused.status is not OrderStatus.CANCELLED and "Executed" in refused.reason
+    (fill,) = broker.advance(BAR)
+    assert fill.quantity == 10 and broker.order_record("o1").status == "FILLED"
+
+
+def test_broker_side_rejection_after_acceptance_closes_the_order():
+    broker, sdk, _ = make_broker()
+    ack = broker.submit(market())
+    sdk.orders[ack.broker_order_id]["status"] = "Rejected"
+    assert broker.advance(BAR) == []
+    assert broker.order_record("o1").status == "REJECTED" and broker.open_order_ids() == []
+
+
+def test_positions_and_funds():
+    broker, sdk, _ = make_broker()
+    sdk.positions = [
+        {"segment": "equity", "product_type": "Cash", "exchange_code": "NSE", "stock_code": "RELIND",
+         "action": "Buy", "quantity": "10", "average_price": "2500.00", "ltp": "2510"},
+        {"segment": "equity", "product_type": "Cash", "exchange_code": "NSE", "stock_code": "TATMOT",
+         "action": "Sell", "quantity": "3", "average_price": "700.00", "ltp": "701"},
+    ]
+    assert broker.positions() == {"RELIANCE": 10, "TATAMOTORS": -3}
+    funds = broker.funds()
+    assert funds.total_bank_balance_paise == 10_000_000 and funds.blocked_equity_paise == 120_050
+    assert funds.unallocated_paise == 5_000_000
+
+
+def test_session_expiry_while_submitting_raises_and_records_nothing_placed():
+    broker, sdk, _ = make_broker()
+    sdk.fail_next("place_order", Exception("Unexpected error: Session key is expired."))
+    with pytest.raises(BrokerSessionError):
+        broker.submit(market())
+    assert broker.order_record("o1").status == "REJECTED" and placed(sdk)
+    assert not sdk.orders
