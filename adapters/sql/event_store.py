@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -149,20 +149,27 @@ class SqlEventStore:
                 if self._writer is None:
                     self._writer = self._engine.raw_connection()
                 raw = self._writer
+                # PostgreSQL: pipeline mode sends LOCK with the state query, and the INSERT
+                # with the COMMIT, so an append costs two round trips instead of four.
+                # Errors then surface at the sync points (fetch, commit).
+                pipeline = nullcontext() if self._sqlite else raw.driver_connection.pipeline()
                 cur = raw.cursor()
                 try:
-                    if self._sqlite:
-                        cur.execute("BEGIN IMMEDIATE")
-                    else:
-                        cur.execute("LOCK TABLE events IN EXCLUSIVE MODE")
-                    try:
-                        yield cur
-                    except BaseException:
-                        raw.rollback()
-                        raise
-                    raw.commit()
+                    with pipeline:
+                        if self._sqlite:
+                            cur.execute("BEGIN IMMEDIATE")
+                        else:
+                            cur.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+                        try:
+                            yield cur
+                            raw.commit()
+                        except BaseException:
+                            raw.rollback()
+                            raise
                 finally:
                     cur.close()
+            except self._dbapi.IntegrityError:
+                raise  # rolled back; the connection is fine
             except self._dbapi.OperationalError as exc:
                 self._discard_writer()
                 raise _unavailable(exc, self._engine.url) from exc
@@ -183,23 +190,35 @@ class SqlEventStore:
         _check_key("stream_id", stream_id)
         _check_key("run_id", run_id)
         encoded = [(new, encode_payload(new.event)) for new in events]
-        with self._write() as cur:
+        try:
+            with self._write() as cur:
+                return self._append_locked(cur, stream_id, expected_version, encoded, run_id)
+        except self._dbapi.IntegrityError as exc:
+            # Raised by the INSERT (SQLite) or at COMMIT (PostgreSQL pipeline); rolled back.
+            if "event_id" in str(exc).lower():
+                raise IdempotencyError(
+                    f"an event id of this batch for stream {stream_id!r} was already stored elsewhere; "
+                    "a retry must resend the identical batch to the same stream position") from None
+            raise
+
+    def _append_locked(self, cur: Any, stream_id: str, expected_version: int,
+                       encoded: list[tuple[NewEvent, str]], run_id: str) -> list[RecordedEvent]:
+        if encoded:
+            cur.execute(self._sql_state_and_slot,
+                        (stream_id, stream_id, expected_version + 1))
+            version, last, slot_id = cur.fetchone()
+        else:
+            cur.execute(self._sql_state, (stream_id,))
+            (version, last), slot_id = cur.fetchone(), None
+        if slot_id is not None and self._id_py(slot_id) == encoded[0][0].event_id:
+            return self._replay(cur, stream_id, expected_version, encoded)
+        if version != expected_version:
             if encoded:
-                cur.execute(self._sql_state_and_slot,
-                            (stream_id, stream_id, expected_version + 1))
-                version, last, slot_id = cur.fetchone()
-            else:
-                cur.execute(self._sql_state, (stream_id,))
-                (version, last), slot_id = cur.fetchone(), None
-            if slot_id is not None and self._id_py(slot_id) == encoded[0][0].event_id:
-                return self._replay(cur, stream_id, expected_version, encoded)
-            if version != expected_version:
-                if encoded:
-                    self._refuse_reused_id(cur, encoded[0][0])
-                raise ConcurrencyError(stream_id, expected_version, version)
-            if not encoded:
-                return []
-            return self._insert_batch(cur, stream_id, expected_version, last, run_id, encoded)
+                self._refuse_reused_id(cur, encoded[0][0])
+            raise ConcurrencyError(stream_id, expected_version, version)
+        if not encoded:
+            return []
+        return self._insert_batch(cur, stream_id, expected_version, last, run_id, encoded)
 
     def _insert_batch(self, cur: Any, stream_id: str, expected_version: int, last_seq: int,
                       run_id: str, encoded: list[tuple[NewEvent, str]]) -> list[RecordedEvent]:
@@ -231,17 +250,10 @@ class SqlEventStore:
         if len({r.event_id for r in out}) != len(out):
             raise IdempotencyError(f"a batch for stream {stream_id!r} repeats an event id; "
                                    "every event needs its own id")
-        try:
-            if len(rows) == 1:
-                cur.execute(self._sql_insert, rows[0])
-            else:
-                cur.executemany(self._sql_insert, rows)
-        except self._dbapi.IntegrityError as exc:
-            if "event_id" in str(exc).lower():
-                raise IdempotencyError(
-                    f"an event id of this batch for stream {stream_id!r} was already stored elsewhere; "
-                    "a retry must resend the identical batch to the same stream position") from None
-            raise
+        if len(rows) == 1:
+            cur.execute(self._sql_insert, rows[0])
+        else:
+            cur.executemany(self._sql_insert, rows)
         return out
 
     def _refuse_reused_id(self, cur: Any, new: NewEvent) -> None:
