@@ -108,3 +108,11 @@ class ModelIntegrityError(ModelRegistryError):
 
 class StoreUnavailableError(SenseQuantError):
     """The event store could not be reached or stayed locked by another writer too long."""
+
+
+class ReconciliationError(BrokerError):
+    """On restart the broker and the event log disagree: the session refuses to trade."""
+
+
+class ResumeError(SenseQuantError):
+    """A run cannot be resumed (unknown, finished, another mode, or a log that contradicts itself)."""

@@ -13,3 +13,12 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """Current time, tz-aware UTC."""
         ...
+
+
+@runtime_checkable
+class WaitableClock(Clock, Protocol):
+    """A clock a loop can wait on: the wall clock really sleeps, a simulated one jumps."""
+
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` of this clock's time pass."""
+        ...

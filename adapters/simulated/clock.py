@@ -31,6 +31,11 @@ class SimulatedClock:
                              f"to {moment.isoformat()}; replay bars in time order")
         self._now = moment
 
+    def sleep(self, seconds: float) -> None:
+        """Waiting on a simulated clock moves it forward at once (replays in tests are instant)."""
+        if seconds > 0:
+            self.advance(timedelta(seconds=seconds))
+
     def advance(self, delta: timedelta) -> datetime:
         if delta < timedelta(0):
             raise ValueError(f"simulated clock cannot advance by a negative {delta}")

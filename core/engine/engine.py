@@ -150,6 +150,7 @@ class TradingEngine:
         self.duplicate_fills_ignored = 0
         self.telemetry_failures = 0
         self.entries_stopped = False
+        self.last_step: tuple[FeatureBook, int] | None = None
         self.bars_processed = 0
         self.trades_closed = 0
         if settings.checkpoint_bars:
@@ -187,6 +188,7 @@ class TradingEngine:
         """``step`` plus, when the bar recorded anything, a checkpoint and a durable flush."""
         before = self.recorder.version
         TradingEngine.step(self, book, i)
+        self.last_step = (book, i)
         if self.recorder.version != before:
             self.recorder.record(self.checkpoint_event(book, i), self._bar_end(book, i))
             self.recorder.flush()
@@ -197,8 +199,7 @@ class TradingEngine:
             sym: {"entry_bar_start": ts_to_datetime(t.entry_bar_ns).isoformat(),
                   "equity_before_paise": t.equity_before_paise}
             for sym, t in sorted(self._open.items())}
-        venue = {sym: ts_to_datetime(self._venue_seen[sym]).isoformat()
-                 for sym in sorted(self._working) if self._working[sym] and sym in self._venue_seen}
+        venue = {sym: ts_to_datetime(ts).isoformat() for sym, ts in sorted(self._venue_seen.items())}
         return EngineCheckpointed(symbol=book.symbol, bar_start=ts_to_datetime(book.ts_ns[i]),
                                   bars_processed=self.bars_processed, open_trades=open_trades, venue_bars=venue)
 
@@ -241,6 +242,9 @@ class TradingEngine:
         """Snapshot the last session and flush every buffered event."""
         if self._session is not None:
             self._snapshot(self._session, self._last_ts_ns)
+        if self.settings.checkpoint_bars and self.last_step is not None:
+            book, i = self.last_step
+            self.recorder.record(self.checkpoint_event(book, i), self._bar_end(book, i))
         self.recorder.flush()
         return BookResult(
             strategy=self.strategy.name, bars_processed=self.bars_processed,
@@ -300,6 +304,8 @@ class TradingEngine:
                 self._venue_seen[symbol] = _datetime_ns(datetime.fromisoformat(start))
             self.bars_processed = cp.bars_processed
             last_ns = _datetime_ns(cp.bar_start)
+            cp_book = books[cp.symbol]
+            self.last_step = (cp_book, bisect.bisect_left(cp_book.ts_ns, last_ns))
             self._last_ts_ns = last_ns
             session = books[cp.symbol].session[bisect.bisect_left(books[cp.symbol].ts_ns, last_ns)]
             self._session = session
@@ -413,7 +419,7 @@ class TradingEngine:
         symbol = book.symbol
         trade = self._open[symbol]
         decided_at = self._bar_end(book, i)
-        for child in list(self._working.get(symbol, ())):
+        for child in sorted(self._working.get(symbol, ())):
             self._cancel(child, decided_at, f"position exit: {reason}")
         side = Side.SELL if trade.direction is Direction.LONG else Side.BUY
         quantity = abs(self.portfolio.positions[symbol].quantity)
@@ -502,7 +508,7 @@ class TradingEngine:
         if position.quantity != 0:
             return
         exit_reason = self._pending_exit.pop(symbol, None) or fill.reason
-        for child in list(working):
+        for child in sorted(working):
             self._cancel(child, at, "position closed")
         self._close_trade(symbol, trade, fill, exit_reason, cash_before, equity_before)
 

@@ -374,8 +374,7 @@ class EngineCheckpointed(Event):
     A resumed session continues after this bar. Everything else a restart needs is folded
     from the domain events; this carries only what no domain event holds: the equity
     before each open trade's entry, the bar each open trade was entered on, and the
-    last bar the venue saw for symbols with working orders (``venue_bars``: symbol ->
-    bar start, ISO 8601).
+    last bar the venue saw of each symbol (``venue_bars``: symbol -> bar start, ISO 8601).
     """
 
     symbol: str

@@ -1,0 +1,130 @@
+"""Composition root for paper trading: the backtest's core on bars as they close, simulated fills.
+
+``run_paper(config, store=...)`` replays the configured bars (the shipped CSVs by
+default) through ``adapters.simulated.ReplayBarSource`` at ``replay_speed`` times real
+time, or takes any ``LiveBarSource`` (``source=``, e.g. Breeze websocket bars), and
+trades them with exactly the objects ``run_backtest`` builds from the same config
+(``applications.books``), one engine per book, a store opened durably, events flushed
+per bar, crash recovery with ``resume=True`` (``applications.session``).
+
+Real orders are impossible here by construction: this module never imports the Breeze
+order adapter (``.importlinter`` forbids ``applications.paper -> adapters.breeze.broker``),
+``run_paper`` takes no broker argument, and the only venue it builds is a
+``SimulatedBroker`` (``_paper_broker`` refuses anything else).
+
+Restart design for the simulated venue: a ``SimulatedBroker`` keeps its working orders
+in memory, so after ``kill -9`` they are rebuilt from the log. Every order it ever held
+is in the book stream: ``OrderSubmitted`` (the request, with brackets), ``OrderRejected``
+(never working), ``OrderFilled`` (done; an entry with brackets gets its ``-SL``/``-TP``
+legs at that moment, exactly as the venue attaches them; a leg's fill cancels its
+sibling), ``OrderCancelled`` (done, or the live legs of a filled parent). Folding those
+(``EngineState.venue_orders``) gives the venue's working set after the last checkpointed
+bar, in creation order; ``SimulatedBroker.restore`` re-creates them, eligible from the
+next bar, with the last bar the venue saw (from the checkpoint) so a market order keeps
+its session-gap square-off price. Fills are deterministic functions of (orders, bars),
+so the restarted venue produces the fills the uninterrupted one would have, and the
+engine ignores any fill whose trade id it has already applied.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from applications.books import (
+    BacktestConfig,
+    BookPlan,
+    data_fingerprint,
+    default_broker_factory,
+    default_feed,
+    default_sentiment,
+    describe_feed,
+    plan_books,
+)
+from applications.session import (
+    SessionResult,
+    SessionSettings,
+    StopSignal,
+    iter_merge,
+    paper_square_off_fills,
+    run_session,
+)
+from core.errors import ConfigError
+from core.events.catalog import PredictionTraced
+from core.model import Bar
+from core.telemetry import TelemetryConfig
+from ports.clock import WaitableClock
+from ports.event_store import EventStore
+from ports.market_data import LiveBarSource, MarketDataFeed
+from ports.predictor import Predictor
+from ports.sentiment import SentimentProvider
+
+MODE = "paper"
+
+
+@attrs.frozen(kw_only=True)
+class PaperOptions:
+    """Session knobs (the trading config is the shared ``BacktestConfig``).
+
+    ``replay_speed``: replay bars at this many times real time (0 = as fast as possible).
+    ``telemetry``: live trace settings, by default 10 % of closed trades, no throttle.
+    """
+
+    replay_speed: float = 60.0
+    square_off_on_stop: bool = True
+    telemetry: TelemetryConfig = attrs.Factory(lambda: TelemetryConfig(enabled=False, sample_rate=0.1))
+    measure_latency: bool = False
+
+
+def _paper_broker(plan: BookPlan):
+    from adapters.simulated import SimulatedBroker
+    broker = default_broker_factory(plan)
+    if not isinstance(broker, SimulatedBroker):  # pragma: no cover - guards future edits of the factory
+        raise ConfigError("paper trading only ever uses the simulated venue")
+    return broker
+
+
+def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed | None = None,
+              source: LiveBarSource | None = None, clock: WaitableClock | None = None,
+              sentiment: SentimentProvider | None | str = "default", predictor: Predictor | None = None,
+              options: PaperOptions = PaperOptions(), run_id: str | None = None, resume: str | None = None,
+              shutdown: StopSignal | None = None, trace_sink: Callable[[PredictionTraced], None] | None = None,
+              log: Callable[[str], None] = lambda _m: None, label: str = "") -> SessionResult:
+    """Run (or, with ``resume=RUN_ID``, continue) a paper session. No broker can be passed in."""
+    from adapters.memory import InMemoryFeed
+    from adapters.simulated import ReplayBarSource
+    from adapters.system import WallClock
+
+    feed = feed if feed is not None else default_feed(config)
+    plans = plan_books(config, feed)
+    provider = default_sentiment(config) if sentiment == "default" else sentiment
+    all_series = [s for p in plans for s in p.series]
+    replay_feed = InMemoryFeed(all_series)
+    clock = clock if clock is not None else WallClock()
+    requests = [([s.symbol for s in p.series], p.series[0].interval) for p in plans]
+
+    def stream(resume_from: datetime | None) -> Iterator[Bar]:
+        if source is not None:
+            return iter_merge(source.stream(symbols, interval) for symbols, interval in requests)
+        replay = ReplayBarSource(replay_feed, clock, speed=options.replay_speed, start=resume_from)
+        return iter_merge(replay.stream(symbols, interval) for symbols, interval in requests)
+
+    describe: dict[str, Any] = {"feed": describe_feed(feed), "source": "live" if source is not None else "replay",
+                                "replay_speed": options.replay_speed}
+    return run_session(
+        config, plans, store=store, mode=MODE, stream=stream, broker_factory=_paper_broker,
+        telemetry=options.telemetry, run_id=resume or run_id or uuid.uuid4().hex, resume=resume is not None,
+        warmup_feed=replay_feed if resume is not None and source is None else None,
+        sentiment=provider, predictor=predictor, shutdown=shutdown,
+        settings=SessionSettings(square_off_on_stop=options.square_off_on_stop,
+                                 event_batch_size=config.event_batch_size,
+                                 measure_latency=options.measure_latency),
+        square_off_fills=paper_square_off_fills, data_fingerprint=data_fingerprint(all_series),
+        describe=describe, trace_sink=trace_sink, log=log, label=label)
+
+
+__all__ = ["MODE", "PaperOptions", "run_paper"]
