@@ -27,6 +27,11 @@ pytestmark = pytest.mark.skipif(not list((ROOT / "data" / "market").glob("*_1day
                                 reason="no shipped daily bars in data/market")
 
 
+def flat(result) -> str:
+    """Output with rich's line wrapping undone (terminal width varies)."""
+    return " ".join(result.output.split())
+
+
 def run(args: list[str], *, db: str, registry: Path, ok: bool = True):
     result = CliRunner().invoke(cli, ["--db", db, "models", "--registry", str(registry), *args])
     if ok:
@@ -77,7 +82,7 @@ def test_gate_promote_and_rollback_restores_the_previous_champion(trained, tmp_p
     assert md.read_text().startswith(f"# Promotion checklist: {b}")
     if gate["recommendation"] == "REJECT":
         refused = run(["promote", b], db=db, registry=registry, ok=False)
-        assert refused.exit_code != 0 and "--force" in refused.output
+        assert refused.exit_code != 0 and "--force" in flat(refused)
         run(["promote", b, "--force", "--reason", "e2e"], db=db, registry=registry)
     else:
         run(["promote", b], db=db, registry=registry)
@@ -89,7 +94,7 @@ def test_gate_promote_and_rollback_restores_the_previous_champion(trained, tmp_p
     listed = json.loads(run(["list", "--json"], db=db, registry=registry).output)
     assert listed["champion"] == a
     again = run(["rollback"], db=db, registry=registry, ok=False)
-    assert again.exit_code != 0 and "no previous champion" in again.output
+    assert again.exit_code != 0 and "no previous champion" in flat(again)
     store = open_store(db)
     try:
         events = [r.event for r in store.read_stream("models")]
@@ -112,9 +117,9 @@ def test_a_tampered_model_is_refused_with_a_clear_error(trained):
         path.write_bytes(original.replace(b"num_class=3", b"num_class=3 "))
         res = run(["show", teacher], db=db, registry=registry, ok=False)
         assert res.exit_code == 2
-        assert "ModelIntegrityError" in res.output and "model.txt" in res.output
+        assert "ModelIntegrityError" in flat(res) and "model.txt" in "".join(res.output.split())
         res = run(["promote", teacher], db=db, registry=registry, ok=False)
-        assert "ModelIntegrityError" in res.output
+        assert "ModelIntegrityError" in flat(res)
         listed = json.loads(run(["list", "--json"], db=db, registry=registry).output)  # list still works
         status = {m["model_id"]: m["integrity"] for m in listed["models"]}
         assert status[teacher].startswith("FAILED") and "model.txt" in status[teacher]
@@ -127,9 +132,9 @@ def test_a_tampered_model_is_refused_with_a_clear_error(trained):
 def test_helpful_errors_for_unknown_ids_and_symbols(trained, tmp_path):
     db, registry, _ = trained
     res = run(["show", "no-such-model"], db=db, registry=registry, ok=False)
-    assert res.exit_code == 2 and "ModelNotFoundError" in res.output and "models list" in res.output
+    assert res.exit_code == 2 and "ModelNotFoundError" in flat(res) and "models list" in flat(res)
     res = run(["train", "--symbols", "NOPE"], db=db, registry=tmp_path / "r", ok=False)
-    assert res.exit_code == 2 and "NOPE" in res.output
+    assert res.exit_code == 2 and "NOPE" in flat(res)
 
 
 def test_validate_backtests_candidate_and_champion_and_records_the_decision(trained, tmp_path):
