@@ -93,11 +93,13 @@ def _sqlite_engine(url: sa.URL, *, durable: bool) -> sa.Engine:
 
 def _postgres_engine(url: sa.URL, *, durable: bool) -> sa.Engine:
     engine = sa.create_engine(url, pool_recycle=3600)
-    if not durable:
-        @sa.event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET synchronous_commit TO off")
-            dbapi_connection.commit()
+    # Explicit either way, so that a server configured otherwise cannot weaken durable mode.
+    setting = "on" if durable else "off"
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET synchronous_commit TO {setting}")
+        dbapi_connection.commit()
 
     return engine
