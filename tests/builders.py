@@ -305,7 +305,8 @@ def build_realistic_run(store: EventStore, *, run_id: str = "run-real-0001", see
                 sig, feats = _signals(rng, feature_names, model_contributions)
                 b.open("intraday", sym, direction, int(rng.integers(5, 40)), open_px, at,
                        confidence=float(rng.uniform(0.5, 0.95)), signals=sig, features=feats)
-                reason = "take_profit" if rng.random() < 0.3 else "stop_loss" if rng.random() < 0.3 else "eod_square_off"
+                reason = ("take_profit" if rng.random() < 0.3 else
+                          "stop_loss" if rng.random() < 0.3 else "eod_square_off")
                 b.close("intraday", sym, exit_px, exit_at, exit_reason=reason)
             if "swing" in strategies:
                 if sym in b.books["swing"].positions and swing_due.get(sym, 10**9) <= k:

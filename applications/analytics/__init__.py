@@ -39,6 +39,6 @@ from applications.analytics.projections import (
 __all__ = [
     "AccuracyMetrics", "Comparison", "CompositeWeights", "DegradationThresholds", "RunData",
     "classification_metrics", "compare_strategies", "compute_metrics", "detect_degradation", "detect_live",
-    "filter_trades", "filter_traces", "financial_metrics", "load_run", "load_runs", "metrics_by_strategy", "project_events",
-    "rolling_vs_alltime",
+    "filter_trades", "filter_traces", "financial_metrics", "load_run", "load_runs", "metrics_by_strategy",
+    "project_events", "rolling_vs_alltime",
 ]

@@ -179,7 +179,8 @@ def signals_frame(events: Iterable[RecordedEvent]) -> pd.DataFrame:
     kinds = book_kinds(events)
     rows = [{
         "run_id": rec.run_id, "seq": rec.seq, "occurred_at": rec.occurred_at, "symbol": ev.symbol,
-        "strategy": kinds.get(rec.stream_id, ev.strategy), "book": ev.strategy, "bar_start": ev.bar_start, "direction": ev.direction.upper(),
+        "strategy": kinds.get(rec.stream_id, ev.strategy), "book": ev.strategy, "bar_start": ev.bar_start,
+        "direction": ev.direction.upper(),
         "action": ev.action, "confidence": float(ev.confidence), "reason": ev.reason,
         "features": dict(ev.features), "signals": dict(ev.signals), "context": dict(ev.context),
     } for rec in events if isinstance(ev := rec.event, SignalGenerated)]

@@ -197,7 +197,8 @@ def test_bundle_of_a_longer_run_validates(runs, tmp_path):
     b = read_bundle(tmp_path)
     assert len(b["portfolio_daily.json"]) == 40
     assert all(len(v) == 40 for v in b["tickers_daily.json"].values())
-    model_days = [e for e in b["tickers_daily.json"]["TCS"] if e["signal_contributions"].get("model", {}).get("model_id")]
+    model_days = [e for e in b["tickers_daily.json"]["TCS"]
+                  if e["signal_contributions"].get("model", {}).get("model_id")]
     assert model_days and "top_contributions" in model_days[0]["signal_contributions"]["model"]
 
 
