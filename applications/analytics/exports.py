@@ -215,7 +215,7 @@ def _read_trace_file(path: Path) -> pd.DataFrame:
             bad = next(i for i, v in enumerate(df[col].tolist()) if not _is_number(v))
             raise DataError(f"not a number: {df[col].iloc[bad]!r}", path=str(path), row=bad + 1, column=col) from None
     try:
-        df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True, format="ISO8601")
+        df["timestamp"] = _parse_times(df["timestamp"])
     except (ValueError, TypeError):
         bad = next(i for i, v in enumerate(df["timestamp"].tolist()) if not _is_time(v))
         raise DataError(f"not an ISO-8601 time: {df['timestamp'].iloc[bad]!r}", path=str(path), row=bad + 1,
@@ -224,6 +224,19 @@ def _read_trace_file(path: Path) -> pd.DataFrame:
         df[col] = df[col].str.upper()
     df["source_file"] = path.name
     return df
+
+
+def _parse_times(text: pd.Series) -> pd.Series:
+    """ISO-8601 times to UTC; a time without an offset is NSE exchange time (IST)."""
+    text = text.astype(str).str.strip()
+    aware = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    if aware.any():
+        out[aware] = pd.to_datetime(text[aware], utc=True, format="ISO8601")
+    if (~aware).any():
+        naive = pd.to_datetime(text[~aware], format="ISO8601")
+        out[~aware] = naive.dt.tz_localize(IST).dt.tz_convert("UTC")
+    return out
 
 
 def _is_number(v: Any) -> bool:

@@ -125,6 +125,11 @@ def test_load_traces_of_the_spec_schema_and_bad_files(tmp_path):
     t = load_traces(legacy)
     assert len(t) == 1 and t.loc[0, "metadata"] == {"exit_reason": "take_profit"} and t.loc[0, "signals"] == {}
     assert t.loc[0, "timestamp"] == pd.Timestamp("2024-01-15 04:00:00", tz="UTC")
+    # the spec's own example has no offset: that is exchange time (IST)
+    naive = tmp_path / "naive" / "predictions_20240115_093000_0000.csv"
+    naive.parent.mkdir()
+    naive.write_text(legacy.read_text().replace("2024-01-15 09:30:00+05:30", "2024-01-15 09:30:00"))
+    assert load_traces(naive).loc[0, "timestamp"] == pd.Timestamp("2024-01-15 04:00:00", tz="UTC")
 
     bad_json = tmp_path / "bad" / "predictions_20240115_093000_0000.csv"
     bad_json.parent.mkdir()
