@@ -8,7 +8,17 @@ Rules this adapter follows (Breeze, 2026):
   a same-day round trip is still charged as intraday by the exchange;
 * sends are never blindly retried: a timeout or 5xx leaves the order ``SUBMITTED`` and
   the order book is searched for its ``user_remark`` before anything is resent;
-* definite rejections (an error answer, status ``Rejected``) become ``REJECTED`` acks.
+* definite rejections (an error answer, status ``Rejected``) become ``REJECTED`` acks;
+* a second ``submit`` with a known client id is a ``REJECTED`` duplicate (as on every venue)
+  and never sends anything; for an unconfirmed order it triggers the order-book look-up;
+* brackets are kept client-side, like the simulated venue: when an entry with
+  ``stop_loss_paise``/``take_profit_paise`` is done filling, a stop-loss order ``<id>-SL``
+  and a limit ``<id>-TP`` are placed for the filled quantity; when one leg fills
+  completely the other is cancelled. (Breeze's own bracket products are not allowed via
+  the API any more.) A partial fill of one leg does not shrink the other; both legs can
+  execute in a fast market before the cancel lands.
+* ``FILLED`` is reported only together with its fills (from ``advance``), never from the
+  order book alone, so status and fills never disagree.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -25,14 +35,17 @@ from adapters.breeze.errors import BreezeTransientError
 from adapters.breeze.orders import OrderRecord, OrderRecordRepository, remark_for
 from adapters.breeze.session import BreezeSession
 from adapters.breeze.symbols import BreezeSymbolMap
-from adapters.breeze.times import ist_midnight, parse_ist, to_breeze_iso
+from adapters.breeze.times import IST, ist_midnight, parse_ist, to_breeze_iso
+from core.costs import round_paise_to_tick, tick_size_paise
 from core.errors import BrokerApiError, BrokerDailyLimitError, BrokerSessionError
 from core.model import Bar, Side, rupees_to_paise
-from core.orders import Fill, OrderAck, OrderRequest, OrderStatus, OrderType
+from core.orders import Fill, OrderAck, OrderRequest, OrderStatus, OrderType, Product
 from ports.clock import Clock
 
 log = logging.getLogger(__name__)
 
+SL_SUFFIX = "-SL"
+TP_SUFFIX = "-TP"
 _TERMINAL = {OrderStatus.FILLED.value, OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value}
 _STATUS_MAP = {
     "ordered": OrderStatus.ACCEPTED, "requested": OrderStatus.ACCEPTED, "queued": OrderStatus.ACCEPTED,
@@ -42,38 +55,31 @@ _STATUS_MAP = {
 }
 
 
-def tick_size_paise(price_paise: int) -> int:
-    """NSE equity tick by price band (from 2025-04-15), in paise."""
-    rupees = price_paise / 100
-    if rupees < 250:
-        return 1
-    if rupees < 1000:
-        return 5
-    if rupees < 5000:
-        return 10
-    if rupees < 10000:
-        return 50
-    if rupees < 20000:
-        return 100
-    return 500
-
-
-def aggressive_limit_paise(side: Side, ltp_paise: int, *, pct: float = 0.03, upper_circuit_paise: int | None = None,
-                           lower_circuit_paise: int | None = None) -> int:
-    """LTP +/- ``pct`` on the tick (down for buys, up for sells), kept inside the circuit limits."""
-    if side is Side.BUY:
-        raw = ltp_paise * (1 + pct)
-        tick = tick_size_paise(int(raw))
-        price = int(math.floor(raw / tick + 1e-9) * tick)
-        if upper_circuit_paise:
-            price = min(price, upper_circuit_paise)
-    else:
-        raw = ltp_paise * (1 - pct)
-        tick = tick_size_paise(int(raw))
-        price = int(math.ceil(raw / tick - 1e-9) * tick)
-        if lower_circuit_paise:
-            price = max(price, lower_circuit_paise)
+def aggressive_limit_paise(side: Side, ltp_paise: int, *, on: date, pct: float = 0.03,
+                           upper_circuit_paise: int | None = None, lower_circuit_paise: int | None = None) -> int:
+    """LTP +/- ``pct`` on the NSE tick of ``on`` (down for buys, up for sells), inside the circuit limits."""
+    raw = int(ltp_paise * (1 + pct)) if side is Side.BUY else int(math.ceil(ltp_paise * (1 - pct) - 1e-9))
+    tick = tick_size_paise(raw, on)
+    # Rounded towards the LTP: never more aggressive than the 3 % Breeze allows.
+    price = round_paise_to_tick(raw, tick, Side.SELL if side is Side.BUY else Side.BUY)
+    if side is Side.BUY and upper_circuit_paise:
+        price = min(price, upper_circuit_paise)
+    if side is Side.SELL and lower_circuit_paise:
+        price = max(price, lower_circuit_paise)
     return price
+
+
+def _bracket_problem(order: OrderRequest) -> str:
+    sl, tp = order.stop_loss_paise, order.take_profit_paise
+    for name, level in (("stop_loss_paise", sl), ("take_profit_paise", tp)):
+        if level is not None and level <= 0:
+            return f"{name} must be positive, got {level}"
+    if sl is not None and tp is not None:
+        if order.side is Side.BUY and sl >= tp:
+            return f"a long entry needs stop_loss < take_profit, got {sl} >= {tp}"
+        if order.side is Side.SELL and sl <= tp:
+            return f"a short entry needs stop_loss > take_profit, got {sl} <= {tp}"
+    return ""
 
 
 def _rupees(paise: int) -> str:
@@ -119,10 +125,23 @@ class BreezeBroker:
         if existing is not None:
             if existing.broker_order_id is None and existing.status not in _TERMINAL:
                 self._resolve_unconfirmed(existing, allow_resend=True)
-            return self._ack(existing)
+            return OrderAck(client_order_id=order.client_order_id, status=OrderStatus.REJECTED,
+                            broker_order_id=existing.broker_order_id,
+                            reason=f"duplicate client_order_id {order.client_order_id!r} (that order is "
+                                   f"{existing.status.lower()}); nothing was sent")
+        problem = _bracket_problem(order)
+        if problem:
+            return OrderAck(client_order_id=order.client_order_id, status=OrderStatus.REJECTED, reason=problem)
+        return self._place(order, fill_reason={OrderType.MARKET: "market", OrderType.LIMIT: "limit",
+                                               OrderType.STOP: "stop"}[order.order_type])
+
+    def _place(self, order: OrderRequest, *, fill_reason: str, parent_id: str | None = None) -> OrderAck:
         record = OrderRecord(client_order_id=order.client_order_id, remark=remark_for(order.client_order_id),
                              symbol=order.symbol.upper(), side=order.side.value, quantity=order.quantity,
-                             order_type=order.order_type.value, stop_paise=order.stop_price_paise)
+                             order_type=order.order_type.value, stop_paise=order.stop_price_paise,
+                             product=order.product.value, fill_reason=fill_reason,
+                             stop_loss_paise=order.stop_loss_paise, take_profit_paise=order.take_profit_paise,
+                             parent_id=parent_id)
         try:
             record.price_paise = self._limit_price(order)
         except BrokerApiError as exc:
@@ -175,7 +194,15 @@ class BreezeBroker:
                 self._save(record)
                 return self._ack(record)
         if record.status in _TERMINAL:
-            return self._ack(record)
+            legs = [self._orders[c] for c in (client_order_id + SL_SUFFIX, client_order_id + TP_SUFFIX)
+                    if c in self._orders and self._orders[c].status not in _TERMINAL]
+            for leg in legs:
+                self.cancel(leg.client_order_id)
+            ack = self._ack(record)
+            if legs:
+                ack = attrs.evolve(ack, reason=f"order already {record.status.lower()}; cancelled bracket "
+                                              + ", ".join(leg.client_order_id for leg in legs))
+            return ack
         try:
             self._session.call("cancel_order", exchange_code=self._exchange, order_id=record.broker_order_id)
         except BrokerApiError as exc:
@@ -214,8 +241,12 @@ class BreezeBroker:
             if qty <= record.filled_quantity:
                 continue
             fills.extend(self._new_fills(record))
-        fills.sort(key=lambda f: (f.filled_at, f.trade_id))
         self._refresh_statuses()
+        for fill in list(fills):
+            self._after_fill(self._orders[fill.client_order_id])
+        for record in list(self._orders.values()):
+            self._after_fill(record)       # entries that ended (e.g. cancelled) part-filled
+        fills.sort(key=lambda f: (f.filled_at, f.trade_id))
         return fills
 
     def open_order_ids(self) -> list[str]:
@@ -265,13 +296,13 @@ class BreezeBroker:
                 raise BrokerApiError("a STOP order needs stop_price_paise")
             if order.limit_price_paise is not None:
                 return order.limit_price_paise
-            return aggressive_limit_paise(order.side, order.stop_price_paise, pct=self._pct)
+            return aggressive_limit_paise(order.side, order.stop_price_paise, pct=self._pct, on=self._session_date())
         quote = self._quote(order.symbol)
         ltp = _paise(quote.get("ltp"))
         if ltp is None:
             raise BrokerApiError(f"no last traded price for {order.symbol}; cannot build the aggressive limit "
                                  "Breeze requires instead of a market order")
-        return aggressive_limit_paise(order.side, ltp, pct=self._pct,
+        return aggressive_limit_paise(order.side, ltp, pct=self._pct, on=self._session_date(),
                                       upper_circuit_paise=_paise(quote.get("upper_circuit")),
                                       lower_circuit_paise=_paise(quote.get("lower_circuit")))
 
@@ -384,6 +415,40 @@ class BreezeBroker:
                 self._apply_row(record, row)
                 self._save(record)
 
+    def _session_date(self) -> date:
+        return self._clock.now().astimezone(IST).date()
+
+    def _after_fill(self, record: OrderRecord) -> None:
+        """Brackets: legs once an entry is done filling; one-cancels-other between the legs."""
+        if record.parent_id is not None:
+            if record.status == OrderStatus.FILLED.value:
+                for sibling_id in (record.parent_id + SL_SUFFIX, record.parent_id + TP_SUFFIX):
+                    sibling = self._orders.get(sibling_id)
+                    if sibling is not None and sibling is not record and sibling.status not in _TERMINAL:
+                        self.cancel(sibling_id)
+            return
+        if record.legs_placed or record.filled_quantity <= 0:
+            return
+        if record.stop_loss_paise is None and record.take_profit_paise is None:
+            return
+        if record.status not in _TERMINAL:
+            return                          # still filling: legs cover the final filled quantity
+        record.legs_placed = True
+        self._save(record)
+        exit_side = Side.SELL if record.side == Side.BUY.value else Side.BUY
+        for suffix, level, kind, reason in ((SL_SUFFIX, record.stop_loss_paise, OrderType.STOP, "stop_loss"),
+                                            (TP_SUFFIX, record.take_profit_paise, OrderType.LIMIT, "take_profit")):
+            if level is None:
+                continue
+            leg = OrderRequest(client_order_id=record.client_order_id + suffix, symbol=record.symbol, side=exit_side,
+                               quantity=record.filled_quantity, order_type=kind, product=Product(record.product),
+                               stop_price_paise=level if kind is OrderType.STOP else None,
+                               limit_price_paise=level if kind is OrderType.LIMIT else None)
+            ack = self._place(leg, fill_reason=reason, parent_id=record.client_order_id)
+            if ack.status is OrderStatus.REJECTED:
+                log.error("bracket leg %s for %s rejected: %s", leg.client_order_id, record.client_order_id,
+                          ack.reason)
+
     def _new_fills(self, record: OrderRecord) -> list[Fill]:
         rows = self._session.call_with_retry("get_trade_detail", exchange_code=self._exchange,
                                              order_id=record.broker_order_id) or []
@@ -400,7 +465,7 @@ class BreezeBroker:
             filled_at = parse_ist(when) if when else self._clock.now()
             fills.append(Fill(client_order_id=record.client_order_id, trade_id=trade_id, symbol=record.symbol,
                               side=Side(record.side), quantity=qty, price_paise=price, filled_at=filled_at,
-                              reason="breeze"))
+                              reason=record.fill_reason))
             record.trade_ids.append(trade_id)
             record.filled_quantity += qty
         if fills:

@@ -46,13 +46,20 @@ class OrderRecord:
     last_attempt_at: str | None = None
     filled_quantity: int = 0
     trade_ids: list[str] = attrs.Factory(list)
+    product: str = "intraday"
+    fill_reason: str = "market"
+    stop_loss_paise: int | None = None
+    take_profit_paise: int | None = None
+    parent_id: str | None = None
+    legs_placed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "OrderRecord":
-        return cls(**data)
+        known = {a.name for a in attrs.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 class OrderRecordRepository(Protocol):

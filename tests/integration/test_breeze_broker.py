@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from adapters.breeze import (BreezeBroker, InMemoryOrderRecords, JsonFileOrderRecords, aggressive_limit_paise,
-                             symbol_map_for, tick_size_paise)
+                             symbol_map_for)
 from adapters.breeze.orders import remark_for
 from adapters.breeze.times import IST
 from core.errors import BrokerSessionError
@@ -47,18 +47,15 @@ def test_is_a_broker_port():
     assert isinstance(broker, Broker)
 
 
-@pytest.mark.parametrize("rupees, tick", [(249.99, 1), (250, 5), (999.95, 5), (1000, 10), (5000, 50),
-                                          (10000, 100), (25000, 500)])
-def test_nse_tick_bands(rupees, tick):
-    assert tick_size_paise(round(rupees * 100)) == tick
-
-
 def test_aggressive_limit_rounding_and_circuit_caps():
-    assert aggressive_limit_paise(Side.BUY, 250000) == 257500
-    assert aggressive_limit_paise(Side.BUY, 255000, upper_circuit_paise=260000) == 260000
-    assert aggressive_limit_paise(Side.SELL, 20037) == 19436            # 194.3589 -> up to 194.36
-    assert aggressive_limit_paise(Side.BUY, 24333) == 25060             # 250.63 -> 0.05 tick, down
-    assert aggressive_limit_paise(Side.SELL, 100000, lower_circuit_paise=98000) == 98000
+    on = date(2025, 6, 2)                                   # NSE price-band ticks
+    assert aggressive_limit_paise(Side.BUY, 250000, on=on) == 257500
+    assert aggressive_limit_paise(Side.BUY, 255000, on=on, upper_circuit_paise=260000) == 260000
+    assert aggressive_limit_paise(Side.SELL, 20037, on=on) == 19436            # 194.3589 -> up to 194.36
+    assert aggressive_limit_paise(Side.BUY, 24333, on=on) == 25060             # 250.63 -> 0.05 tick, down
+    assert aggressive_limit_paise(Side.SELL, 100000, on=on, lower_circuit_paise=98000) == 98000
+    assert aggressive_limit_paise(Side.BUY, 23999, on=date(2024, 7, 1)) == 24718   # 0.01 tick below Rs 250
+    assert aggressive_limit_paise(Side.BUY, 23999, on=date(2024, 1, 2)) == 24715   # 0.05 tick before 2024-06-10
 
 
 def test_market_order_goes_out_as_aggressive_limit_with_client_id_in_remark():
@@ -88,7 +85,8 @@ def test_definite_rejection_is_a_rejected_ack_and_never_resent():
     ack = broker.submit(market())
     assert ack.status is OrderStatus.REJECTED and "Insufficient balance" in ack.reason
     clock.advance(timedelta(minutes=5))
-    assert broker.advance(BAR) == [] and broker.submit(market()).status is OrderStatus.REJECTED
+    assert broker.advance(BAR) == []
+    assert "duplicate" in broker.submit(market()).reason
     assert len(placed(sdk)) == 1 and broker.open_order_ids() == []
 
 
@@ -108,8 +106,9 @@ def test_timeout_before_placement_stays_submitted_then_resends_only_after_the_bo
     first = broker.submit(market())
     assert first.status is OrderStatus.SUBMITTED and first.broker_order_id is None
     assert "order book" in first.reason
-    assert broker.submit(market()).status is OrderStatus.SUBMITTED        # too early to resend
-    assert len(placed(sdk)) == 1
+    dup = broker.submit(market())                  # the engine retrying: a duplicate, but it triggers a look-up
+    assert dup.status is OrderStatus.REJECTED and "duplicate" in dup.reason
+    assert broker.order_record("o1").status == "SUBMITTED" and len(placed(sdk)) == 1   # too early to resend
     clock.advance(timedelta(seconds=31))
     broker.advance(BAR)
     record = broker.order_record("o1")
@@ -146,8 +145,9 @@ def test_records_survive_a_restart_and_long_ids_use_a_hashed_remark(tmp_path):
     assert placed(sdk)[0]["user_remark"] == remark_for(cid) != cid
     again, _, _ = make_broker(JsonFileOrderRecords(path), sdk)
     assert again.open_order_ids() == [cid]
-    assert again.submit(market(cid)).broker_order_id == ack.broker_order_id     # idempotent, no new send
-    assert len(placed(sdk)) == 1
+    dup = again.submit(market(cid))
+    assert dup.status is OrderStatus.REJECTED and dup.broker_order_id == ack.broker_order_id
+    assert len(placed(sdk)) == 1 and again.order_record(cid).broker_order_id == ack.broker_order_id
 
 
 def test_fills_are_reported_once_each_with_partial_then_full():
@@ -230,3 +230,72 @@ def test_session_expiry_while_submitting_raises_and_records_nothing_placed():
         broker.submit(market())
     assert broker.order_record("o1").status == "REJECTED" and placed(sdk)
     assert not sdk.orders
+
+
+def test_business_rejections_do_not_raise():
+    broker, sdk, _ = make_broker()
+    no_price = broker.submit(OrderRequest(client_order_id="c", symbol="RELIANCE", side=Side.BUY, quantity=1,
+                                          order_type=OrderType.LIMIT))
+    assert no_price.status is OrderStatus.REJECTED and no_price.reason
+    bad_bracket = broker.submit(OrderRequest(client_order_id="d", symbol="RELIANCE", side=Side.BUY, quantity=1,
+                                             stop_loss_paise=260000, take_profit_paise=250000))
+    assert bad_bracket.status is OrderStatus.REJECTED and "stop_loss" in bad_bracket.reason
+    sdk.quotes.clear()
+    no_quote = broker.submit(market("e"))
+    assert no_quote.status is OrderStatus.REJECTED and placed(sdk) == []
+
+
+def test_fill_reasons_follow_the_order_type():
+    broker, sdk, _ = make_broker()
+    ack = broker.submit(OrderRequest(client_order_id="L", symbol="RELIANCE", side=Side.BUY, quantity=2,
+                                     order_type=OrderType.LIMIT, limit_price_paise=249000))
+    sdk.execute(ack.broker_order_id, 2, 2490, "1", "05-Feb-2025 10:31:05")
+    assert [f.reason for f in broker.advance(BAR)] == ["limit"]
+
+
+def bracket_entry(broker, sdk, qty=10):
+    ack = broker.submit(OrderRequest(client_order_id="e", symbol="RELIANCE", side=Side.BUY, quantity=qty,
+                                     stop_loss_paise=245000, take_profit_paise=260000))
+    assert ack.status is OrderStatus.ACCEPTED
+    return ack
+
+
+def test_bracket_legs_are_placed_when_the_entry_fills_and_are_one_cancels_other():
+    broker, sdk, _ = make_broker()
+    ack = bracket_entry(broker, sdk)
+    assert broker.open_order_ids() == ["e"] and len(placed(sdk)) == 1
+    sdk.execute(ack.broker_order_id, 10, 2500, "1", "05-Feb-2025 10:31:05")
+    (fill,) = broker.advance(BAR)
+    assert fill.reason == "market" and broker.open_order_ids() == ["e-SL", "e-TP"]
+    sl_sent, tp_sent = placed(sdk)[1:]
+    assert (sl_sent["action"], sl_sent["order_type"], sl_sent["stoploss"], sl_sent["quantity"]) == \
+        ("sell", "stoploss", "2450.00", "10")
+    assert (tp_sent["action"], tp_sent["order_type"], tp_sent["price"]) == ("sell", "limit", "2600.00")
+    tp_id = broker.order_record("e-TP").broker_order_id
+    sdk.execute(tp_id, 10, 2601, "2", "05-Feb-2025 11:00:00")
+    (exit_fill,) = broker.advance(BAR)
+    assert (exit_fill.client_order_id, exit_fill.side, exit_fill.reason) == ("e-TP", Side.SELL, "take_profit")
+    assert broker.order_record("e-SL").status == "CANCELLED" and broker.open_order_ids() == []
+    assert sdk.orders[broker.order_record("e-SL").broker_order_id]["status"] == "Cancelled"
+
+
+def test_cancelling_a_filled_entry_cancels_its_live_bracket():
+    broker, sdk, _ = make_broker()
+    ack = bracket_entry(broker, sdk)
+    sdk.execute(ack.broker_order_id, 10, 2500, "1", "05-Feb-2025 10:31:05")
+    broker.advance(BAR)
+    result = broker.cancel("e")
+    assert result.status is OrderStatus.FILLED and "e-SL" in result.reason and "e-TP" in result.reason
+    assert broker.open_order_ids() == []
+
+
+def test_part_filled_entry_cancelled_gets_legs_for_the_filled_quantity():
+    broker, sdk, _ = make_broker()
+    ack = bracket_entry(broker, sdk)
+    sdk.execute(ack.broker_order_id, 4, 2500, "1", "05-Feb-2025 10:31:05")
+    broker.advance(BAR)
+    assert broker.open_order_ids() == ["e"]
+    broker.cancel("e")
+    broker.advance(BAR)
+    assert broker.open_order_ids() == ["e-SL", "e-TP"]
+    assert [p["quantity"] for p in placed(sdk)[1:]] == ["4", "4"]
