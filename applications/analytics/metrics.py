@@ -9,7 +9,10 @@ Classification (scikit-learn, ``zero_division=0``, labels in the order LONG, SHO
     direction (``confusion_matrix[i][j]`` = traces actually ``i`` that were predicted ``j``).
 
 Financial, over per-trade returns ``r = realized_return_pct / 100`` in entry order
-    - ``hit_ratio``: share of traces whose predicted direction equals the actual one;
+    - ``hit_ratio``: share of trades where the price moved the predicted way at all
+      (LONG and exit > entry, SHORT and exit < entry), from the trace's entry and exit
+      prices — unlike ``accuracy`` it ignores the NOOP band, unlike ``win_rate`` it ignores
+      costs; without prices, the share whose actual direction (LONG/SHORT) was predicted;
     - ``win_rate``: share of trades with ``r > 0``;
     - ``avg_return``: mean of ``realized_return_pct`` (percent);
     - ``sharpe_ratio``: ``mean(r) / std(r, ddof=1) * sqrt(periods_per_year)`` (0 when
@@ -187,18 +190,34 @@ class FinancialMetrics:
     worst_return: float
 
 
+def hit_ratio(predicted: Sequence[str] | np.ndarray, entry_price: Sequence[float] | np.ndarray,
+              exit_price: Sequence[float] | np.ndarray) -> float:
+    """Share of trades whose price moved the predicted way (any amount)."""
+    pred = np.asarray(predicted, dtype=object)
+    if pred.size == 0:
+        return 0.0
+    move = np.asarray(exit_price, dtype=float) - np.asarray(entry_price, dtype=float)
+    return float(np.mean(((pred == "LONG") & (move > 0)) | ((pred == "SHORT") & (move < 0))))
+
+
 def financial_metrics(returns_pct: Sequence[float] | np.ndarray, holding_minutes: Sequence[float] | np.ndarray,
                       predicted: Sequence[str] | np.ndarray | None = None,
                       actual: Sequence[str] | np.ndarray | None = None,
-                      periods_per_year: float = PERIODS_PER_YEAR) -> FinancialMetrics:
+                      periods_per_year: float = PERIODS_PER_YEAR,
+                      entry_price: Sequence[float] | np.ndarray | None = None,
+                      exit_price: Sequence[float] | np.ndarray | None = None) -> FinancialMetrics:
     """Financial figures of per-trade returns given in percent (in trade order)."""
     pct = np.asarray(returns_pct, dtype=float)
     r = pct / 100.0
     hold = np.asarray(holding_minutes, dtype=float)
     n = int(pct.size)
     hit = 0.0
-    if predicted is not None and actual is not None and n:
-        hit = float(np.mean(np.asarray(predicted, dtype=object) == np.asarray(actual, dtype=object)))
+    if predicted is not None and entry_price is not None and exit_price is not None and n:
+        hit = hit_ratio(predicted, entry_price, exit_price)
+    elif predicted is not None and actual is not None and n:
+        pred = np.asarray(predicted, dtype=object)
+        act = np.asarray(actual, dtype=object)
+        hit = float(np.mean((pred == act) & (act != "NOOP")))
     return FinancialMetrics(
         total_trades=n, hit_ratio=hit, win_rate=win_rate(r), avg_return=float(pct.mean()) if n else 0.0,
         total_return=float(equity_curve(r)[-1] - 1.0) if n else 0.0,
@@ -247,8 +266,12 @@ def compute_metrics(traces: pd.DataFrame, periods_per_year: float = PERIODS_PER_
     pred = traces["predicted_direction"].to_numpy(dtype=object)
     act = traces["actual_direction"].to_numpy(dtype=object)
     cls = classification_metrics(pred, act)
+    prices = {"entry_price": traces["entry_price"].to_numpy(dtype=float),
+              "exit_price": traces["exit_price"].to_numpy(dtype=float)} \
+        if "entry_price" in traces and "exit_price" in traces else {}
     fin = financial_metrics(traces["realized_return_pct"].to_numpy(dtype=float),
-                            traces["holding_period_minutes"].to_numpy(dtype=float), pred, act, periods_per_year)
+                            traces["holding_period_minutes"].to_numpy(dtype=float), pred, act, periods_per_year,
+                            **prices)
     return AccuracyMetrics(
         total_trades=fin.total_trades, precision=cls.precision, recall=cls.recall, f1_score=cls.f1_score,
         support=cls.support, confusion_matrix=cls.confusion_matrix, accuracy=cls.accuracy,

@@ -72,7 +72,19 @@ def test_classification_matches_hand_counts():
     assert m.f1_score == pytest.approx({"LONG": f1_long, "SHORT": f1_short, "NOOP": 0.0})
     assert m.support == {"LONG": 3, "SHORT": 3, "NOOP": 0}
     assert m.accuracy == pytest.approx(0.5)
+    # no prices in this frame: hits are traces whose actual LONG/SHORT was predicted
     assert m.hit_ratio == pytest.approx(0.5)
+
+
+def test_hit_ratio_follows_the_price_and_ignores_the_noop_band():
+    traces = tiny_traces().assign(
+        entry_price=[100.0, 200.0, 100.0, 100.0, 200.0, 200.0],
+        exit_price=[100.1, 204.0, 110.0, 99.5, 190.0, 190.0])  # first trade: +0.1 %, inside the NOOP band
+    traces.loc[0, "actual_direction"] = "NOOP"
+    m = compute_metrics(traces)
+    # LONG up: trades 0 and 2; SHORT down: trade 5 -> 3 of 6, while accuracy drops to 2 of 6
+    assert m.hit_ratio == pytest.approx(3 / 6)
+    assert m.accuracy == pytest.approx(2 / 6)
 
 
 def test_financial_matches_hand_computation():
