@@ -79,6 +79,9 @@ def build_report(run: RunData, *, strategy: str = "both", symbol: str | None = N
             "portfolio": "daily book equity from PortfolioSnapshotted, net of costs",
             "sharpe_ratio": f"mean/std(ddof=1) of per-trade returns x sqrt({periods_per_year:g})",
             "max_drawdown": "of the compounded per-trade equity curve, negative fraction",
+            "accuracy": "predicted direction == actual direction (actual is NOOP inside the threshold band)",
+            "hit_ratio": "price moved the predicted way by any amount (entry vs exit price)",
+            "win_rate": "realized_return_pct > 0",
         },
     }
     if strategy in (None, "both") and set(traces["strategy"]) >= {"intraday", "swing"}:
