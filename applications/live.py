@@ -1,0 +1,138 @@
+"""Composition root for live trading on ICICI Breeze: real orders, same core as backtest and paper.
+
+``run_live(config, store=..., confirm_live=True)``:
+
+* refuses to start without ``confirm_live`` (``LiveNotConfirmedError``) and without the
+  three credentials ``BREEZE_API_KEY``, ``BREEZE_API_SECRET``, ``BREEZE_SESSION_TOKEN``
+  (environment, or ``.env`` at the project root; ``ConfigError`` names the missing ones);
+* opens a Breeze session, warms the feature books up with ``BreezeHistoricalFeed``
+  (``warmup_days`` of history, not traded), then trades closed bars from the websocket
+  (``BreezeLiveBarSource`` -> ``TickBarAggregator``) through ``BreezeBroker``, whose
+  client-id records (``data/runs/breeze_orders/<run>.json``) make a resend after a crash
+  idempotent;
+* one book per live session (``intraday`` or ``swing``): the account's positions are
+  reconciled against that book on ``--resume``.
+
+``breeze_connect`` is imported only by the default SDK factory of ``adapters.breeze``;
+tests pass a fake ``sdk_factory``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from applications.books import BacktestConfig, BookPlan, default_sentiment, plan_books
+from applications.session import SessionResult, SessionSettings, StopSignal, run_session
+from applications.wiring import project_root, runs_dir
+from core.errors import ConfigError
+from core.events.catalog import PredictionTraced
+from core.model import Bar
+from core.orders import Fill
+from core.telemetry import TelemetryConfig
+from ports.broker import Broker
+from ports.event_store import EventStore
+from ports.sentiment import SentimentProvider
+
+MODE = "live"
+LIVE_STRATEGIES = ("intraday", "swing")
+
+
+class LiveNotConfirmedError(ConfigError):
+    """Live trading sends real orders; it must be asked for explicitly."""
+
+
+@attrs.frozen(kw_only=True)
+class LiveOptions:
+    warmup_days: int = 10
+    square_off_on_stop: bool = True
+    session_end_ist: str = "15:30"
+    telemetry: TelemetryConfig = attrs.Factory(lambda: TelemetryConfig(enabled=False, sample_rate=0.1))
+    square_off_polls: int = 10
+    square_off_poll_seconds: float = 1.0
+
+
+def check_live_allowed(confirm_live: bool, *, environ: dict[str, str] | None = None,
+                       dotenv_path: Path | None = None):
+    """Both refusals, before anything touches the network: the flag, then the credentials."""
+    if not confirm_live:
+        raise LiveNotConfirmedError("live trading sends REAL orders to ICICI Breeze; pass --confirm-live to "
+                                    "proceed (use `sensequant paper` to trade without real orders)")
+    from adapters.breeze.credentials import load_breeze_credentials
+    return load_breeze_credentials(environ, dotenv_path=dotenv_path if dotenv_path is not None
+                                   else project_root() / ".env")
+
+
+def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, options: LiveOptions = LiveOptions(),
+             sdk_factory: Any = None, environ: dict[str, str] | None = None, dotenv_path: Path | None = None,
+             clock: Any = None, sentiment: SentimentProvider | None | str = "default", run_id: str | None = None,
+             resume: str | None = None, shutdown: StopSignal | None = None,
+             trace_sink: Callable[[PredictionTraced], None] | None = None, orders_dir: Path | None = None,
+             log: Callable[[str], None] = lambda _m: None, label: str = "") -> SessionResult:
+    """Trade live on Breeze (see the module docstring)."""
+    credentials = check_live_allowed(confirm_live, environ=environ, dotenv_path=dotenv_path)
+    if config.strategy not in LIVE_STRATEGIES:
+        raise ConfigError(f"live trading runs one book; --strategy must be one of {', '.join(LIVE_STRATEGIES)}, "
+                          f"got {config.strategy!r}")
+    from adapters.breeze import (
+        BreezeBroker,
+        BreezeHistoricalFeed,
+        BreezeLiveBarSource,
+        JsonFileOrderRecords,
+        open_breeze_session,
+        symbol_map_for,
+    )
+    from adapters.memory import InMemoryFeed
+    from adapters.system import IST, WallClock
+
+    clock = clock if clock is not None else WallClock()
+    session = open_breeze_session(credentials, sdk_factory=sdk_factory)
+    symbol_map = symbol_map_for(session)
+    book_cfg = config.intraday if config.strategy == "intraday" else config.swing
+    history = BreezeHistoricalFeed(session, symbol_map, clock, universe=book_cfg.symbols)
+    today = clock.now().astimezone(IST).date()
+    warm = attrs.evolve(config, start=(today - timedelta(days=options.warmup_days)).isoformat(), end=None)
+    plans = plan_books(warm, history)
+    provider = default_sentiment(config) if sentiment == "default" else sentiment
+    run_id = resume or run_id or uuid.uuid4().hex
+    records_dir = orders_dir or (runs_dir() / "breeze_orders")
+    records_dir.mkdir(parents=True, exist_ok=True)
+    records = JsonFileOrderRecords(records_dir / f"{run_id}.json")
+
+    def broker_factory(_plan: BookPlan) -> Broker:
+        return BreezeBroker(session, symbol_map, records, clock)
+
+    end_h, end_m = (int(x) for x in options.session_end_ist.split(":"))
+    session_end = datetime.combine(today, time(end_h, end_m), tzinfo=IST)
+    source = BreezeLiveBarSource(session, symbol_map, clock, session_end=session_end)
+    requests = [([s.symbol for s in p.series], p.series[0].interval) for p in plans]
+
+    def stream(_resume_from: datetime | None) -> Iterator[Bar]:
+        symbols, interval = requests[0]
+        return source.stream(symbols, interval)
+
+    def square_off_fills(broker: Broker, book: Any) -> Sequence[Fill]:
+        from applications.session import flat_bar_after
+        fills: list[Fill] = []
+        for _ in range(options.square_off_polls):
+            fills.extend(broker.advance(flat_bar_after(book)))
+            if not broker.open_order_ids():
+                break
+            clock.sleep(options.square_off_poll_seconds)
+        return fills
+
+    return run_session(
+        config, plans, store=store, mode=MODE, stream=stream, broker_factory=broker_factory,
+        telemetry=options.telemetry, run_id=run_id, resume=resume is not None,
+        warmup_feed=InMemoryFeed([s for p in plans for s in p.series]), sentiment=provider, shutdown=shutdown,
+        settings=SessionSettings(square_off_on_stop=options.square_off_on_stop, compare_bracket_legs=False),
+        square_off_fills=square_off_fills, data_fingerprint="", describe={"feed": "breeze", "today": str(today)},
+        trace_sink=trace_sink, log=log, label=label)
+
+
+__all__ = ["LIVE_STRATEGIES", "LiveNotConfirmedError", "LiveOptions", "MODE", "check_live_allowed", "run_live"]
