@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime, time, timezone
+from datetime import timedelta, date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
 
@@ -238,7 +238,7 @@ def default_sentiment(config: BacktestConfig) -> SentimentProvider | None:
     if not news.is_dir():
         raise ConfigError(f"sentiment.news_dir {news} does not exist; point it at a folder of headline CSVs "
                           "or disable sentiment with --no-sentiment")
-    return HeadlinesSentimentProvider.from_directory(news, lookback_days=config.sentiment.lookback_days)
+    return HeadlinesSentimentProvider(news, lookback=timedelta(days=config.sentiment.lookback_days))
 
 
 def default_broker_factory(plan: BookPlan):

@@ -79,10 +79,16 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
 @click.option("--seed", type=int, help="Seed for every random draw (telemetry sampling). Default 42.")
 @click.option("--sentiment/--no-sentiment", default=None,
               help="Gate entries with point-in-time headline sentiment (default: on).")
+@click.option("--model", "model_id", metavar="ID|production",
+              help="Score every decision with a registered student model (hash-verified before loading); "
+                   "its id is recorded in the signals and prediction traces. 'production' = the champion.")
+@click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Model registry folder (default: data/runs/models).")
 @click.option("--label", default="", help="Free text stored with the run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (no progress bar).")
 @click.pass_obj
-def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, **options: Any) -> None:
+def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, model_id: str | None,
+             registry_dir: Path | None, **options: Any) -> None:
     """Backtest the strategies on historical bars; every decision goes to the event log.
 
     With no arguments it runs both strategies on the shipped real NSE data:
@@ -92,10 +98,11 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, **o
     show RUN` rebuilds the same summary from the log.
     """
     config = backtest_config_from_options(config_file, options)
+    predictor = _load_predictor(model_id, registry_dir) if model_id else None
     store = open_store(obj.get("db_url"))
     try:
         if as_json:
-            result = run_backtest(config, store=store, label=label)
+            result = run_backtest(config, store=store, label=label, predictor=predictor)
         else:
             with Progress(TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
                           TextColumn("bars"), TimeElapsedColumn(), console=err_console,
@@ -108,7 +115,7 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, **o
                     if advance:
                         bar.advance(tasks[book], advance)
 
-                result = run_backtest(config, store=store, progress=progress, label=label)
+                result = run_backtest(config, store=store, progress=progress, label=label, predictor=predictor)
                 for task in tasks.values():
                     bar.update(task, completed=bar.tasks[task].total)
         summary = summarize_run(store, result.run_id)
@@ -124,6 +131,15 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, **o
     console.print(f"{result.bars:,} bars, {result.events:,} events in "
                   f"{result.seconds_running:.2f} s (+{result.seconds_loading:.2f} s loading)")
     console.print(f"run id: [bold]{result.run_id}[/]   (sensequant runs show {result.run_id[:12]})")
+
+
+def _load_predictor(model_id: str, registry_dir: Path | None):
+    from adapters.ml.predictor import load_predictor
+    from adapters.ml.registry import ModelRegistry, default_registry_dir
+    from applications.wiring import runs_dir
+
+    registry = ModelRegistry(registry_dir or default_registry_dir(runs_dir()))
+    return load_predictor(registry, None if model_id == "production" else model_id)
 
 
 COMMANDS = [backtest]

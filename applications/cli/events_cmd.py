@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from zoneinfo import ZoneInfo
+from collections import deque
 
 import click
 
-from applications.cli.output import console, print_json
+from applications.cli.output import console
 from applications.wiring import open_store
 from core.events.codec import to_payload
+
+IST = ZoneInfo("Asia/Kolkata")
 
 
 @click.group("events")
@@ -32,21 +36,24 @@ def tail(obj: dict, run_id: str | None, after_seq: int | None, last: int, follow
     try:
         if run_id:
             run_id = store.get_run(run_id).run_id
-        cursor = after_seq if after_seq is not None else max(store.last_seq() - last, 0)
-        if after_seq is None and run_id:
-            cursor = 0
-        shown: list = []
+        if after_seq is None:
+            # The last `--last` events (of the run, if given): page through, keep the tail.
+            recent: deque = deque(maxlen=max(last, 0))
+            cursor = 0 if run_id else max(store.last_seq() - last, 0)
+            while page := store.read_all(cursor, 5000, run_id=run_id):
+                recent.extend(page)
+                cursor = page[-1].seq
+            for rec in recent:
+                _print(rec, as_json)
+        else:
+            cursor = after_seq
         while True:
             page = store.read_all(cursor, 1000, run_id=run_id)
+            for rec in page:
+                _print(rec, as_json)
             if page:
                 cursor = page[-1].seq
-                if after_seq is None and run_id and not follow and not shown:
-                    page = page[-last:]
-                for rec in page:
-                    _print(rec, as_json)
-                shown.extend(page[:1])
-                if len(page) == 1000:
-                    continue
+                continue
             if not follow:
                 break
             time.sleep(interval)
@@ -64,7 +71,7 @@ def _print(rec, as_json: bool) -> None:
                           "occurred_at": rec.occurred_at.isoformat(), "event_id": str(rec.event_id),
                           "payload": to_payload(rec.event)}, ensure_ascii=False, default=str))
     else:
-        console.print(f"[dim]{rec.seq:>8}[/] {rec.occurred_at:%Y-%m-%d %H:%M} [bold]{rec.type:<28}[/] "
+        console.print(f"[dim]{rec.seq:>8}[/] {rec.occurred_at.astimezone(IST):%Y-%m-%d %H:%M} [bold]{rec.type:<28}[/] "
                       f"{rec.stream_id}  {_summary(rec.event)}")
 
 
@@ -76,4 +83,3 @@ def _summary(event) -> str:
 
 
 COMMANDS = [events]
-_ = print_json
