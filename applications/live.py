@@ -130,7 +130,7 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
         config, plans, store=store, mode=MODE, stream=stream, broker_factory=broker_factory,
         telemetry=options.telemetry, run_id=run_id, resume=resume is not None,
         warmup_feed=InMemoryFeed([s for p in plans for s in p.series]), sentiment=provider, shutdown=shutdown,
-        settings=SessionSettings(square_off_on_stop=options.square_off_on_stop, compare_bracket_legs=False),
+        settings=SessionSettings(square_off_on_stop=options.square_off_on_stop),
         square_off_fills=square_off_fills, data_fingerprint="", describe={"feed": "breeze", "today": str(today)},
         trace_sink=trace_sink, log=log, label=label)
 

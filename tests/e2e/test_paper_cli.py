@@ -14,13 +14,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from applications.backtest import BacktestConfig, SentimentSettings
 from applications.cli.main import cli
+from applications.paper import PaperOptions, run_paper
 from applications.wiring import open_store
 from core.events.base import RunStatus
 from core.events.codec import converter
+from tests.fakes.crashing_clock import CrashingClock
 
 ROOT = Path(__file__).resolve().parents[2]
-RANGE = ["--start", "2024-01-01", "--end", "2024-01-10"]
+START, END = "2024-01-01", "2024-01-05"
+RANGE = ["--start", START, "--end", END]
 BOOK_TYPES = None  # compare every event of the book stream
 
 
@@ -102,16 +106,23 @@ def kill9_and_resume(tmp_path: Path, kills: int, seed: int, speed: str = "60000"
     return db, run_id, killed
 
 
+def reference_session(tmp_path: Path) -> tuple[list[tuple[str, dict]], int]:
+    """The same session uninterrupted (in process, same config as the CLI builds)."""
+    config = BacktestConfig(strategy="intraday", start=START, end=END, sentiment=SentimentSettings(enabled=False))
+    db = f"sqlite:///{tmp_path / 'reference.db'}"
+    store = open_store(db)
+    try:
+        result = run_paper(config, store=store, sentiment=None, clock=CrashingClock(), run_id="reference",
+                           options=PaperOptions(replay_speed=0))
+    finally:
+        store.close()
+    return _book_events(db, "reference"), result.books[0].final_equity_paise
+
+
 def test_kill_dash_9_and_resume_five_times_gives_the_uninterrupted_session(tmp_path):
-    env = _env(tmp_path)
-    ref_db = f"sqlite:///{tmp_path / 'reference.db'}"
-    done = subprocess.run(_paper_cmd(ref_db, "--replay-speed", "0"), cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    reference = json.loads(done.stdout)
+    expected, final_equity = reference_session(tmp_path)
     db, run_id, killed = kill9_and_resume(tmp_path, kills=5, seed=7)
     assert killed >= 3, "the session finished before most kills; slow the replay down"
-    expected = _book_events(ref_db, reference["run_id"])
     got = _book_events(db, run_id)
     # Same decisions, orders, fills, trades, snapshots and checkpoints, in the same order.
     assert got == expected
@@ -129,7 +140,7 @@ def test_kill_dash_9_and_resume_five_times_gives_the_uninterrupted_session(tmp_p
     recon = [r.event for r in run_events if r.type == "reconciliation.completed"]
     assert recon and all(e.ok for e in recon)
     final = [r.event for r in run_events if r.type == "run.completed"][-1]
-    assert final.final_equity_paise == reference["books"][0]["final_equity_paise"]
+    assert final.final_equity_paise == final_equity
 
 
 def test_sigterm_stops_new_entries_squares_off_flushes_and_exits_zero(tmp_path):
@@ -137,7 +148,8 @@ def test_sigterm_stops_new_entries_squares_off_flushes_and_exits_zero(tmp_path):
     db = f"sqlite:///{tmp_path / 'term.db'}"
     proc = subprocess.Popen(_paper_cmd(db, "--replay-speed", "20000"), cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(2.5)
+    _wait_for_run(db, proc)
+    time.sleep(0.4)
     assert proc.poll() is None, proc.communicate()[1].decode()
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
@@ -152,19 +164,15 @@ def test_sigterm_stops_new_entries_squares_off_flushes_and_exits_zero(tmp_path):
             last_position[p["symbol"]] = p["quantity"]
     assert all(q == 0 for q in last_position.values()), "intraday positions must be squared off"
     assert events[-1][0] == "engine.checkpointed"
-    # An interrupted run may be resumed and finishes cleanly.
-    done = subprocess.run(_paper_cmd(db, "--replay-speed", "0", "--resume", run_id), cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["status"] == RunStatus.COMPLETED
-
-
-def test_resume_of_a_completed_run_is_refused(tmp_path):
-    env = _env(tmp_path)
-    db = f"sqlite:///{tmp_path / 'done.db'}"
-    first = subprocess.run(_paper_cmd(db, "--replay-speed", "0"), cwd=ROOT, env=env, capture_output=True,
-                           text=True, timeout=120)
-    run_id = json.loads(first.stdout)["run_id"]
+    # An interrupted run may be resumed and finishes cleanly; a completed one may not.
+    config = BacktestConfig(strategy="intraday", start=START, end=END, sentiment=SentimentSettings(enabled=False))
+    store = open_store(db, durable=True)
+    try:
+        done = run_paper(config, store=store, sentiment=None, clock=CrashingClock(), resume=run_id,
+                         options=PaperOptions(replay_speed=0))
+        assert done.status == RunStatus.COMPLETED and done.reconciliation["intraday"]["ok"]
+    finally:
+        store.close()
     again = subprocess.run(_paper_cmd(db, "--replay-speed", "0", "--resume", run_id), cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=120)
     assert again.returncode != 0
