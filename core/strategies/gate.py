@@ -148,4 +148,9 @@ def component_scores(technical: float, sentiment: float | None, prediction: "Pre
         out["model"] = round(float(prediction.probabilities.get(key, 0.0)), 6)
         out["model_id"] = prediction.model_id
         out["model_direction"] = prediction.direction
+        if prediction.contributions:
+            # Per-feature contributions (LightGBM pred_contrib) for trade-level attribution.
+            out["model_contributions"] = {name: round(float(value), 6)
+                                          for name, value in sorted(prediction.contributions.items())
+                                          if math.isfinite(float(value))}
     return out
