@@ -1,0 +1,214 @@
+"""Paper sessions in process: parity with the backtest, crash/resume, reconciliation, fills, telemetry."""
+
+from __future__ import annotations
+
+import inspect
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters.memory import InMemoryEventStore, InMemoryFeed
+from adapters.simulated import ReplayBarSource, SimulatedClock
+from applications.backtest import BacktestConfig, SentimentSettings, default_broker_factory, run_backtest
+from applications.books import default_feed, plan_books
+from applications.paper import PaperOptions, run_paper
+from applications.session import run_session
+from core.errors import ReconciliationError, ResumeError
+from core.events.codec import converter
+from core.model import Interval
+from core.telemetry import TelemetryConfig
+from tests.fakes.broker import FakeBroker
+from tests.fakes.crashing_clock import CrashingClock, SimulatedCrash
+from tests.fakes.duplicating_broker import DuplicatingBroker
+
+ROOT = Path(__file__).resolve().parents[2]
+DECISIONS = ("signal.generated", "order.submitted", "order.filled", "trade.closed")
+INTRADAY = BacktestConfig(strategy="intraday", start="2024-01-01", end="2024-01-19",
+                          sentiment=SentimentSettings(enabled=False))
+SWING = BacktestConfig(strategy="swing", start="2016-01-01", end="2018-12-31",
+                       sentiment=SentimentSettings(enabled=False))
+FAST = PaperOptions(replay_speed=0)
+
+
+def payloads(store, stream: str, types=None) -> list[tuple[str, dict]]:
+    return [(r.type, converter.unstructure(r.event)) for r in store.read_stream(stream)
+            if types is None or r.type in types]
+
+
+@pytest.fixture(scope="module")
+def feed():
+    return default_feed(INTRADAY)
+
+
+@pytest.mark.parametrize("config", [INTRADAY, SWING], ids=["intraday", "swing"])
+def test_paper_over_replay_makes_exactly_the_backtest_decisions(config, feed):
+    backtest, paper = InMemoryEventStore(), InMemoryEventStore()
+    run_backtest(config, store=backtest, feed=feed, sentiment=None, run_id="bt")
+    result = run_paper(config, store=paper, feed=feed, sentiment=None, clock=SimulatedClock(), options=FAST,
+                       run_id="pp")
+    assert result.status == "completed"
+    name = config.books()[0]
+    expected = payloads(backtest, f"bt:{name}", DECISIONS)
+    assert [t for t, _ in expected].count("trade.closed") >= 5, "too few trades for a meaningful comparison"
+    assert payloads(paper, f"pp:{name}", DECISIONS) == expected
+
+
+@pytest.mark.parametrize("config,seed,most", [(INTRADAY, 1, 1500), (INTRADAY, 2, 1500), (SWING, 3, 400)],
+                         ids=["intraday-1", "intraday-2", "swing"])
+def test_crash_anywhere_and_resume_gives_the_uninterrupted_event_stream(config, seed, most, feed):
+    reference = InMemoryEventStore()
+    options = PaperOptions(replay_speed=1e6)  # one clock sleep per bar: the crash points
+    run_paper(config, store=reference, feed=feed, sentiment=None, clock=CrashingClock(), options=options,
+              run_id="R")
+    store = InMemoryEventStore()
+    rng = random.Random(seed)
+    crashes, resume = 0, None
+    while True:
+        try:
+            result = run_paper(config, store=store, feed=feed, sentiment=None, options=options,
+                               clock=CrashingClock(crash_at=rng.randint(20, most)), run_id="R", resume=resume)
+            break
+        except SimulatedCrash:
+            crashes += 1
+            resume = "R"
+    assert crashes >= 2
+    name = config.books()[0]
+    assert payloads(store, f"R:{name}") == payloads(reference, f"R:{name}")
+    assert result.status == "completed"
+    assert all(r["ok"] for r in result.reconciliation.values())
+
+
+def _crash_with_open_position(feed) -> tuple[InMemoryEventStore, str]:
+    options = PaperOptions(replay_speed=1e6)
+    for crash_at in range(30, 3000, 37):
+        store = InMemoryEventStore()
+        with pytest.raises(SimulatedCrash):
+            run_paper(INTRADAY, store=store, feed=feed, sentiment=None, options=options,
+                      clock=CrashingClock(crash_at=crash_at), run_id="X")
+        changes = [e for t, e in payloads(store, "X:intraday") if t == "position.changed"]
+        if changes and changes[-1]["quantity"] != 0:
+            return store, "X"
+    raise AssertionError("no crash point with an open position")
+
+
+def test_resume_refuses_to_trade_when_the_broker_disagrees(feed):
+    store, run_id = _crash_with_open_position(feed)
+    before = payloads(store, f"{run_id}:intraday")
+    plans = plan_books(INTRADAY, feed)
+    symbols, interval = [s.symbol for s in plans[0].series], plans[0].series[0].interval
+
+    def stream(resume_from):
+        return ReplayBarSource(feed, SimulatedClock(), speed=0, start=resume_from).stream(symbols, interval)
+
+    with pytest.raises(ReconciliationError, match="broker and event log disagree"):
+        run_session(INTRADAY, plans, store=store, mode="paper", stream=stream,
+                    broker_factory=lambda _plan: FakeBroker(),  # a venue that is flat: it lost the position
+                    telemetry=TelemetryConfig(), run_id=run_id, resume=True,
+                    warmup_feed=InMemoryFeed([s for p in plans for s in p.series]))
+    run_events = payloads(store, f"{run_id}:run")
+    done = [e for t, e in run_events if t == "reconciliation.completed"]
+    assert done and done[-1]["ok"] is False and done[-1]["mismatches"]
+    assert any(t == "reconciliation.position_reconciled" for t, _ in run_events)
+    # nothing was traded after the refusal
+    assert payloads(store, f"{run_id}:intraday") == before
+
+
+def test_resume_of_an_unknown_or_completed_run_is_refused(feed):
+    store = InMemoryEventStore()
+    run_paper(INTRADAY, store=store, feed=feed, sentiment=None, clock=SimulatedClock(), options=FAST, run_id="D")
+    with pytest.raises(ResumeError, match="already completed"):
+        run_paper(INTRADAY, store=store, feed=feed, sentiment=None, clock=SimulatedClock(), options=FAST,
+                  resume="D")
+    with pytest.raises(Exception, match="(?i)not found|unknown|no run"):
+        run_paper(INTRADAY, store=store, feed=feed, sentiment=None, clock=SimulatedClock(), options=FAST,
+                  resume="nope")
+
+
+def test_duplicate_fills_are_applied_once(feed):
+    plain, doubled = InMemoryEventStore(), InMemoryEventStore()
+    run_backtest(INTRADAY, store=plain, feed=feed, sentiment=None, run_id="A")
+    brokers: list[DuplicatingBroker] = []
+
+    def factory(plan):
+        brokers.append(DuplicatingBroker(default_broker_factory(plan)))
+        return brokers[-1]
+
+    run_backtest(INTRADAY, store=doubled, feed=feed, sentiment=None, run_id="A", broker_factory=factory)
+    assert brokers[0].duplicates_sent > 10
+    assert payloads(doubled, "A:intraday") == payloads(plain, "A:intraday")
+
+
+def test_a_failing_telemetry_sink_never_stops_trading(feed):
+    on = PaperOptions(replay_speed=0, telemetry=TelemetryConfig(enabled=True, sample_rate=1.0))
+    calm, failing = InMemoryEventStore(), InMemoryEventStore()
+    ok = run_paper(INTRADAY, store=calm, feed=feed, sentiment=None, clock=SimulatedClock(), options=on, run_id="T")
+
+    def broken_sink(_trace):
+        raise OSError("disk full")
+
+    bad = run_paper(INTRADAY, store=failing, feed=feed, sentiment=None, clock=SimulatedClock(), options=on,
+                    run_id="T", trace_sink=broken_sink)
+    assert bad.status == "completed"
+    assert bad.telemetry["intraday"]["failed"] == ok.telemetry["intraday"]["emitted"] > 0
+    assert payloads(failing, "T:intraday", DECISIONS) == payloads(calm, "T:intraday", DECISIONS)
+
+
+def test_telemetry_sampling_and_throttling_are_configurable(feed):
+    counts = {}
+    for label, telemetry in {"all": TelemetryConfig(enabled=True, sample_rate=1.0),
+                             "tenth": TelemetryConfig(enabled=True, sample_rate=0.1),
+                             "throttled": TelemetryConfig(enabled=True, sample_rate=1.0,
+                                                          min_seconds_between=86_400 * 7),
+                             "off": TelemetryConfig(enabled=False)}.items():
+        result = run_paper(INTRADAY, store=InMemoryEventStore(), feed=feed, sentiment=None, clock=SimulatedClock(),
+                           options=PaperOptions(replay_speed=0, telemetry=telemetry))
+        counts[label] = result.telemetry["intraday"]
+    trades = counts["all"]["emitted"]
+    assert trades > 20 and counts["all"]["skipped"] == 0
+    assert 0 < counts["tenth"]["emitted"] < trades / 3
+    assert counts["throttled"]["emitted"] <= 4 < trades  # 3 weeks, one trace a week at most
+    assert counts["off"]["emitted"] == 0 and counts["off"]["skipped"] == trades
+    assert PaperOptions().telemetry.sample_rate == 0.1
+
+
+def test_paper_cannot_be_given_a_broker_and_never_loads_the_breeze_order_adapter():
+    params = inspect.signature(run_paper).parameters
+    assert not any("broker" in name for name in params)
+    code = ("import sys\n"
+            "from adapters.memory import InMemoryEventStore\n"
+            "from adapters.simulated import SimulatedClock\n"
+            "from applications.backtest import BacktestConfig, SentimentSettings\n"
+            "from applications.paper import PaperOptions, run_paper\n"
+            "c = BacktestConfig(strategy='intraday', start='2024-01-01', end='2024-01-02', "
+            "sentiment=SentimentSettings(enabled=False))\n"
+            "r = run_paper(c, store=InMemoryEventStore(), clock=SimulatedClock(), sentiment=None, "
+            "options=PaperOptions(replay_speed=0))\n"
+            "assert r.status == 'completed'\n"
+            "loaded = [m for m in sys.modules if m.startswith(('adapters.breeze', 'breeze_connect'))]\n"
+            "assert not loaded, loaded\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_replay_waits_on_the_clock_and_orders_ties_by_symbol_order():
+    from datetime import datetime, timedelta, timezone
+
+    from core.model import Bar, BarSeries
+
+    t0 = datetime(2024, 1, 1, 3, 45, tzinfo=timezone.utc)
+    interval = Interval.parse("1minute")
+
+    def series(symbol):
+        return BarSeries.from_bars([Bar(symbol=symbol, interval=interval, start=t0 + timedelta(minutes=k), open=1.0,
+                                        high=1.0, low=1.0, close=1.0, volume=1) for k in range(5)])
+
+    clock = SimulatedClock(datetime(2030, 1, 1, tzinfo=timezone.utc))
+    start = clock.now()
+    replay = ReplayBarSource(InMemoryFeed([series("B"), series("A")]), clock, speed=60.0)
+    bars = list(replay.stream(["B", "A"], interval))
+    assert [b.symbol for b in bars[:4]] == ["B", "A", "B", "A"]
+    # 4 minutes of bars at 60x: 4 seconds of clock time, slept, not spent
+    assert clock.now() - start == timedelta(seconds=4)
