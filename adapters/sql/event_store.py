@@ -159,17 +159,18 @@ class SqlEventStore:
                 pipeline = nullcontext() if self._sqlite else raw.driver_connection.pipeline()
                 cur = raw.cursor()
                 try:
+                    # Any failure: leave pipeline mode first (its exit settles the queued
+                    # results), then roll back on the plain connection.
                     with pipeline:
                         if self._sqlite:
                             cur.execute("BEGIN IMMEDIATE")
                         else:
                             cur.execute("LOCK TABLE events IN EXCLUSIVE MODE")
-                        try:
-                            yield cur
-                            raw.commit()
-                        except BaseException:
-                            raw.rollback()
-                            raise
+                        yield cur
+                        raw.commit()
+                except BaseException:
+                    raw.rollback()
+                    raise
                 finally:
                     cur.close()
             except self._dbapi.IntegrityError:
