@@ -98,6 +98,7 @@ class SessionResult:
     duplicate_fills_ignored: int
     reconciliation: dict[str, dict[str, Any]]
     latencies_s: list[float] = attrs.Factory(list)
+    commit_s: list[float] = attrs.Factory(list)
 
 
 @attrs.define
@@ -136,6 +137,8 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
     beginning when None. ``warmup_feed`` (optional) supplies the bars before that.
     """
     shutdown = shutdown or _NeverStop()
+    timed = _TimedStore(store) if settings.measure_latency else None
+    book_store: EventStore = timed if timed is not None else store  # type: ignore[assignment]
     namespace = run_namespace(run_id)
     run_stream_id = f"{run_id}:run"
     if resume:
@@ -183,7 +186,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
             if version != state.stream_version:
                 raise ResumeError(f"stream {stream_id} has {version - state.stream_version} events after its last "
                                   "checkpoint (a torn batch); the log cannot be resumed safely")
-        recorder = EventRecorder(store, stream_id=stream_id, run_id=run_id, namespace=namespace,
+        recorder = EventRecorder(book_store, stream_id=stream_id, run_id=run_id, namespace=namespace,
                                  batch_size=settings.event_batch_size, expected_version=version)
         broker = broker_factory(plan)
         engine = TradingEngine(
@@ -223,6 +226,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
 
     reconciliation: dict[str, dict[str, Any]] = {}
     latencies: list[float] = []
+    commits: list[float] = []
     status, message, stopped = RunStatus.COMPLETED, "", False
     bars = 0
     try:
@@ -248,8 +252,9 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
             i = fb.append(bar)
             b.engine.step(fb, i)
             bars += 1
-            if settings.measure_latency:
+            if timed is not None:
                 latencies.append(_time.perf_counter() - t0)
+                commits.append(timed.take())
         if shutdown.requested:
             stopped = True
         for b in all_books:
@@ -282,7 +287,29 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
     return SessionResult(run_id=run_id, resumed=resume, status=status, books=results, bars=bars,
                          telemetry=telemetry_counts,
                          duplicate_fills_ignored=sum(b.engine.duplicate_fills_ignored for b in all_books),
-                         reconciliation=reconciliation, latencies_s=latencies)
+                         reconciliation=reconciliation, latencies_s=latencies, commit_s=commits)
+
+
+class _TimedStore:
+    """Measures the time spent in ``append`` (the durable commit) for the latency benchmark."""
+
+    def __init__(self, inner: EventStore) -> None:
+        self._inner = inner
+        self._spent = 0.0
+
+    def append(self, *args: Any, **kwargs: Any) -> Any:
+        t0 = _time.perf_counter()
+        try:
+            return self._inner.append(*args, **kwargs)
+        finally:
+            self._spent += _time.perf_counter() - t0
+
+    def take(self) -> float:
+        spent, self._spent = self._spent, 0.0
+        return spent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def _symbols(plan: BookPlan) -> list[str]:
