@@ -1,0 +1,185 @@
+"""The Panel app over a real SQLite store: live tailing, drill-down, export, run following,
+the Bokeh document, and the authentication rules for non-loopback hosts."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+import panel as pn
+import pytest
+from bokeh.document import Document
+
+from applications.dashboard.app import DashboardApp, DashboardSettings, SharedLog, is_loopback, resolve_auth
+from applications.wiring import open_store
+from core.errors import ConfigError
+from tests.fakes.recording_store import RecordingEventStore
+from tests.integration.dashboard_support import backtest_db, copy_events  # noqa: F401  (fixture)
+
+pn.extension("tabulator")
+
+
+@pytest.fixture
+def app(backtest_db):  # noqa: F811
+    store = open_store(backtest_db.url)
+    yield DashboardApp(store, DashboardSettings(run=backtest_db.run_id[:10]))
+    store.close()
+
+
+def _trades_total(app: DashboardApp) -> int:
+    return len(app.model.data.trades)
+
+
+def test_tailing_reads_only_new_events_and_folds_them(backtest_db, sqlite_url):  # noqa: F811
+    events = backtest_db.events
+    source = open_store(backtest_db.url)
+    info = attrs.evolve(source.get_run(backtest_db.run_id), status="running", ended_at=None)
+    source.close()
+    store = RecordingEventStore(open_store(sqlite_url))
+    store.start_run(info)
+    half = len(events) * 3 // 5
+    copy_events(events[:half], store)
+    app = DashboardApp(store, DashboardSettings())
+    app.view().server_doc(Document())
+    assert app.model.run_id == info.run_id and app.model.events == half
+    first_trades = _trades_total(app)
+    assert app.badge.object and "LIVE" in app.badge.object  # being written, nothing completed yet
+    assert app.replay_cut() == (None, None)
+
+    copy_events(events[half:], store)
+    store.reads.clear()
+    assert app.tail() is True
+    # one incremental read from the last seq seen (plus the empty page that ends it)
+    assert store.reads[0][0] == half and store.reads[0][2] == info.run_id
+    assert all(after >= half for after, _limit, _run in store.reads)
+    assert app.model.events == len(events)
+    assert _trades_total(app) > first_trades
+    assert app.replay.value == app.replay.end  # the slider follows the newest event
+    assert "seq" in app.replay_info.object and "latest" in app.replay_info.object
+    assert "HISTORICAL" in app.badge.object  # RunCompleted arrived
+    store.reads.clear()
+    assert app.tail() is False and store.reads[0][0] == app.model.last_seq
+    store.close()
+
+
+def test_choosing_a_symbol_changes_the_trades_table(app):
+    app.view()
+    app.symbol.value = "TCS"
+    tcs = app.trades.value
+    assert len(tcs) and set(tcs["symbol"]) == {"TCS"}
+    app.symbol.value = "RELIANCE"
+    rel = app.trades.value
+    assert len(rel) and set(rel["symbol"]) == {"RELIANCE"}
+    assert set(rel["trade_id"]).isdisjoint(tcs["trade_id"])
+    assert "RELIANCE" in app.price.object.opts.get().kwargs.get("title", "RELIANCE")
+
+
+def test_replay_slider_and_strategy_filter_change_every_panel(app):
+    app.view()
+    full = json.loads(app._export_file().getvalue())
+    app.replay.value = app.replay.end // 3
+    app.render()
+    cut = json.loads(app._export_file().getvalue())
+    assert cut["as_of"]["seq"] is not None and cut["trades"] < full["trades"]
+    assert "as of <b>seq" in app.replay_info.object
+    app.replay_by.value = "time"
+    app.replay.value = app.replay.end // 2
+    app.render()
+    by_time = json.loads(app._export_file().getvalue())
+    assert by_time["as_of"]["time"] is not None and by_time["as_of"]["seq"] is None
+    app.replay.value = app.replay.end
+    app.strategy.value = "swing"
+    swing = json.loads(app._export_file().getvalue())
+    assert set(swing["strategies"]) == {"swing"} and not app.cards["intraday"].visible
+    assert not app.confusion["intraday"].visible and app.confusion["swing"].visible
+
+
+def test_export_is_the_current_metrics_as_json(app, backtest_db):  # noqa: F811
+    app.view()
+    doc = json.loads(app._export_file().getvalue().decode("utf-8"))
+    assert doc["run_id"] == backtest_db.run_id and doc["status"] == "completed"
+    assert doc["strategies"]["intraday"] == app._cards["intraday"].to_dict()
+    assert doc["filters"]["strategy"] == "both" and doc["last_seq"] == backtest_db.events[-1].seq
+    assert app.export.filename == f"sensequant-metrics-{backtest_db.run_id[:12]}.json"
+
+
+def test_an_empty_store_waits_for_the_first_run_and_follows_it(backtest_db, sqlite_url):  # noqa: F811
+    store = open_store(sqlite_url)
+    app = DashboardApp(store, DashboardSettings())
+    app.view().server_doc(Document())
+    assert app.model.run is None and "no runs yet" in app.title.object
+    source = open_store(backtest_db.url)
+    store.start_run(source.get_run(backtest_db.run_id))
+    source.close()
+    copy_events(backtest_db.events, store)
+    assert app.tail() is True
+    assert app.model.run_id == backtest_db.run_id and app.model.events == len(backtest_db.events)
+    store.close()
+
+
+def test_the_whole_page_builds_a_bokeh_document(app):
+    doc = Document()
+    app.view().server_doc(doc)
+    assert doc.roots
+    assert app.symbol.options and app.symbol.value in app.symbol.options
+
+
+def test_shared_log_reads_each_event_once_for_every_session(backtest_db):  # noqa: F811
+    store = RecordingEventStore(open_store(backtest_db.url))
+    log = SharedLog(store, page_size=500)
+    a = log.events_after(backtest_db.run_id, 0)
+    reads = len(store.reads)
+    assert [r.seq for r in a] == [r.seq for r in backtest_db.events] and reads >= 3
+    b = log.events_after(backtest_db.run_id, a[100].seq)
+    assert [r.seq for r in b] == [r.seq for r in a[101:]]
+    assert store.reads[reads][0] == a[-1].seq  # the second caller only asked for newer events
+    store.close()
+
+
+# --------------------------------------------------------------------- security
+
+
+def test_loopback_needs_no_authentication():
+    assert resolve_auth("127.0.0.1", basic_auth_file=None, cookie_secret=None, environ={}) is None
+    assert resolve_auth("localhost", basic_auth_file=None, cookie_secret=None, environ={}) is None
+    assert is_loopback("::1") and not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "dashboard.example.com"])
+def test_a_public_host_without_authentication_is_refused(host):
+    with pytest.raises(ConfigError, match=f"refusing to serve the dashboard on {host}"):
+        resolve_auth(host, basic_auth_file=None, cookie_secret="x" * 32, environ={})
+
+
+def test_basic_auth_needs_a_cookie_secret_and_a_valid_credentials_file(tmp_path):
+    with pytest.raises(ConfigError, match="cookie secret"):
+        resolve_auth("0.0.0.0", basic_auth_file=None, cookie_secret=None,
+                     environ={"SENSEQUANT_DASHBOARD_PASSWORD": "pw"})
+    with pytest.raises(ConfigError, match="too short"):
+        resolve_auth("0.0.0.0", basic_auth_file=None, cookie_secret="short",
+                     environ={"SENSEQUANT_DASHBOARD_PASSWORD": "pw"})
+    env = resolve_auth("0.0.0.0", basic_auth_file=None, cookie_secret=None,
+                       environ={"SENSEQUANT_DASHBOARD_PASSWORD": "pw",
+                                "SENSEQUANT_DASHBOARD_COOKIE_SECRET": "s" * 32})
+    assert env.basic_auth == "pw" and env.cookie_secret == "s" * 32
+    good = tmp_path / "users.json"
+    good.write_text(json.dumps({"analyst": "correct horse"}))
+    auth = resolve_auth("0.0.0.0", basic_auth_file=str(good), cookie_secret="c" * 32, environ={})
+    assert auth.basic_auth == str(good.resolve()) and "users.json" in auth.source
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match="bad.json: not JSON"):
+        resolve_auth("0.0.0.0", basic_auth_file=str(bad), cookie_secret="c" * 32, environ={})
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    with pytest.raises(ConfigError, match="non-empty JSON object"):
+        resolve_auth("0.0.0.0", basic_auth_file=str(empty), cookie_secret="c" * 32, environ={})
+    with pytest.raises(ConfigError, match="cannot read it"):
+        resolve_auth("0.0.0.0", basic_auth_file=str(tmp_path / "missing.json"), cookie_secret="c" * 32, environ={})
+
+
+def test_settings_are_validated():
+    with pytest.raises(ConfigError, match="--refresh"):
+        DashboardSettings(refresh_seconds=0)
+    with pytest.raises(ConfigError, match="--alert-precision-threshold"):
+        DashboardSettings(precision_threshold=1.5)
