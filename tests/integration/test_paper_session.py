@@ -43,17 +43,25 @@ def feed():
     return default_feed(INTRADAY)
 
 
-@pytest.mark.parametrize("config", [INTRADAY, SWING], ids=["intraday", "swing"])
+SWING_WITH_NEWS = BacktestConfig(strategy="swing", start="2017-01-01", end="2018-12-31")
+
+
+@pytest.mark.parametrize("config", [INTRADAY, SWING, SWING_WITH_NEWS], ids=["intraday", "swing", "swing-sentiment"])
 def test_paper_over_replay_makes_exactly_the_backtest_decisions(config, feed):
     backtest, paper = InMemoryEventStore(), InMemoryEventStore()
-    run_backtest(config, store=backtest, feed=feed, sentiment=None, run_id="bt")
-    result = run_paper(config, store=paper, feed=feed, sentiment=None, clock=SimulatedClock(), options=FAST,
+    # the headline sentiment provider is used point in time by both modes (shipped news, VADER)
+    sentiment = "default" if config.sentiment.enabled else None
+    run_backtest(config, store=backtest, feed=feed, sentiment=sentiment, run_id="bt")
+    result = run_paper(config, store=paper, feed=feed, sentiment=sentiment, clock=SimulatedClock(), options=FAST,
                        run_id="pp")
     assert result.status == "completed"
     name = config.books()[0]
     expected = payloads(backtest, f"bt:{name}", DECISIONS)
     assert [t for t, _ in expected].count("trade.closed") >= 5, "too few trades for a meaningful comparison"
     assert payloads(paper, f"pp:{name}", DECISIONS) == expected
+    if sentiment is not None:
+        scored = payloads(backtest, f"bt:{name}", ("sentiment.scored",))
+        assert scored and payloads(paper, f"pp:{name}", ("sentiment.scored",)) == scored
 
 
 @pytest.mark.parametrize("config,seed,most", [(INTRADAY, 1, 1500), (INTRADAY, 2, 1500), (SWING, 3, 400)],
