@@ -101,6 +101,23 @@ def bench(url: str, label: str, n_events: int, batch: int, n_single: int) -> Non
         durable.close()
 
 
+def fsync_latency(folder: str, n: int = 200) -> float:
+    """Median seconds of write+fsync on this disk: the floor of one durable commit."""
+    path = os.path.join(folder, "fsync.probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    times = []
+    try:
+        for _ in range(n):
+            start = time.perf_counter()
+            os.write(fd, b"x" * 512)
+            os.fsync(fd)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        os.remove(path)
+    return sorted(times)[len(times) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000, help="events in the batched run")
@@ -111,6 +128,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
+        floor = fsync_latency(tmp)
+        print(f"fsync median {floor * 1e6:.0f} us: at most {1 / floor:,.0f} durable commits/s on this disk")
         bench(f"sqlite:///{tmp}/bench.db", "SQLite", args.events, args.batch, args.single)
     if not args.pg_url:
         print("PostgreSQL  skipped: give --pg-url or set SENSEQUANT_TEST_POSTGRES_URL")

@@ -323,6 +323,7 @@ def test_durability_settings(url):
                 if store.dialect == "sqlite":
                     assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
                     assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 30_000
+                    assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 10_000
                     assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == (2 if durable else 1)
                 else:
                     assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == (
