@@ -198,7 +198,12 @@ def test_kill_9_in_the_middle_of_a_batch_leaves_it_all_or_nothing(url):
         receiver, sender = FORK.Pipe(duplex=False)
         proc = FORK.Process(target=_doomed_writer, args=(url, size, sender))
         proc.start()
-        announced = [receiver.recv() for _ in range(2)]  # batch 0 committed, batch 1 under way
+        announced = []
+        while len(announced) < 2:  # batch 0 committed, batch 1 under way
+            if not receiver.poll(60):
+                proc.kill()
+                pytest.fail(f"the writer process stopped announcing batches (exit code {proc.exitcode})")
+            announced.append(receiver.recv())
         time.sleep(rng.uniform(0.005, 0.04))
         while receiver.poll():
             announced.append(receiver.recv())
