@@ -111,7 +111,7 @@ class SentimentRegistry:
     def __init__(self, clock: Clock, *, mode: str = "weighted", failure_threshold: int = 5,
                  cooldown: timedelta = timedelta(minutes=30), ttl: timedelta = timedelta(hours=1),
                  bucket: timedelta = timedelta(minutes=1), max_stale: timedelta = timedelta(days=1),
-                 timer: Callable[[], float] = time.perf_counter,
+                 timer: Callable[[], float] = time.perf_counter, max_cache_entries: int = 100_000,
                  on_health: Callable[[FeedHealthChanged], None] | None = None, name: str = "registry") -> None:
         if mode not in ("weighted", "first"):
             raise ConfigError(f"sentiment registry mode {mode!r} is unknown; use 'weighted' or 'first'")
@@ -126,6 +126,7 @@ class SentimentRegistry:
         self._bucket = bucket
         self.max_stale = max_stale
         self._timer = timer
+        self.max_cache_entries = max_cache_entries
         self._on_health = on_health
         self._entries: dict[str, _Entry] = {}
         self._order: list[str] = []
@@ -285,5 +286,9 @@ class SentimentRegistry:
                                 sample_size=sum(r.sample_size for _, r in readings), confidence=confidence)
 
     def _evict(self, now: datetime) -> None:
-        if len(self._cache) > 50_000:
-            self._cache = {k: v for k, v in self._cache.items() if now - v[0] < self.ttl}
+        if len(self._cache) <= self.max_cache_entries:
+            return
+        # Oldest insertions first (dicts keep insertion order): drop to 90 % of the cap in one go.
+        target = int(self.max_cache_entries * 0.9)
+        for key in list(self._cache)[: len(self._cache) - target]:
+            del self._cache[key]

@@ -149,3 +149,13 @@ def test_configuration_errors():
         reg.register(StubSentimentProvider())
     with pytest.raises(ConfigError):
         reg.register(ScriptedSentimentProvider("x"), weight=-1)
+
+
+def test_cache_is_bounded():
+    reg, _, _ = registry(max_cache_entries=10)
+    reg.register(ScriptedSentimentProvider("newsapi", 0.1))
+    for i in range(25):
+        reg.score("TCS", T0 + timedelta(minutes=i))
+    assert len(reg._cache) <= 10
+    reg.score("TCS", T0 + timedelta(minutes=24))
+    assert reg.cache_hits == 1                                   # the newest entries survive
