@@ -387,7 +387,10 @@ class SqlEventStore:
         query = sa.select(rn)
         if mode is not None:
             query = query.where(rn.c.mode == mode)
-        query = query.order_by(rn.c.started_at.desc(), rn.c.run_id).limit(limit)
+        # Ties by run id in code-point order, as the in-memory store sorts (PostgreSQL's
+        # default collation would order differently).
+        run_id_order = rn.c.run_id if self._sqlite else rn.c.run_id.collate("C")
+        query = query.order_by(rn.c.started_at.desc(), run_id_order).limit(limit)
         with self._engine.connect() as conn:
             return [self._run(row) for row in conn.execute(query).all()]
 

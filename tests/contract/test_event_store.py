@@ -302,3 +302,10 @@ def test_nul_characters_in_keys_are_refused_up_front(store):
     (rec,) = store.append("s", 0, [new(alert("nul \x00 inside a payload is fine"))], run_id="r")
     assert store.read_stream("s")[0].event == rec.event
     assert store.last_seq() == 1
+
+
+def test_runs_started_together_are_listed_by_run_id(store):
+    ids = ["b-run", "B-run", "a-run", "é-run", "_run", "Z-run"]
+    for run_id in ids:
+        store.start_run(run_info(run_id, T0))
+    assert [r.run_id for r in store.list_runs()] == sorted(ids)
