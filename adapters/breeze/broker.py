@@ -364,12 +364,17 @@ class BreezeBroker:
     def _resolve_unconfirmed(self, record: OrderRecord, *, allow_resend: bool) -> None:
         """Find an order whose send had no definite answer; resend only when the book proves it absent."""
         book = self._order_book()
-        for row in book:
-            if str(row.get("user_remark", "")) == record.remark:
-                record.broker_order_id = str(row["order_id"])
-                self._apply_row(record, row)
-                self._save(record)
-                return
+        row, ambiguous = self._find_in_book(record, book)
+        if row is not None:
+            record.broker_order_id = str(row["order_id"])
+            self._apply_row(record, row)
+            self._save(record)
+            return
+        if ambiguous:
+            record.reason = ("an unclaimed order with the same symbol, side, quantity and price is in the book; "
+                             "not resending - check the Breeze order book by hand")
+            self._save(record)
+            return
         if not allow_resend:
             return
         last = datetime.fromisoformat(record.last_attempt_at) if record.last_attempt_at else None
@@ -382,6 +387,33 @@ class BreezeBroker:
             self._save(record)
             return
         self._send(record)
+
+    def _find_in_book(self, record: OrderRecord, book: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, bool]:
+        """The book row of ``record``: by ``user_remark``, else by its unclaimed twin.
+
+        Whether the order list echoes ``user_remark`` is not documented, so when no row
+        carries the remark an order nobody claimed with the same code, side, quantity and
+        price counts as ours; two or more such twins make the answer ambiguous.
+        """
+        for row in book:
+            if str(row.get("user_remark") or "") == record.remark:
+                return row, False
+        claimed = {r.broker_order_id for r in self._orders.values() if r.broker_order_id}
+        code = self._map.to_breeze(record.symbol)
+        price = _rupees(record.price_paise) if record.price_paise else None
+        twins = []
+        for row in book:
+            if str(row.get("order_id")) in claimed or row.get("user_remark"):
+                continue
+            same = (str(row.get("stock_code", "")).upper() == code
+                    and str(row.get("action", "")).lower() == record.side.lower()
+                    and int(float(row.get("quantity") or 0)) == record.quantity
+                    and (price is None or _paise(row.get("price")) == record.price_paise))
+            if same:
+                twins.append(row)
+        if len(twins) == 1:
+            return twins[0], False
+        return None, len(twins) > 1
 
     def _apply_row(self, record: OrderRecord, row: dict[str, Any]) -> None:
         status = _STATUS_MAP.get(str(row.get("status", "")).strip().lower())

@@ -299,3 +299,33 @@ def test_part_filled_entry_cancelled_gets_legs_for_the_filled_quantity():
     broker.advance(BAR)
     assert broker.open_order_ids() == ["e-SL", "e-TP"]
     assert [p["quantity"] for p in placed(sdk)[1:]] == ["4", "4"]
+
+
+def test_order_book_without_remarks_is_matched_by_its_unclaimed_twin():
+    broker, sdk, clock = make_broker()
+    broker.submit(OrderRequest(client_order_id="other", symbol="RELIANCE", side=Side.BUY, quantity=10,
+                               order_type=OrderType.LIMIT, limit_price_paise=257500))
+    sdk.fail_next("place_order", ("after", TIMEOUT))
+    for order in sdk.orders.values():
+        order["user_remark"] = ""                   # as if the book did not echo remarks
+    original_book = sdk._book
+
+    def book_without_remark(kwargs):
+        return original_book({**kwargs, "user_remark": ""})
+    sdk._book = book_without_remark
+    ack = broker.submit(market("o1"))               # same code/side/qty/price as "other", which is claimed
+    assert ack.status is OrderStatus.ACCEPTED and ack.broker_order_id != broker.order_record("other").broker_order_id
+    assert len(placed(sdk)) == 2
+
+
+def test_two_unclaimed_twins_are_ambiguous_and_never_resent():
+    broker, sdk, clock = make_broker()
+    sdk.fail_next("place_order", TIMEOUT)
+    broker.submit(market("o1"))
+    for _ in range(2):                               # placed by hand elsewhere, identical
+        sdk._book({"exchange_code": "NSE", "stock_code": "RELIND", "action": "buy", "order_type": "limit",
+                   "stoploss": "", "quantity": "10", "price": "2575.00", "user_remark": ""})
+    clock.advance(timedelta(minutes=2))
+    broker.advance(BAR)
+    record = broker.order_record("o1")
+    assert record.status == "SUBMITTED" and "by hand" in record.reason and len(placed(sdk)) == 1
