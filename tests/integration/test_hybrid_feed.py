@@ -144,3 +144,25 @@ def test_hybrid_over_the_breeze_feed_survives_the_daily_cap(tmp_path):
     sdk.fail_next("get_historical_data_v2", DAILY_CAP)
     bars = feed.history("RELIANCE", Interval.MINUTE_1, d(3, 2), d(5, 2))
     assert len(bars) == 375 and feed.last_report.status == "degraded"
+
+
+def test_hybrid_over_the_shipped_csv_feed_answers_like_the_csv_feed(tmp_path):
+    from pathlib import Path
+
+    import numpy as np
+
+    from adapters.csv import CsvFeed
+
+    source = CsvFeed(Path(__file__).resolve().parents[2] / "data" / "market")
+    cache = CsvBarCache(tmp_path)
+    feed = HybridFeed(cache, source, cache_writer=cache, api_source="csv")
+    for symbol, interval, start, end in (("TCS", Interval.MINUTE_1, datetime(2024, 1, 2, tzinfo=IST),
+                                          datetime(2024, 1, 6, tzinfo=IST)),
+                                         ("RELIANCE", Interval.DAY_1, datetime(2019, 1, 1, tzinfo=IST),
+                                          datetime(2019, 7, 1, tzinfo=IST))):
+        expected = source.history(symbol, interval, start, end)
+        assert feed.history(symbol, interval, start, end) == expected and len(expected) > 100
+        assert feed.last_report.from_api == len(expected)
+        again = feed.history_series(symbol, interval, start, end)
+        assert feed.last_report.from_cache == len(expected)
+        assert np.array_equal(again.start_ns, source.history_series(symbol, interval, start, end).start_ns)
