@@ -1,15 +1,15 @@
 """Composition root of the dashboard: a Panel app over the event log, and its server.
 
 The app reads the event store only (never a broker or a data API). Each browser session
-keeps a ``RunModel`` of the selected run and tails the log every ``refresh`` seconds:
-it asks for the events after the last ``seq`` it folded and folds just those. A
-process-wide ``SharedLog`` keeps the events already read per run, so several sessions
-(or re-selecting a run) do not read the same rows twice.
+shows the ``RunModel`` of the selected run and tails the log every ``refresh`` seconds:
+the model asks the store for the events after the last ``seq`` it folded and folds just
+those. A process-wide ``SharedLog`` keeps one folded model per run, so several sessions
+(or re-selecting a run) neither read the same rows twice nor fold them twice.
 """
 
 from __future__ import annotations
 
-import bisect
+import gc
 import io
 import ipaddress
 import json
@@ -32,6 +32,7 @@ from ports.event_store import EventStore
 ENV_PASSWORD = "SENSEQUANT_DASHBOARD_PASSWORD"
 ENV_COOKIE_SECRET = "SENSEQUANT_DASHBOARD_COOKIE_SECRET"
 PAGE_SIZE = 20_000
+LARGE_FOLD = 10_000  # events folded at once beyond which the heap is settled (see settle_heap)
 
 
 @attrs.frozen(kw_only=True)
@@ -125,37 +126,50 @@ def resolve_auth(host: str, *, basic_auth_file: str | None, cookie_secret: str |
 
 
 class SharedLog:
-    """The events already read from the store, per run, shared by every session of a server.
+    """The folded runs of one server, shared by all its sessions.
 
-    The log is append-only and a tailing reader never sees a gap filled in behind it
-    (``EventStore`` contract), so caching what was read and asking only for newer events
-    is exact.
+    Each run is read from the store once and folded into one ``RunModel``; a session
+    asking for a run gets that model brought up to date by reading only the events after
+    its ``last_seq`` (the log is append-only and a tailing reader never sees a gap filled
+    in behind it, so this is exact). Sessions only read the model.
     """
 
     def __init__(self, store: EventStore, page_size: int = PAGE_SIZE) -> None:
         self.store = store
         self.page_size = page_size
-        self._events: dict[str, list[RecordedEvent]] = {}
-        self._seqs: dict[str, list[int]] = {}
+        self._models: dict[str, vm.RunModel] = {}
         self._lock = threading.Lock()
 
-    def events_after(self, run_id: str, after_seq: int) -> list[RecordedEvent]:
-        """Every event of ``run_id`` with ``seq > after_seq``, reading only what is new."""
+    def model(self, run_id: str) -> vm.RunModel:
+        """The folded run ``run_id`` (an id or unique prefix), including every event written so far."""
         with self._lock:
-            events = self._events.setdefault(run_id, [])
-            seqs = self._seqs.setdefault(run_id, [])
-            last = seqs[-1] if seqs else 0
+            model = self._models.get(run_id)
+            if model is None:
+                info = self.store.get_run(run_id)
+                model = self._models.setdefault(info.run_id, vm.RunModel(run=info))
+                self._models[run_id] = model
+            before = model.events
             while True:
                 with vm.bulk_allocation():
-                    page = self.store.read_all(last, self.page_size, run_id=run_id)
+                    page = self.store.read_all(model.last_seq, self.page_size, run_id=model.run_id)
                 if not page:
                     break
-                events.extend(page)
-                seqs.extend(r.seq for r in page)
-                last = page[-1].seq
+                model.ingest(page)
                 if len(page) < self.page_size:
                     break
-            return events[bisect.bisect_right(seqs, after_seq):]
+            if model.events - before >= LARGE_FOLD:
+                settle_heap()
+            return model
+
+
+def settle_heap() -> None:
+    """Move what is alive now (a freshly folded run: long-lived) out of the collector's sight.
+
+    Without this every later generation-2 collection, which page renders trigger, walks
+    the hundreds of thousands of objects of a large run again. ``gc.freeze`` only stops
+    the cyclic collector from scanning them; reference counting still frees them.
+    """
+    gc.freeze()
 
 
 # -------------------------------------------------------------------- the app
@@ -181,6 +195,7 @@ class DashboardApp:
         self._points: list[tuple[int | None, datetime]] = []
         self._rendering = False
         self._filling = False
+        self._seen_seq = 0
         self._build_widgets()
         self._runs = self.store.list_runs(limit=200)
         self._fill_run_options()
@@ -221,12 +236,15 @@ class DashboardApp:
         self.title = pn.pane.HTML("", css_classes=["sq-title"], sizing_mode="stretch_width")
         self.cards = {name: pn.pane.HTML("", css_classes=[f"sq-card-{name}"], sizing_mode="stretch_width")
                       for name in vm.STRATEGIES}
-        self.returns = pn.pane.HoloViews(None, css_classes=["sq-returns"], sizing_mode="stretch_width")
-        self.drawdown = pn.pane.HoloViews(None, css_classes=["sq-drawdown"], sizing_mode="stretch_width")
-        self.confusion = {name: pn.pane.HoloViews(None, css_classes=[f"sq-confusion-{name}"],
-                                                  sizing_mode="stretch_width") for name in vm.STRATEGIES}
+        # linked_axes=False: Panel would otherwise walk every plot pair looking for shared
+        # axes on each render; these figures do not share ranges.
+        plot = dict(sizing_mode="stretch_width", linked_axes=False)
+        self.returns = pn.pane.HoloViews(None, css_classes=["sq-returns"], **plot)
+        self.drawdown = pn.pane.HoloViews(None, css_classes=["sq-drawdown"], **plot)
+        self.confusion = {name: pn.pane.HoloViews(None, css_classes=[f"sq-confusion-{name}"], **plot)
+                          for name in vm.STRATEGIES}
         self.alerts = pn.pane.HTML("", css_classes=["sq-alerts"], sizing_mode="stretch_width")
-        self.price = pn.pane.HoloViews(None, css_classes=["sq-price"], sizing_mode="stretch_width")
+        self.price = pn.pane.HoloViews(None, css_classes=["sq-price"], **plot)
         self.trades = pn.widgets.Tabulator(vm.symbol_trades(self.model.data, None), pagination="remote",
                                            page_size=15, disabled=True, show_index=False, layout="fit_data_table",
                                            sizing_mode="stretch_width", css_classes=["sq-trades"], height=470)
@@ -279,8 +297,8 @@ class DashboardApp:
             self.model = vm.RunModel()
             self.render()
             return
-        self.model = vm.RunModel(run=self.store.get_run(run_id))
-        self.model.ingest(self.log.events_after(run_id, 0))
+        self.model = self.log.model(run_id)
+        self._seen_seq = self.model.last_seq
         self.export.filename = f"sensequant-metrics-{run_id[:12]}.json"
         self._rendering = True  # one render below, not one per widget the reset touches
         try:
@@ -315,7 +333,9 @@ class DashboardApp:
         changed = False
         if run_id is not None:
             at_end = self.replay.value >= self.replay.end
-            changed = self.model.ingest(self.log.events_after(run_id, self.model.last_seq))
+            self.model = self.log.model(run_id)
+            changed = self.model.last_seq != self._seen_seq
+            self._seen_seq = self.model.last_seq
             if changed:
                 self._rendering = True
                 try:
@@ -416,7 +436,8 @@ class DashboardApp:
                                  f"{html_escape(strategies)})</small></h2><div>period {period} · {m.events:,} "
                                  f"events · last seq {m.last_seq:,} · status {html_escape(m.status)}</div>")
         wanted = [s for s in vm.STRATEGIES if self.strategy.value in ("both", s)]
-        self._cards = vm.strategy_cards(view, label=label, window=window, strategies=wanted)
+        metrics = vm.strategy_metrics(view, window=window, strategies=wanted)
+        self._cards = vm.strategy_cards(view, label=label, window=window, strategies=wanted, metrics=metrics)
         for name, pane in self.cards.items():
             card = self._cards.get(name)
             pane.object = charts.card_html(card) if card else f"<i>{name} hidden by the strategy filter</i>"
@@ -424,7 +445,7 @@ class DashboardApp:
         curves = vm.equity_curves(view)
         self.returns.object = charts.returns_plot(curves, self.x_axis.value)
         self.drawdown.object = charts.drawdown_plot(curves, self.x_axis.value)
-        frames = vm.confusion_frames(view, wanted)
+        frames = vm.confusion_frames(view, wanted, metrics=metrics)
         for name, pane in self.confusion.items():
             pane.visible = name in frames
             if name in frames:
@@ -433,7 +454,7 @@ class DashboardApp:
                                  sharpe_threshold=self.settings.sharpe_threshold, window=window,
                                  thresholds=DegradationThresholds(precision_label=label),
                                  raised=[(r, e) for r, e in m.alerts_raised if _before(r, *self.replay_cut())],
-                                 breaker_books=m.breaker_books)
+                                 breaker_books=m.breaker_books, metrics=metrics)
         self.alerts.object = charts.alerts_html(self._alerts)
         self._render_replay_info()
         self._render_symbol()
@@ -543,6 +564,15 @@ def make_app(store: EventStore, settings: DashboardSettings, log: SharedLog) -> 
     return app
 
 
+def warm_up(store: EventStore, settings: DashboardSettings, log: SharedLog) -> str | None:
+    """Fold the run the first page will show before the server accepts connections."""
+    runs = [store.get_run(settings.run)] if settings.run else store.list_runs(limit=1)
+    if not runs:
+        return None
+    log.model(runs[0].run_id)
+    return runs[0].run_id
+
+
 def serve_dashboard(store: EventStore, settings: DashboardSettings, *, host: str = "127.0.0.1", port: int = 5006,
                     auth: AuthSettings | None = None, show: bool = False,
                     on_ready: Callable[[str], None] | None = None) -> None:
@@ -556,7 +586,9 @@ def serve_dashboard(store: EventStore, settings: DashboardSettings, *, host: str
     kwargs: dict[str, Any] = {}
     if auth is not None:
         kwargs.update(basic_auth=auth.basic_auth, cookie_secret=auth.cookie_secret)
-    server = pn.serve({"/": make_app(store, settings, SharedLog(store))}, port=port, address=host,
+    log = SharedLog(store)
+    warm_up(store, settings, log)
+    server = pn.serve({"/": make_app(store, settings, log)}, port=port, address=host,
                       websocket_origin=origins, show=show, start=False, title="SenseQuant dashboard",
                       verbose=False, **kwargs)
     if on_ready is not None:

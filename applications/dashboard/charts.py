@@ -54,8 +54,9 @@ def confusion_plot(cm: pd.DataFrame, strategy: str) -> hv.Element:
     heat = hv.HeatMap(cm, kdims=["predicted", "actual"], vdims=["count"]).redim.values(
         predicted=list(DIRECTIONS), actual=list(DIRECTIONS)[::-1])
     labels = hv.Labels(cm, kdims=["predicted", "actual"], vdims=["count"])
-    return (heat.opts(cmap="Blues", colorbar=False, tools=["hover"], title=title, height=260, responsive=True,
-                      xlabel="predicted", ylabel="actual")
+    # A 3x3 table needs no pan/zoom: no toolbar keeps the page's Bokeh model count down.
+    return (heat.opts(cmap="Blues", colorbar=False, tools=["hover"], default_tools=[], toolbar=None, title=title,
+                      height=260, responsive=True, xlabel="predicted", ylabel="actual")
             * labels.opts(text_color="black", text_font_size="11pt"))
 
 

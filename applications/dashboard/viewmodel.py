@@ -28,6 +28,7 @@ import pandas as pd
 from applications.analytics.exports import initial_cash_by_book, portfolio_metrics
 from applications.analytics.metrics import (
     DIRECTIONS,
+    AccuracyMetrics,
     DegradationThresholds,
     compute_metrics,
     detect_degradation,
@@ -45,6 +46,7 @@ from applications.analytics.projections import (
     project_events,
     signals_frame,
     trades_frame,
+    traces_frame,
 )
 from core.events.base import RecordedEvent, RunInfo, RunStatus
 from core.events.catalog import (
@@ -147,8 +149,10 @@ class RunModel:
             return self._ingest(records)
 
     def _ingest(self, records: Sequence[RecordedEvent]) -> bool:
-        fresh = sorted((r for r in records if r.seq > self.last_seq
-                        and (self.run_id is None or r.run_id == self.run_id)), key=lambda r: r.seq)
+        last, run_id = self.last_seq, self.run_id
+        fresh = [r for r in records if r.seq > last and (run_id is None or r.run_id == run_id)]
+        if any(fresh[i].seq > fresh[i + 1].seq for i in range(len(fresh) - 1)):
+            fresh.sort(key=lambda r: r.seq)
         if not fresh:
             return False
         if self.first_seq == 0:
@@ -168,7 +172,7 @@ class RunModel:
         self.alerts_raised.extend((rec, rec.event) for rec in by_type.get(AlertRaised, []))
         for rec in by_type.get(CircuitBreakerTripped, []):
             self.breaker_books[rec.seq] = rec.stream_id.rsplit(":", 1)[-1]
-        for stream, kind in book_kinds([*by_type.get(PredictionTraced, []), *by_type.get(SignalGenerated, []),
+        for stream, kind in book_kinds([*by_type.get(PredictionTraced, []),
                                         *by_type.get(PortfolioSnapshotted, [])]).items():
             self._kinds.setdefault(stream, kind)
         runs = [self.run] if self.run is not None else []
@@ -181,7 +185,8 @@ class RunModel:
         simple = [r for cls in (OrderFilled, EntryRejected, CircuitBreakerTripped, SentimentScored)
                   for r in by_type.get(cls, [])]
         chunk = project_events(heads, runs)
-        chunk.traces = project_events([*heads, *traces], runs).traces if traces else chunk.traces
+        if traces:
+            chunk.traces = traces_frame([*heads, *traces], mode=self.run.mode if self.run is not None else None)
         chunk.signals = signals_frame(signals) if signals else chunk.signals
         chunk.portfolio = portfolio_frame(snaps) if snaps else chunk.portfolio
         if simple:
@@ -230,9 +235,9 @@ class RunModel:
             batch.append(_Rekeyed(rec, key))
         frame = trades_frame(batch)
         if len(frame):
-            streams = {rec.seq: rec.stream_id for rec in closed}
             kinds = self._kinds
-            frame["strategy"] = [kinds.get(streams.get(q, ""), s) for q, s in zip(frame["seq"], frame["strategy"])]
+            strategy_of = {rec.seq: kinds.get(rec.stream_id, rec.event.strategy) for rec in closed}
+            frame["strategy"] = frame["seq"].map(strategy_of).astype(frame["strategy"].dtype)
         return frame
 
     def _book_kinds(self) -> dict[str, str]:
@@ -277,7 +282,9 @@ def _merge(old: RunData, chunk: RunData, kinds: dict[str, str]) -> RunData:
             continue
         merged = b if not len(a) else pd.concat([a, b], ignore_index=True)
         if "book" in merged and "strategy" in merged and len(merged) and kinds:
-            merged["strategy"] = [kinds.get(book, s) for book, s in zip(merged["book"], merged["strategy"])]
+            pairs = merged[["book", "strategy"]].drop_duplicates()
+            if any(kinds.get(b, k) != k for b, k in zip(pairs["book"], pairs["strategy"])):
+                merged["strategy"] = [kinds.get(b, k) for b, k in zip(merged["book"], merged["strategy"])]
         frames[name] = merged
     frames["traces"] = normalise_traces(frames["traces"]) if len(chunk.traces) else frames["traces"]
     if len(chunk.trades):
@@ -418,18 +425,27 @@ def _card_values(m, label: str) -> dict[str, float]:
             "f1": m.f1_score.get(label, 0.0), "win_rate": m.win_rate, "sharpe": m.sharpe_ratio}
 
 
+def strategy_metrics(run: RunData, *, window: int = 100, strategies: Sequence[str] = STRATEGIES
+                     ) -> dict[str, tuple[AccuracyMetrics, AccuracyMetrics]]:
+    """``analytics.rolling_vs_alltime`` of each strategy's traces: (rolling, all-time).
+    Computed once per render and shared by the cards, the alerts and the confusion matrices."""
+    return {name: rolling_vs_alltime(run.traces[run.traces["strategy"] == name], window) for name in strategies}
+
+
 def strategy_cards(run: RunData, *, label: str = "LONG", window: int = 100,
-                   strategies: Sequence[str] = STRATEGIES) -> dict[str, StrategyCard]:
+                   strategies: Sequence[str] = STRATEGIES,
+                   metrics: dict[str, tuple[AccuracyMetrics, AccuracyMetrics]] | None = None
+                   ) -> dict[str, StrategyCard]:
     """Overview card of each strategy: precision/recall/F1 of ``label``, win rate and Sharpe
     (analytics' trade-level definitions), all-time vs the last ``window`` trades, plus the
     book's daily-equity figures (``analytics.exports.portfolio_metrics``)."""
     cards = {}
     initial = _initial_cash(run)
+    metrics = metrics or strategy_metrics(run, window=window, strategies=strategies)
     for name in strategies:
-        traces = run.traces[run.traces["strategy"] == name]
-        roll, alltime = rolling_vs_alltime(traces, window)
+        roll, alltime = metrics[name]
         a, r = _card_values(alltime, label), _card_values(roll, label)
-        cards[name] = StrategyCard(strategy=name, label=label, trades=int(len(traces)), window=window,
+        cards[name] = StrategyCard(strategy=name, label=label, trades=alltime.total_trades, window=window,
                                    alltime=a, rolling=r, delta={k: r[k] - a[k] for k in CARD_FIELDS},
                                    book=_book_figures(run, name, initial))
     return cards
@@ -482,12 +498,17 @@ def equity_curves(run: RunData) -> pd.DataFrame:
 # ----------------------------------------------------------- confusion matrices
 
 
-def confusion_frames(run: RunData, strategies: Sequence[str] = STRATEGIES) -> dict[str, pd.DataFrame]:
-    """Long-form confusion matrix of each strategy (rows: actual, columns: predicted)."""
+def confusion_frames(run: RunData, strategies: Sequence[str] = STRATEGIES, *,
+                     metrics: dict[str, tuple[AccuracyMetrics, AccuracyMetrics]] | None = None
+                     ) -> dict[str, pd.DataFrame]:
+    """Long-form confusion matrix of each strategy (rows: actual, columns: predicted),
+    all-time (``metrics``: the ``strategy_metrics`` of this render, if at hand)."""
     out = {}
     for name in strategies:
-        traces = run.traces[run.traces["strategy"] == name]
-        cm = compute_metrics(traces).confusion_matrix
+        if metrics and name in metrics:
+            cm = metrics[name][1].confusion_matrix
+        else:
+            cm = compute_metrics(run.traces[run.traces["strategy"] == name]).confusion_matrix
         out[name] = pd.DataFrame([{"actual": a, "predicted": p, "count": int(cm[i][j])}
                                   for i, a in enumerate(DIRECTIONS) for j, p in enumerate(DIRECTIONS)])
     return out
@@ -509,7 +530,8 @@ def alerts(run: RunData, cards: dict[str, StrategyCard], *, precision_threshold:
            sharpe_threshold: float = SHARPE_ALERT_THRESHOLD, window: int = 100,
            thresholds: DegradationThresholds | None = None,
            raised: Iterable[tuple[RecordedEvent, AlertRaised]] = (),
-           breaker_books: dict[int, str] | None = None) -> list[DashboardAlert]:
+           breaker_books: dict[int, str] | None = None,
+           metrics: dict[str, tuple[AccuracyMetrics, AccuracyMetrics]] | None = None) -> list[DashboardAlert]:
     """Every alert rule of the dashboard, worst first.
 
     - rolling precision of the card's label below ``precision_threshold``;
@@ -536,8 +558,10 @@ def alerts(run: RunData, cards: dict[str, StrategyCard], *, precision_threshold:
                 message=f"{name}: Sharpe {card.rolling['sharpe']:.2f} over the last "
                         f"{min(card.window, card.trades)} trades is below {sharpe_threshold:.2f} "
                         f"(all-time {card.alltime['sharpe']:.2f})"))
-        traces = run.traces[run.traces["strategy"] == name]
-        roll, alltime = rolling_vs_alltime(traces, window)
+        if metrics and name in metrics and window == card.window:
+            roll, alltime = metrics[name]
+        else:
+            roll, alltime = rolling_vs_alltime(run.traces[run.traces["strategy"] == name], window)
         for d in detect_degradation(roll, alltime, thresholds or DegradationThresholds(precision_label=label)):
             out.append(DashboardAlert(severity="warning", rule=f"degradation:{d.metric}", strategy=name,
                                       message=f"{name}: {d.message}"))

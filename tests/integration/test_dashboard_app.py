@@ -124,15 +124,16 @@ def test_the_whole_page_builds_a_bokeh_document(app):
     assert app.symbol.options and app.symbol.value in app.symbol.options
 
 
-def test_shared_log_reads_each_event_once_for_every_session(backtest_db):  # noqa: F811
+def test_shared_log_folds_each_run_once_for_every_session(backtest_db):  # noqa: F811
     store = RecordingEventStore(open_store(backtest_db.url))
     log = SharedLog(store, page_size=500)
-    a = log.events_after(backtest_db.run_id, 0)
+    first = DashboardApp(store, DashboardSettings(run=backtest_db.run_id), log)
     reads = len(store.reads)
-    assert [r.seq for r in a] == [r.seq for r in backtest_db.events] and reads >= 3
-    b = log.events_after(backtest_db.run_id, a[100].seq)
-    assert [r.seq for r in b] == [r.seq for r in a[101:]]
-    assert store.reads[reads][0] == a[-1].seq  # the second caller only asked for newer events
+    assert reads >= 3 and first.model.events == len(backtest_db.events)
+    second = DashboardApp(store, DashboardSettings(run=backtest_db.run_id), log)
+    assert second.model is first.model  # one fold per run and server
+    assert [after for after, _limit, _run in store.reads[reads:]] == [backtest_db.events[-1].seq]
+    assert log.model(backtest_db.run_id[:8]) is first.model  # a prefix finds the same run
     store.close()
 
 
