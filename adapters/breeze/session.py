@@ -198,6 +198,8 @@ class BreezeSession:
     # --------------------------------------------------------------------- health
 
     def _report(self, err: Exception) -> None:
+        if type(err) is BrokerApiError:
+            return      # a refused request (bad code, rejected order) says nothing about the feed's health
         if isinstance(err, (BrokerSessionError, BrokerDailyLimitError)):
             self.set_health("down", str(err))
         else:

@@ -123,3 +123,29 @@ def test_subscribe_failure_string_raises_and_marks_feed_down():
     with pytest.raises(BrokerApiError, match="subscribe_feeds"):
         list(source.stream(["RELIANCE"], Interval.MINUTE_1))
     assert events[-1].status == "down"
+
+
+def test_a_quiet_socket_marks_the_feed_degraded_and_a_tick_restores_it():
+    events: list = []
+    sdk = FakeBreezeSDK(KEY)
+    session, sdk, _ = make_session(sdk, events)
+    start = datetime(2025, 2, 12, 11, 12, tzinfo=IST)
+    clock = StepClock(start)
+    source = BreezeLiveBarSource(session, symbol_map_for(session), clock, session_end=start + timedelta(seconds=30),
+                                 stale_after=timedelta(seconds=5), poll_seconds=0.001)
+    bars = source.stream(["RELIANCE"], Interval.MINUTE_1)
+    original_get = source._ticks.get
+    calls = {"n": 0}
+
+    def get(timeout):
+        calls["n"] += 1
+        if calls["n"] == 8:                        # the socket wakes up after a quiet spell
+            sdk.push_tick({"interval": "1minute", "exchange_code": "NSE", "stock_code": "RELIND", "open": "1",
+                           "high": "1", "low": "1", "close": "1", "volume": "1", "datetime": "2025-02-12 11:12:00"})
+        return original_get(timeout=timeout)
+
+    source._ticks.get = get
+    assert len(list(bars)) == 1
+    statuses = [e.status for e in events]
+    assert statuses[:3] == ["ok", "degraded", "ok"]
+    assert "no ticks" in events[1].reason
