@@ -20,6 +20,7 @@ over both). How the guarantees are obtained:
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -99,6 +100,7 @@ class SqlEventStore:
         self._dbapi = engine.dialect.loaded_dbapi
         self._write_lock = threading.Lock()
         self._writer: Any = None
+        self._pid = os.getpid()
         if self._sqlite:
             self._id_db: Callable[[uuid.UUID], Any] = _uuid_bytes
             self._id_py: Callable[[Any], uuid.UUID] = _bytes_uuid
@@ -126,6 +128,21 @@ class SqlEventStore:
         self._sql_find_id = sql["find_id"]
         self._sql_range = sql["range"]
 
+    def _after_fork(self) -> None:
+        """In a forked child, drop (never use or close) the parent's connections."""
+        if self._pid != os.getpid():
+            self._writer = None
+            self._engine.dispose(close=False)
+            self._pid = os.getpid()
+
+    def _connect(self) -> sa.Connection:
+        self._after_fork()
+        return self._engine.connect()
+
+    def _begin(self) -> Any:
+        self._after_fork()
+        return self._engine.begin()
+
     @property
     def engine(self) -> sa.Engine:
         return self._engine
@@ -149,6 +166,7 @@ class SqlEventStore:
         checkout and reset per append. A connection that failed is discarded.
         """
         with self._write_lock:
+            self._after_fork()
             try:
                 if self._writer is None:
                     self._writer = self._engine.raw_connection()
@@ -307,11 +325,11 @@ class SqlEventStore:
                             .where(ev.c.stream_id == stream_id)).scalar_one()
 
     def stream_version(self, stream_id: str) -> int:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             return self._version(conn, stream_id)
 
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(sa.select(ev).where(ev.c.stream_id == stream_id,
                                                     ev.c.stream_version >= max(from_version, 1))
                                 .order_by(ev.c.stream_version)).all()
@@ -324,12 +342,12 @@ class SqlEventStore:
         query = sa.select(ev).where(ev.c.seq > after_seq)
         if run_id is not None:
             query = query.where(ev.c.run_id == run_id)
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(query.order_by(ev.c.seq).limit(limit)).all()
         return [self._recorded(row) for row in rows]
 
     def last_seq(self) -> int:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             return conn.execute(sa.select(sa.func.coalesce(sa.func.max(ev.c.seq), 0))).scalar_one()
 
     # --------------------------------------------------------------------- runs
@@ -344,19 +362,19 @@ class SqlEventStore:
             "status": run.status, "label": run.label,
         }
         try:
-            with self._engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(rn.insert(), values)
         except sa.exc.IntegrityError:
             raise ValueError(f"run {run.run_id} already exists") from None
 
     def finish_run(self, run_id: str, status: str, ended_at: datetime) -> None:
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             run = self._resolve(conn, run_id)
             conn.execute(rn.update().where(rn.c.run_id == run.run_id)
                          .values(status=status, ended_at=self._ts_db(ended_at.astimezone(UTC))))
 
     def get_run(self, run_id: str) -> RunInfo:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             return self._resolve(conn, run_id)
 
     def _resolve(self, conn: sa.Connection, run_id: str) -> RunInfo:
@@ -391,7 +409,7 @@ class SqlEventStore:
         # default collation would order differently).
         run_id_order = rn.c.run_id if self._sqlite else rn.c.run_id.collate("C")
         query = query.order_by(rn.c.started_at.desc(), run_id_order).limit(limit)
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             return [self._run(row) for row in conn.execute(query).all()]
 
     def close(self) -> None:

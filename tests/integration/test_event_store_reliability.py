@@ -359,3 +359,31 @@ def test_a_writer_locked_out_too_long_gets_a_typed_error(sqlite_url, monkeypatch
         raw.close()
         holder.dispose()
         blocked.close()
+
+
+def _append_from_child(store, pipe) -> None:
+    try:
+        store.append("s", store.stream_version("s"), events("child", 0, 5), run_id="child")
+        pipe.send(store.read_stream("s")[-1].event.message)
+    except BaseException as exc:  # noqa: BLE001 - report to the parent
+        pipe.send(repr(exc))
+
+
+def test_a_store_object_inherited_through_fork_opens_its_own_connections(url):
+    store = open_sql_store(url)
+    try:
+        store.append("s", 0, events("parent", 0, 3), run_id="parent")  # parent holds connections now
+        receiver, sender = FORK.Pipe(duplex=False)
+        child = FORK.Process(target=_append_from_child, args=(store, sender))
+        child.start()
+        assert receiver.poll(60)
+        assert receiver.recv() == "child:4"
+        child.join(30)
+        # The parent's connections still work after the child used its own.
+        store.append("s", 8, events("parent", 3, 1), run_id="parent")
+        assert [r.stream_version for r in store.read_stream("s")] == list(range(1, 10))
+        if store.dialect == "sqlite":
+            with engine_of(store).connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+    finally:
+        store.close()
