@@ -309,3 +309,34 @@ def test_runs_started_together_are_listed_by_run_id(store):
     for run_id in ids:
         store.start_run(run_info(run_id, T0))
     assert [r.run_id for r in store.list_runs()] == sorted(ids)
+
+
+def test_threads_sharing_one_store_lose_nothing(store):
+    import threading
+
+    errors: list[BaseException] = []
+
+    def writer(tag: str) -> None:
+        try:
+            for i in range(25):
+                while True:
+                    version = store.stream_version("shared")
+                    try:
+                        store.append("shared", version, [new(alert(f"{tag}:{i}"))], run_id=tag)
+                        break
+                    except ConcurrencyError:
+                        continue
+                store.read_all(max(store.last_seq() - 5, 0), limit=5)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(f"t{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    stream = store.read_stream("shared")
+    assert [r.stream_version for r in stream] == list(range(1, 101))
+    for n in range(4):
+        assert [r.event.message for r in stream if r.run_id == f"t{n}"] == [f"t{n}:{i}" for i in range(25)]
