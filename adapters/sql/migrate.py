@@ -34,8 +34,9 @@ VERSION_TABLE = "alembic_version"
 def _config() -> Config:
     folder = Path(migrations.__file__).resolve().parent
     cfg = Config(str(folder / "alembic.ini"))
-    cfg.set_main_option("script_location", str(folder))
-    cfg.set_main_option("version_locations", str(folder / "versions"))
+    # Doubled '%': alembic's options go through configparser interpolation.
+    cfg.set_main_option("script_location", str(folder).replace("%", "%%"))
+    cfg.set_main_option("version_locations", str(folder / "versions").replace("%", "%%"))
     return cfg
 
 
