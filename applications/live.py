@@ -55,6 +55,7 @@ class LiveOptions:
     telemetry: TelemetryConfig = attrs.Factory(lambda: TelemetryConfig(enabled=False, sample_rate=0.1))
     square_off_polls: int = 10
     square_off_poll_seconds: float = 1.0
+    tick_poll_seconds: float = 0.5
 
 
 def check_live_allowed(confirm_live: bool, *, environ: dict[str, str] | None = None,
@@ -83,15 +84,18 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
         BreezeBroker,
         BreezeHistoricalFeed,
         BreezeLiveBarSource,
+        BreezeSession,
         JsonFileOrderRecords,
-        open_breeze_session,
+        TokenBucket,
         symbol_map_for,
     )
     from adapters.memory import InMemoryFeed
     from adapters.system import IST, WallClock
 
     clock = clock if clock is not None else WallClock()
-    session = open_breeze_session(credentials, sdk_factory=sdk_factory)
+    # Rate-limit waits and retry back-off go through the clock port (instant under a test clock).
+    limiter = TokenBucket(100, 60.0, monotonic=lambda: clock.now().timestamp(), sleep=clock.sleep)
+    session = BreezeSession(credentials, sdk_factory=sdk_factory, rate_limiter=limiter, sleep=clock.sleep).connect()
     symbol_map = symbol_map_for(session)
     book_cfg = config.intraday if config.strategy == "intraday" else config.swing
     history = BreezeHistoricalFeed(session, symbol_map, clock, universe=book_cfg.symbols)
@@ -109,7 +113,8 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
 
     end_h, end_m = (int(x) for x in options.session_end_ist.split(":"))
     session_end = datetime.combine(today, time(end_h, end_m), tzinfo=IST)
-    source = BreezeLiveBarSource(session, symbol_map, clock, session_end=session_end)
+    source = BreezeLiveBarSource(session, symbol_map, clock, session_end=session_end,
+                                 poll_seconds=options.tick_poll_seconds)
     requests = [([s.symbol for s in p.series], p.series[0].interval) for p in plans]
 
     def stream(_resume_from: datetime | None) -> Iterator[Bar]:

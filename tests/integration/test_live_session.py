@@ -1,0 +1,77 @@
+"""`run_live` end to end over the fake Breeze SDK: warm-up from history, websocket bars, real-order adapter."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from adapters.memory import InMemoryEventStore
+from applications.backtest import BacktestConfig, SentimentSettings
+from applications.live import LiveNotConfirmedError, LiveOptions, run_live
+from core.errors import ConfigError
+from tests.fakes.breeze_sdk import FakeBreezeSDK, minute_candles
+
+IST = timezone(timedelta(hours=5, minutes=30))
+CREDS = {"BREEZE_API_KEY": "key-abc", "BREEZE_API_SECRET": "secret-xyz", "BREEZE_SESSION_TOKEN": "token-123"}
+
+
+class TickingClock:
+    """Every ``now()`` moves time on by ``step`` (the live loop polls the clock between ticks)."""
+
+    def __init__(self, start: datetime, step: timedelta) -> None:
+        self._now, self._step = start, step
+
+    def now(self) -> datetime:
+        self._now += self._step
+        return self._now
+
+    def sleep(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+
+
+def fake_sdk(day: datetime) -> FakeBreezeSDK:
+    sdk = FakeBreezeSDK(CREDS["BREEZE_API_KEY"])
+    for back in (5, 4, 3):
+        sdk.add_candles("TCS", "1minute", minute_candles(day - timedelta(days=back), code="TCS", start_price=3800.0))
+    sdk.ticks_on_subscribe = [dict(row, interval="1minute") for row in minute_candles(day, code="TCS",
+                                                                                       start_price=3790.0)]
+    sdk.quotes["TCS"] = {"ltp": 3790.0, "upper_circuit": 4169.0, "lower_circuit": 3411.0}
+    return sdk
+
+
+def test_live_session_warms_up_from_history_and_trades_websocket_bars(tmp_path):
+    day = datetime(2025, 6, 9)
+    sdk = fake_sdk(day)
+    config = BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False))
+    store = InMemoryEventStore()
+    clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
+    result = run_live(config, store=store, confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env",
+                      sdk_factory=lambda _key: sdk, clock=clock, sentiment=None, run_id="L",
+                      orders_dir=tmp_path / "orders", options=LiveOptions(warmup_days=6, tick_poll_seconds=0.001))
+    assert result.status == "completed"
+    assert result.bars >= 300  # the live day's bars were traded (the warm-up ones were not)
+    events = store.read_stream("L:intraday")
+    assert events and events[-1].type == "engine.checkpointed"
+    assert sdk.count("get_historical_data_v2") >= 1 and sdk.subscribed == []  # unsubscribed on the way out
+    submitted = [r.event for r in events if r.type == "order.submitted"]
+    assert submitted and not [r for r in events if r.type == "order.rejected"]
+    # the entry reached Breeze once, as an aggressive limit tagged with our client id; the unfilled
+    # entry stays pending, so no second order was sent for the same position
+    assert len(sdk.orders) == len(submitted) == 1
+    placed = next(iter(sdk.orders.values()))
+    assert placed["order_type"] == "Limit" and placed["user_remark"]
+    assert "breeze_connect" not in __import__("sys").modules
+
+
+def test_live_refusals_come_before_any_network_call(tmp_path):
+    config = BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False))
+    calls = []
+    with pytest.raises(LiveNotConfirmedError, match="--confirm-live"):
+        run_live(config, store=InMemoryEventStore(), confirm_live=False, environ=CREDS,
+                 sdk_factory=lambda key: calls.append(key))
+    with pytest.raises(ConfigError, match="BREEZE_SESSION_TOKEN"):
+        run_live(config, store=InMemoryEventStore(), confirm_live=True,
+                 environ={k: v for k, v in CREDS.items() if k != "BREEZE_SESSION_TOKEN"},
+                 dotenv_path=tmp_path / "none.env", sdk_factory=lambda key: calls.append(key))
+    assert calls == []
