@@ -9,6 +9,7 @@ those. A process-wide ``SharedLog`` keeps one folded model per run, so several s
 
 from __future__ import annotations
 
+import bisect
 import gc
 import io
 import ipaddress
@@ -344,7 +345,13 @@ class DashboardApp:
                     self._fill_symbols()
                 finally:
                     self._rendering = False
-                self.render()
+                if at_end:
+                    self.render()
+                else:
+                    # The user is looking at a past point: it has not changed, so only the
+                    # header and the replay range move (no re-render of every figure).
+                    self._render_header()
+                    self._render_replay_info()
         self.badge.object = charts.badge_html(vm.live_badge(self.model, self.now(),
                                                             quiet_seconds=self.settings.quiet_seconds))
         return changed
@@ -365,10 +372,17 @@ class DashboardApp:
             self.period.value = (max(old_value[0], start) if keep else start, end)
 
     def _reset_replay(self, to_end: bool) -> None:
+        old = self._points[min(self.replay.value, len(self._points) - 1)] if self._points else None
         self._points = vm.replay_points(self.model, self.replay_by.value)
         last = max(len(self._points) - 1, 1)
         self.replay.param.update(start=0, end=last)
-        if to_end or self.replay.value > last:
+        if to_end or old is None:
+            self.replay.value = last
+        elif self.replay_by.value == "time":
+            # new events may add earlier event times (another book): keep the same moment
+            times = [t for _, t in self._points]
+            self.replay.value = min(max(bisect.bisect_right(times, old[1]) - 1, 0), last)
+        elif self.replay.value > last:
             self.replay.value = last
 
     def _on_replay_by(self, _event) -> None:
@@ -417,12 +431,8 @@ class DashboardApp:
         finally:
             self._rendering = False
 
-    def _render(self) -> None:
+    def _render_header(self) -> None:
         m = self.model
-        view = self.current_view()
-        self._view = view
-        window = max(int(self.window.value or 1), 1)
-        label = self.label.value
         run = m.run
         if run is None:
             self.title.object = "<h2 style='margin:0'>SenseQuant</h2><p>The event store holds no runs yet: run " \
@@ -435,6 +445,14 @@ class DashboardApp:
             self.title.object = (f"<h2 style='margin:0'>Run {run.run_id[:12]} <small>({html_escape(run.mode)}, "
                                  f"{html_escape(strategies)})</small></h2><div>period {period} · {m.events:,} "
                                  f"events · last seq {m.last_seq:,} · status {html_escape(m.status)}</div>")
+
+    def _render(self) -> None:
+        m = self.model
+        view = self.current_view()
+        self._view = view
+        window = max(int(self.window.value or 1), 1)
+        label = self.label.value
+        self._render_header()
         wanted = [s for s in vm.STRATEGIES if self.strategy.value in ("both", s)]
         metrics = vm.strategy_metrics(view, window=window, strategies=wanted)
         self._cards = vm.strategy_cards(view, label=label, window=window, strategies=wanted, metrics=metrics)
@@ -469,10 +487,10 @@ class DashboardApp:
         when = at.astimezone(charts.IST).strftime("%Y-%m-%d %H:%M IST")
         if seq is None and until is None:
             self.replay_info.object = f"showing the <b>latest</b> state (seq {self.model.last_seq:,}, {when})"
-        elif seq is not None:
-            self.replay_info.object = f"as of <b>seq {seq:,}</b> (event time {when})"
         else:
-            self.replay_info.object = f"as of event time <b>{when}</b>"
+            newer = len(self._points) - 1 - self.replay.value
+            cut = f"<b>seq {seq:,}</b> (event time {when})" if seq is not None else f"event time <b>{when}</b>"
+            self.replay_info.object = f"as of {cut}; {newer:,} later replay positions"
 
     def _render_symbol(self) -> None:
         view = self._view if self._view is not None else self.model.data

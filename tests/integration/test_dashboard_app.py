@@ -62,6 +62,34 @@ def test_tailing_reads_only_new_events_and_folds_them(backtest_db, sqlite_url): 
     store.close()
 
 
+@pytest.mark.parametrize("by", ["seq", "time"])
+def test_a_past_replay_point_stays_put_while_the_run_grows(backtest_db, sqlite_url, by):  # noqa: F811
+    events = backtest_db.events
+    source = open_store(backtest_db.url)
+    info = attrs.evolve(source.get_run(backtest_db.run_id), status="running", ended_at=None)
+    source.close()
+    store = open_store(sqlite_url)
+    store.start_run(info)
+    copy_events(events[: len(events) // 2], store)
+    app = DashboardApp(store, DashboardSettings())
+    app.view()
+    app.replay_by.value = by
+    app.replay.value = app.replay.end // 2
+    app.render()
+    cut, trades = app.replay_cut(), len(app._view.trades)
+    copy_events(events[len(events) // 2:], store)
+    assert app.tail() is True and app.model.events == len(events)
+    assert app.replay_cut() == cut and app.replay.value < app.replay.end
+    app.render()
+    if by == "seq":
+        assert len(app._view.trades) == trades  # the same point of the log shows the same trades
+    else:
+        # the same moment: later-written events of another book may lie before it
+        assert len(app._view.trades) >= trades and (app._view.trades["exit_time"] <= cut[1]).all()
+    assert "later replay positions" in app.replay_info.object
+    store.close()
+
+
 def test_choosing_a_symbol_changes_the_trades_table(app):
     app.view()
     app.symbol.value = "TCS"
