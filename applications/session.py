@@ -266,8 +266,11 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
             for b in all_books:
                 _stop_book(b, settings, square_off_fills, log)
     except BaseException as exc:
-        status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
+        # Whatever broke (or a Ctrl-C without the signal handlers) may have left a bar half
+        # done: nothing more is written, exactly like a crash, and the run stays resumable.
+        status = RunStatus.FAILED
         message = f"{type(exc).__name__}: {exc}"
+        log(f"session stopped by {message}; resume with --resume {run_id}")
         raise
     finally:
         results = []

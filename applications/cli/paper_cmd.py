@@ -74,7 +74,8 @@ def report(kind: str, result: Any, as_json: bool) -> None:
     rows = [[b["strategy"], f"{b['bars']:,}", str(b["trades"]), f"{b['final_equity_paise'] / 100:,.2f}"]
             for b in books]
     print_table(f"{kind} {result.run_id} ({result.status})", ["book", "bars", "trades", "equity (Rs)"], rows)
-    err_console.print(f"resume with: sensequant {kind.lower()} --resume {result.run_id}")
+    if result.status != "completed":
+        err_console.print(f"resume with: sensequant {kind.lower()} --resume {result.run_id}")
 
 
 @click.command("paper")
