@@ -43,6 +43,7 @@ def main() -> None:
     config = BacktestConfig(strategy="intraday", start=args.start, end=args.end,
                             sentiment=SentimentSettings(enabled=not args.no_sentiment))
     proc = psutil.Process()
+    baseline = proc.memory_info().rss / 2**20  # interpreter + imported libraries, before any data
     samples: list[tuple[float, int]] = []
     stop = threading.Event()
 
@@ -88,7 +89,8 @@ def main() -> None:
     if commits:
         print(f"durable commits: {len(commits):,} of {len(lat):,} bars, p50 {pct(50, commits):.3f} ms, "
               f"p99 {pct(99, commits):.3f} ms")
-    print(f"RSS: steady {steady:.1f} MB, peak {peak:.1f} MB   (target steady <= 150 MB)")
+    print(f"RSS: steady {steady:.1f} MB, peak {peak:.1f} MB   (target steady <= 150 MB); "
+          f"{baseline:.1f} MB of it is the interpreter and imported libraries before any data")
     print(f"telemetry: {result.telemetry}")
 
 
