@@ -39,7 +39,7 @@ def dashboard(obj: dict, host: str, port: int, refresh_seconds: float, alert_pre
     every --refresh seconds, so a backtest or paper session appears while it writes.
     Binds to 127.0.0.1 unless told otherwise; another address requires authentication.
     """
-    from applications.dashboard.app import DashboardSettings, resolve_auth, serve_dashboard
+    from applications.dashboard.app import DashboardSettings, SharedLog, resolve_auth, serve_dashboard, warm_up
 
     auth = resolve_auth(host, basic_auth_file=basic_auth_file, cookie_secret=cookie_secret)
     settings = DashboardSettings(refresh_seconds=refresh_seconds, precision_threshold=alert_precision_threshold,
@@ -54,7 +54,13 @@ def dashboard(obj: dict, host: str, port: int, refresh_seconds: float, alert_pre
             err_console.print(f"SenseQuant dashboard at [bold]{url}[/bold]{how}; refreshing every "
                               f"{refresh_seconds:g}s. Ctrl+C to stop.")
 
-        serve_dashboard(store, settings, host=host, port=port, auth=auth, show=show, on_ready=ready)
+        log = SharedLog(store)
+        with err_console.status("reading and folding the run the first page shows..."):
+            shown = warm_up(store, settings, log)
+        if shown:
+            model = log.model(shown)
+            err_console.print(f"run {shown[:12]}: {model.events:,} events folded")
+        serve_dashboard(store, settings, host=host, port=port, auth=auth, show=show, on_ready=ready, log=log)
     except KeyboardInterrupt:
         err_console.print("dashboard stopped")
     finally:

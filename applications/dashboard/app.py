@@ -582,30 +582,43 @@ def make_app(store: EventStore, settings: DashboardSettings, log: SharedLog) -> 
     return app
 
 
+def load_extensions() -> None:
+    pn.extension("tabulator", raw_css=[CSS], notifications=False)
+
+
 def warm_up(store: EventStore, settings: DashboardSettings, log: SharedLog) -> str | None:
-    """Fold the run the first page will show before the server accepts connections."""
+    """Before the server accepts connections: fold the run the first page will show and
+    build one throw-away page (the first figure of a process pays one-off library set-up)."""
+    from bokeh.document import Document
+
+    load_extensions()
     runs = [store.get_run(settings.run)] if settings.run else store.list_runs(limit=1)
-    if not runs:
-        return None
-    log.model(runs[0].run_id)
-    return runs[0].run_id
+    if runs:
+        log.model(runs[0].run_id)
+    DashboardApp(store, settings, log).view().server_doc(Document())
+    return runs[0].run_id if runs else None
 
 
 def serve_dashboard(store: EventStore, settings: DashboardSettings, *, host: str = "127.0.0.1", port: int = 5006,
                     auth: AuthSettings | None = None, show: bool = False,
-                    on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve the dashboard until interrupted. ``resolve_auth`` must have approved ``host``."""
+                    on_ready: Callable[[str], None] | None = None, log: SharedLog | None = None) -> None:
+    """Serve the dashboard until interrupted. ``resolve_auth`` must have approved ``host``.
+
+    ``log`` is the server's shared fold; without one, a new one is made and the run the
+    first page shows is folded before the server accepts connections.
+    """
     if auth is None and not is_loopback(host):
         raise ConfigError(f"refusing to serve on {host} without authentication (see resolve_auth)")
-    pn.extension("tabulator", raw_css=[CSS], notifications=False)
+    load_extensions()
     origins = [f"{host}:{port}"]
     if is_loopback(host):
         origins += [f"localhost:{port}", f"127.0.0.1:{port}"]
     kwargs: dict[str, Any] = {}
     if auth is not None:
         kwargs.update(basic_auth=auth.basic_auth, cookie_secret=auth.cookie_secret)
-    log = SharedLog(store)
-    warm_up(store, settings, log)
+    if log is None:
+        log = SharedLog(store)
+        warm_up(store, settings, log)
     server = pn.serve({"/": make_app(store, settings, log)}, port=port, address=host,
                       websocket_origin=origins, show=show, start=False, title="SenseQuant dashboard",
                       verbose=False, **kwargs)
