@@ -142,8 +142,11 @@ class BreezeSession:
         self.rate_limiter.acquire()
         self.calls += 1
         redact = self._credentials.redact
+        function = getattr(sdk, method, None)
+        if function is None:
+            raise BrokerApiError(f"this breeze-connect version has no {method}(); upgrade: pip install -U 'sensequant[live]'")
         try:
-            response = getattr(sdk, method)(**kwargs)
+            response = function(**kwargs)
         except Exception as exc:
             err = _classify(redact(exc))
             if type(err) is BrokerApiError:

@@ -169,3 +169,10 @@ def test_importing_the_adapter_does_not_import_breeze_connect():
     code = "import adapters.breeze, sys; print('breeze_connect' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_unknown_sdk_method_is_an_api_error_not_retried():
+    session, sdk, time = make_session()
+    with pytest.raises(BrokerApiError, match="no get_everything"):
+        session.call_with_retry("get_everything")
+    assert time.sleeps == []
