@@ -58,16 +58,20 @@ class BreezeLiveBarSource:
 
         sdk.ws_connect()
         sdk.on_ticks = self._on_ticks
-        for code in codes:
-            answer = sdk.subscribe_feeds(exchange_code=self._exchange, stock_code=code, product_type="cash",
-                                         get_exchange_quotes=True, get_market_depth=False)
-            # On failure the SDK returns a string instead of raising.
-            if isinstance(answer, str) and "exception" in answer.lower():
-                self._session.set_health("down", f"subscribe {code} failed: {answer}")
-                raise BrokerApiError(f"Breeze subscribe_feeds for {code} failed: {answer}; check the symbol and "
-                                     "that the session is valid")
-        last_tick_at = self._clock.now()
         try:
+            for code in codes:
+                try:
+                    answer = sdk.subscribe_feeds(exchange_code=self._exchange, stock_code=code, product_type="cash",
+                                                 get_exchange_quotes=True, get_market_depth=False)
+                except Exception as exc:  # unknown codes surface as TypeError/KeyError inside the SDK
+                    answer = f"exception {type(exc).__name__}: {exc}"
+                # On failure the SDK returns a string (or None when the socket is not up) instead of raising.
+                if answer is None or (isinstance(answer, str) and "exception" in answer.lower()):
+                    reason = answer or "the websocket is not connected"
+                    self._session.set_health("down", f"subscribe {code} failed: {reason}")
+                    raise BrokerApiError(f"Breeze subscribe_feeds for {code} failed: {reason}; check the symbol and "
+                                         "that the session is valid")
+            last_tick_at = self._clock.now()
             while self._clock.now() < self._session_end:
                 try:
                     tick = self._ticks.get(timeout=self._poll)

@@ -149,3 +149,20 @@ def test_a_quiet_socket_marks_the_feed_degraded_and_a_tick_restores_it():
     statuses = [e.status for e in events]
     assert statuses[:3] == ["ok", "degraded", "ok"]
     assert "no ticks" in events[1].reason
+
+
+@pytest.mark.parametrize("answer", [None, TypeError("can only concatenate str (not \"bool\") to str")])
+def test_subscribe_returning_none_or_raising_is_a_typed_error(answer):
+    session, sdk, _ = make_session()
+    if isinstance(answer, Exception):
+        def boom(**kwargs):
+            raise answer
+        sdk.subscribe_feeds = boom
+    else:
+        sdk.subscribe_answer = None
+    start = datetime(2025, 2, 12, 11, 12, tzinfo=IST)
+    source = BreezeLiveBarSource(session, symbol_map_for(session), ManualClock(start),
+                                 session_end=start + timedelta(hours=1))
+    with pytest.raises(BrokerApiError, match="RELIND"):
+        list(source.stream(["RELIANCE"], Interval.MINUTE_1))
+    assert sdk.ws_connected is False
