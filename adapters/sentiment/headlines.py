@@ -38,7 +38,7 @@ class HeadlinesSentimentProvider:
                  half_life: timedelta = timedelta(days=1), bucket: timedelta = timedelta(minutes=1),
                  memo_size: int = 100_000, name: str = "headlines") -> None:
         if isinstance(paths, Path):
-            paths = sorted(paths.glob("*.csv.gz")) if paths.is_dir() else [paths]
+            paths = sorted([*paths.glob("*.csv.gz"), *paths.glob("*.csv")]) if paths.is_dir() else [paths]
         self.name = name
         self.paths = list(paths)
         self._lookback_ns = int(lookback.total_seconds() * _NS)

@@ -131,3 +131,11 @@ def test_shipped_headlines_match_a_brute_force_point_in_time_reference():
         assert reading.sample_size == len(window) and reading.score == pytest.approx(expected)
         checked += 1
     assert checked > 10
+
+
+def test_plain_csv_files_in_the_folder_are_read_too(news):
+    (news / "c.csv").write_text("published_at,symbol,search_term,headline\n"
+                                "2021-01-05 09:00:00,WIPRO,wipro,Wipro shares tumble after downgrade\n")
+    provider = HeadlinesSentimentProvider(news)
+    reading = provider.score("WIPRO", at(2021, 1, 5, 10))
+    assert reading.sample_size == 1 and reading.score < -0.3
