@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from adapters.breeze.session import BreezeSession
 from adapters.breeze.symbols import BreezeSymbolMap
 from adapters.breeze.ticks import TickBarAggregator
-from core.errors import BrokerApiError
+from core.errors import BrokerApiError, ConfigError
 from core.model import Bar, Interval
 from ports.clock import Clock
 
 
 class BreezeLiveBarSource:
-    """Subscribes to quote ticks, aggregates them into closed bars, stops at ``session_end``.
+    """Subscribes to ticks, aggregates them into closed bars, stops at ``session_end``.
+
+    ``feed="quotes"`` (default) subscribes to exchange quotes (trade ticks, volume from the
+    cumulative traded quantity); ``feed="ohlcv"`` to the 1-second OHLCV stream.
 
     Ticks arrive on the SDK's websocket thread and are handed over through a queue. If no
     tick arrives for ``stale_after`` the feed reports itself ``degraded`` (Breeze sockets
@@ -25,7 +28,12 @@ class BreezeLiveBarSource:
 
     def __init__(self, session: BreezeSession, symbol_map: BreezeSymbolMap, clock: Clock, *,
                  session_end: datetime, exchange_code: str = "NSE",
-                 stale_after: timedelta = timedelta(seconds=60), poll_seconds: float = 0.5) -> None:
+                 stale_after: timedelta = timedelta(seconds=60), poll_seconds: float = 0.5,
+                 quote_time_zone: tzinfo | None = None, feed: str = "quotes") -> None:
+        if feed not in ("quotes", "ohlcv"):
+            raise ConfigError(f"Breeze live feed {feed!r} is unknown; use 'quotes' (trade ticks) or 'ohlcv' "
+                              "(1-second candles)")
+        self._feed = feed
         self._session = session
         self._map = symbol_map
         self._clock = clock
@@ -33,6 +41,7 @@ class BreezeLiveBarSource:
         self._exchange = exchange_code
         self._stale_after = stale_after
         self._poll = poll_seconds
+        self._quote_tz = quote_time_zone
         self._ticks: "queue.Queue[dict[str, Any]]" = queue.Queue()
         self.ticks_received = 0
 
@@ -41,8 +50,16 @@ class BreezeLiveBarSource:
             if isinstance(item, dict):
                 self._ticks.put(item)
 
+    def _subscription(self, code: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"exchange_code": self._exchange, "stock_code": code, "product_type": "cash"}
+        if self._feed == "ohlcv":
+            params["interval"] = "1second"          # finished candles: summed into bars, never double counted
+        else:
+            params.update(get_exchange_quotes=True, get_market_depth=False)
+        return params
+
     def stream(self, symbols: Sequence[str], interval: Interval) -> Iterator[Bar]:
-        aggregator = TickBarAggregator(interval)
+        aggregator = TickBarAggregator(interval, quote_time_zone=self._quote_tz)
         sdk = self._session.sdk
         codes = {self._map.to_breeze(s): s.upper() for s in symbols}
         tokens = {}
@@ -61,8 +78,7 @@ class BreezeLiveBarSource:
         try:
             for code in codes:
                 try:
-                    answer = sdk.subscribe_feeds(exchange_code=self._exchange, stock_code=code, product_type="cash",
-                                                 get_exchange_quotes=True, get_market_depth=False)
+                    answer = sdk.subscribe_feeds(**self._subscription(code))
                 except Exception as exc:  # unknown codes surface as TypeError/KeyError inside the SDK
                     answer = f"exception {type(exc).__name__}: {exc}"
                 # On failure the SDK returns a string (or None when the socket is not up) instead of raising.
@@ -89,8 +105,7 @@ class BreezeLiveBarSource:
         finally:
             for code in codes:
                 try:
-                    sdk.unsubscribe_feeds(exchange_code=self._exchange, stock_code=code, product_type="cash",
-                                          get_exchange_quotes=True, get_market_depth=False)
+                    sdk.unsubscribe_feeds(**self._subscription(code))
                 except Exception:  # best effort on the way out
                     pass
             try:

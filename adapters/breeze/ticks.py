@@ -3,7 +3,8 @@
 Two tick shapes arrive from Breeze streaming (all values may be strings):
 
 * quote ticks ``{'symbol': '4.1!2885', 'last', 'ltq', 'ttq', 'ltt': 'Wed Feb 12 11:12:20 2025', ...}``
-  — a trade at ``last``; volume comes from the change in the cumulative ``ttq``;
+  — a trade at ``last``; volume comes from the change in the cumulative ``ttq``; ``ltt``
+  is in the SDK host's local zone (see ``quote_time_zone``);
 * OHLCV-stream ticks ``{'interval': '1second'|'1minute', 'stock_code': 'RELIND', 'open', 'high',
   'low', 'close', 'volume', 'datetime'}`` — a finished (1second) or running (1minute)
   candle. 1-second candles are summed; a 1-minute candle replaces the previous update of the
@@ -17,7 +18,7 @@ and dropped (closed bars are never reopened).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import attrs
@@ -47,10 +48,14 @@ def _f(value: Any) -> float:
 class TickBarAggregator:
     """Aggregates ticks of many symbols into closed bars of ``interval`` (IST-aligned)."""
 
-    def __init__(self, interval: Interval = Interval.MINUTE_1) -> None:
+    def __init__(self, interval: Interval = Interval.MINUTE_1, *, quote_time_zone: tzinfo | None = None) -> None:
+        """``quote_time_zone``: the zone of quote ticks' ``ltt`` text. The SDK formats it with
+        ``datetime.fromtimestamp(...)``, i.e. in the local zone of the machine running the SDK
+        (the default here); OHLCV-stream ``datetime`` values are IST as Breeze sends them."""
         if not interval.is_intraday:
             raise ValueError("TickBarAggregator builds intraday bars only")
         self.interval = interval
+        self._quote_tz = quote_time_zone or datetime.now().astimezone().tzinfo
         self._step = int(interval.duration.total_seconds())
         self._open: dict[str, _Building] = {}
         self._last_cum_volume: dict[str, int] = {}
@@ -78,7 +83,8 @@ class TickBarAggregator:
                 return self.add_candle(symbol, start, _f(tick["open"]), _f(tick["high"]), _f(tick["low"]),
                                        _f(tick["close"]), volume,
                                        replace=str(tick["interval"]).strip().lower() != "1second")
-            at = parse_ist(tick["ltt"])
+            at = datetime.strptime(" ".join(str(tick["ltt"]).split()), "%a %b %d %H:%M:%S %Y").replace(
+                tzinfo=self._quote_tz)
             price = _f(tick["last"])
             cum = tick.get("ttq")
             return self.add_trade(symbol, at, price,

@@ -29,7 +29,7 @@ def resolve(tick):
 
 
 def test_quote_ticks_make_closed_one_minute_bars():
-    agg = TickBarAggregator()
+    agg = TickBarAggregator(quote_time_zone=IST)
     assert agg.on_tick(quote("Wed Feb 12 11:12:01 2025", 2500.0, 1000, 10), resolve) == []
     assert agg.on_tick(quote("Wed Feb 12 11:12:30 2025", 2503.5, 1040), resolve) == []
     assert agg.on_tick(quote("Wed Feb 12 11:12:59 2025", 2498.0, 1050), resolve) == []
@@ -43,7 +43,7 @@ def test_quote_ticks_make_closed_one_minute_bars():
 
 
 def test_gaps_and_late_ticks():
-    agg = TickBarAggregator()
+    agg = TickBarAggregator(quote_time_zone=IST)
     agg.on_tick(quote("Wed Feb 12 11:12:01 2025", 100, 10), resolve)
     (bar,) = agg.on_tick(quote("Wed Feb 12 11:15:01 2025", 101, 20), resolve)     # minutes 13-14 had no trades
     assert bar.start == datetime(2025, 2, 12, 11, 12, tzinfo=IST)
@@ -54,14 +54,14 @@ def test_gaps_and_late_ticks():
 
 
 def test_unknown_and_malformed_ticks_are_ignored():
-    agg = TickBarAggregator()
+    agg = TickBarAggregator(quote_time_zone=IST)
     assert agg.on_tick(quote("Wed Feb 12 11:12:01 2025", 100, 10, token="4.1!9999"), resolve) == []
     assert agg.on_tick({"symbol": "4.1!2885", "last": "x", "ltt": "?"}, resolve) == []
     assert agg.ignored_ticks == 2 and agg.flush() == []
 
 
 def test_ohlcv_stream_second_candles_are_summed_and_minute_candles_replaced():
-    agg = TickBarAggregator()
+    agg = TickBarAggregator(quote_time_zone=IST)
     base = {"interval": "1second", "exchange_code": "NSE", "stock_code": "RELIND"}
     agg.on_tick({**base, "open": "10", "high": "11", "low": "9", "close": "10.5", "volume": "5",
                  "datetime": "2025-02-12 11:12:01"}, resolve)
@@ -78,7 +78,7 @@ def test_ohlcv_stream_second_candles_are_summed_and_minute_candles_replaced():
 
 
 def test_five_minute_aggregation_aligns_to_ist_session():
-    agg = TickBarAggregator(Interval.MINUTE_5)
+    agg = TickBarAggregator(Interval.MINUTE_5, quote_time_zone=IST)
     agg.on_tick(quote("Wed Feb 12 09:15:10 2025", 100, 10), resolve)
     agg.on_tick(quote("Wed Feb 12 09:19:59 2025", 101, 15), resolve)
     (bar,) = agg.on_tick(quote("Wed Feb 12 09:20:00 2025", 102, 16), resolve)
@@ -104,7 +104,7 @@ def test_live_source_subscribes_streams_bars_and_flushes_at_session_end():
     sdk.ticks_on_subscribe = [quote("Wed Feb 12 11:12:01 2025", 100, 10), quote("Wed Feb 12 11:12:40 2025", 102, 20),
                               quote("Wed Feb 12 11:13:05 2025", 101, 25)]
     source = BreezeLiveBarSource(session, symbol_map_for(session), StepClock(start),
-                                 session_end=start + timedelta(seconds=20), poll_seconds=0.001)
+                                 session_end=start + timedelta(seconds=20), poll_seconds=0.001, quote_time_zone=IST)
     assert isinstance(source, LiveBarSource)
     bars = list(source.stream(["RELIANCE"], Interval.MINUTE_1))
     assert [b.start.astimezone(IST).minute for b in bars] == [12, 13]
@@ -166,3 +166,39 @@ def test_subscribe_returning_none_or_raising_is_a_typed_error(answer):
     with pytest.raises(BrokerApiError, match="RELIND"):
         list(source.stream(["RELIANCE"], Interval.MINUTE_1))
     assert sdk.ws_connected is False
+
+
+def test_quote_tick_times_default_to_the_sdk_hosts_local_zone():
+    # The SDK renders ltt with datetime.fromtimestamp(): local wall time, space-padded day.
+    local = datetime.now().astimezone().tzinfo
+    agg = TickBarAggregator()
+    agg.on_tick(quote("Wed Feb  5 11:12:01 2025", 100, 10), resolve)
+    (bar,) = agg.flush()
+    assert bar.start == datetime(2025, 2, 5, 11, 12, tzinfo=local)
+    utc_host = TickBarAggregator(quote_time_zone=timezone.utc)
+    utc_host.on_tick(quote("Wed Feb  5 05:42:01 2025", 100, 10), resolve)
+    (bar,) = utc_host.flush()
+    assert bar.start == datetime(2025, 2, 5, 11, 12, tzinfo=IST)        # 05:42 UTC is 11:12 IST
+
+
+def test_ohlcv_feed_subscribes_to_one_second_candles_and_sums_them():
+    sdk = FakeBreezeSDK(KEY)
+    session, sdk, _ = make_session(sdk)
+    start = datetime(2025, 2, 12, 11, 12, tzinfo=IST)
+    base = {"interval": "1second", "exchange_code": "NSE", "stock_code": "RELIND"}
+    sdk.ticks_on_subscribe = [
+        {**base, "open": "10", "high": "11", "low": "9", "close": "10", "volume": "5", "datetime": "2025-02-12 11:12:01"},
+        {**base, "open": "10", "high": "12", "low": "10", "close": "11", "volume": "6", "datetime": "2025-02-12 11:12:02"}]
+    source = BreezeLiveBarSource(session, symbol_map_for(session), StepClock(start),
+                                 session_end=start + timedelta(seconds=10), poll_seconds=0.001, feed="ohlcv")
+    (bar,) = list(source.stream(["RELIANCE"], Interval.MINUTE_1))
+    assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (10, 12, 9, 11, 11)
+    assert sdk.ws_connected is False
+
+
+def test_unknown_feed_kind_is_a_config_error():
+    from core.errors import ConfigError
+    session, _, _ = make_session()
+    with pytest.raises(ConfigError):
+        BreezeLiveBarSource(session, symbol_map_for(session), ManualClock(datetime(2025, 1, 1, tzinfo=IST)),
+                            session_end=datetime(2025, 1, 1, 15, 30, tzinfo=IST), feed="depth")
