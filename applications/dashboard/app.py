@@ -248,7 +248,7 @@ class DashboardApp:
         self.price = pn.pane.HoloViews(None, css_classes=["sq-price"], **plot)
         self.trades = pn.widgets.Tabulator(vm.symbol_trades(self.model.data, None), pagination="remote",
                                            page_size=15, disabled=True, show_index=False, layout="fit_data_table",
-                                           sizing_mode="stretch_width", css_classes=["sq-trades"], height=470)
+                                           sizing_mode="stretch_width", css_classes=["sq-trades"])
         self.mode.param.watch(lambda _e: self._fill_run_options(), "value")
         self.run_select.param.watch(self._on_run, "value")
         for w in (self.strategy, self.label, self.window, self.threshold, self.x_axis):
