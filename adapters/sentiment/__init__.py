@@ -1,5 +1,6 @@
 """Sentiment providers (NewsAPI, X, offline headlines with VADER, stub) and the registry."""
 
+from adapters.sentiment.factory import build_sentiment_registry
 from adapters.sentiment.headlines import HeadlinesSentimentProvider
 from adapters.sentiment.http import ProviderAuthError, ProviderError, ProviderRateLimitedError
 from adapters.sentiment.newsapi import NewsApiProvider
@@ -11,5 +12,5 @@ from adapters.sentiment.vader import FINANCE_LEXICON, compound, finance_analyzer
 __all__ = [
     "FINANCE_LEXICON", "HeadlinesSentimentProvider", "NewsApiProvider", "ProviderAuthError", "ProviderError",
     "ProviderHealth", "ProviderRateLimitedError", "SentimentRegistry", "StubSentimentProvider",
-    "XRecentSearchProvider", "compound", "finance_analyzer",
+    "XRecentSearchProvider", "build_sentiment_registry", "compound", "finance_analyzer",
 ]

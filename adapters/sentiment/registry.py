@@ -8,9 +8,11 @@ statistics. Answers are cached for ``ttl`` (on the injected clock).
 ``as_of`` is floored to ``bucket`` before anything is asked, so a cached answer never
 contains information from later in its bucket. With ``mode="weighted"`` every available
 provider is asked and the weighted mean of their scores returned (provider name
-``hybrid[a,b]``); with ``mode="first"`` the first answer in fallback order wins. When all
-fail, the latest earlier reading of the symbol (no older than ``max_stale``) is returned
-with halved confidence; otherwise ``None``.
+``hybrid[a,b]``); with ``mode="first"`` the first answer in fallback order wins.
+``last_resort`` providers (the neutral stub) are asked only when no other provider
+answered. When providers fail (or are skipped by their breaker or rate limit), the latest
+earlier reading of the symbol (never a later one, no older than ``max_stale``) is returned
+with halved confidence, else the last resort, else ``None``; such answers are not cached.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class _Entry:
     weight: float
     limiter: ClockTokenBucket | None
     health: ProviderHealth
+    last_resort: bool = False
 
 
 class SentimentRegistry:
@@ -138,14 +141,17 @@ class SentimentRegistry:
 
     # ------------------------------------------------------------- registration
 
-    def register(self, provider: SentimentProvider, *, weight: float = 1.0,
-                 rate_per_minute: float | None = None) -> "SentimentRegistry":
+    def register(self, provider: SentimentProvider, *, weight: float = 1.0, rate_per_minute: float | None = None,
+                 last_resort: bool = False) -> "SentimentRegistry":
+        """Add a provider. ``last_resort`` providers (e.g. the neutral stub) are asked only
+        when no other provider answered, so they never dilute a weighted average."""
         if provider.name in self._entries:
             raise ConfigError(f"sentiment provider {provider.name!r} is registered twice")
         if weight < 0:
             raise ConfigError(f"sentiment weight for {provider.name!r} must be >= 0, got {weight}")
         limiter = ClockTokenBucket(self._clock, rate_per_minute) if rate_per_minute else None
-        self._entries[provider.name] = _Entry(provider, weight, limiter, ProviderHealth(provider.name))
+        self._entries[provider.name] = _Entry(provider, weight, limiter, ProviderHealth(provider.name),
+                                              last_resort=last_resort)
         self._order.append(provider.name)
         return self
 
@@ -172,25 +178,35 @@ class SentimentRegistry:
         self.cache_misses += 1
         readings: list[tuple[_Entry, SentimentReading]] = []
         self._round_failed = False
-        for name in self._order:
-            entry = self._entries[name]
-            reading = self._ask(entry, symbol, key_time)
-            if reading is not None:
-                readings.append((entry, reading))
-                if self.mode == "first":
-                    break
+        stale = self._stale(symbol.upper(), key_time)
+        for last_resort in (False, True):
+            if readings or (last_resort and stale is not None and self._round_failed):
+                break            # providers failed: a recent real reading beats the last resort
+            for name in self._order:
+                entry = self._entries[name]
+                if entry.last_resort is not last_resort:
+                    continue
+                reading = self._ask(entry, symbol, key_time)
+                if reading is not None:
+                    readings.append((entry, reading))
+                    if self.mode == "first" or last_resort:
+                        break
         result = self._combine(symbol.upper(), key_time, readings)
-        if result is None:
-            stale = self._last.get(symbol.upper())
-            if stale is not None and stale.as_of <= key_time and key_time - stale.as_of <= self.max_stale:
-                return attrs.evolve(stale, confidence=stale.confidence * 0.5)
-            if self._round_failed:
-                return None          # failures or skips: do not cache, ask again next time
+        if self._round_failed and (result is None or all(e.last_resort for e, _ in readings)):
+            # Failures or skips: do not cache, ask again next time; meanwhile the latest earlier reading.
+            return stale if stale is not None else result
         self._cache[key] = (now, result)
-        if result is not None:
+        if result is not None and not all(e.last_resort for e, _ in readings):
             self._last[symbol.upper()] = result
         self._evict(now)
         return result
+
+    def _stale(self, symbol: str, as_of: datetime) -> SentimentReading | None:
+        """The latest earlier reading (never a later one), with halved confidence."""
+        last = self._last.get(symbol)
+        if last is not None and last.as_of <= as_of and as_of - last.as_of <= self.max_stale:
+            return attrs.evolve(last, confidence=last.confidence * 0.5)
+        return None
 
     def health(self) -> dict[str, dict[str, Any]]:
         """Per-provider statistics (calls, failures, latency, breaker state...)."""

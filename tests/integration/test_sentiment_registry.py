@@ -159,3 +159,41 @@ def test_cache_is_bounded():
     assert len(reg._cache) <= 10
     reg.score("TCS", T0 + timedelta(minutes=24))
     assert reg.cache_hits == 1                                   # the newest entries survive
+
+
+def test_last_resort_provider_only_answers_when_nobody_else_does():
+    reg, _, _ = registry()
+    news = ScriptedSentimentProvider("newsapi", 0.5).then(0.5, None)
+    reg.register(StubSentimentProvider(0.0, name="neutral"), weight=0.0, last_resort=True)
+    reg.register(news, weight=1.0)
+    assert reg.score("TCS", T0).score == 0.5 and reg.score("TCS", T0).provider == "newsapi"
+    fallback = reg.score("TCS", T0 + timedelta(minutes=1))
+    assert fallback.provider == "neutral" and fallback.score == 0.0
+
+
+def test_build_registry_from_settings(tmp_path):
+    from adapters.sentiment import build_sentiment_registry
+    (tmp_path / "n.csv").write_text("published_at,symbol,search_term,headline\n"
+                                    "2025-02-04 09:00:00,TCS,tcs,TCS shares surge on record deal\n")
+    clock = ManualClock(T0)
+    reg = build_sentiment_registry(clock, news_dir=tmp_path, newsapi_key="k", twitter_bearer_token="t",
+                                   fallback_order=["headlines"])
+    assert reg.fallback_order == ["headlines", "newsapi", "twitter", "neutral"]
+    only_stub = build_sentiment_registry(clock)
+    assert only_stub.score("TCS", T0).provider == "neutral"
+    with pytest.raises(ConfigError):
+        build_sentiment_registry(clock, neutral_fallback=False)
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_sentiment_registry(clock, news_dir=tmp_path / "missing")
+
+
+def test_failing_providers_prefer_a_recent_real_reading_over_the_neutral_last_resort():
+    reg, _, _ = registry(max_stale=timedelta(hours=2))
+    news = ScriptedSentimentProvider("newsapi", 0.6, confidence=1.0).then(0.6, BOOM, BOOM)
+    reg.register(news).register(StubSentimentProvider(0.0, name="neutral"), weight=0.0, last_resort=True)
+    reg.score("TCS", T0)
+    stale = reg.score("TCS", T0 + timedelta(hours=1))
+    assert stale.provider == "newsapi" and stale.score == 0.6 and stale.confidence == 0.5
+    neutral = reg.score("TCS", T0 + timedelta(hours=3))          # too old to reuse
+    assert neutral.provider == "neutral"
+    assert reg.score("INFY", T0 + timedelta(hours=3)).provider == "newsapi"
