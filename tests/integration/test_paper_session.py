@@ -220,3 +220,34 @@ def test_replay_waits_on_the_clock_and_orders_ties_by_symbol_order():
     assert [b.symbol for b in bars[:4]] == ["B", "A", "B", "A"]
     # 4 minutes of bars at 60x: 4 seconds of clock time, slept, not spent
     assert clock.now() - start == timedelta(seconds=4)
+
+
+def test_crash_and_resume_on_postgresql(feed):
+    import os
+    import uuid
+
+    from applications.wiring import open_store
+
+    url = os.environ.get("SENSEQUANT_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PostgreSQL tests need SENSEQUANT_TEST_POSTGRES_URL "
+                    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    config = BacktestConfig(strategy="intraday", start="2024-01-01", end="2024-01-05",
+                            sentiment=SentimentSettings(enabled=False))
+    run_id = uuid.uuid4().hex
+    reference = InMemoryEventStore()
+    run_paper(config, store=reference, feed=feed, sentiment=None, clock=SimulatedClock(), options=FAST, run_id=run_id)
+    store = open_store(url, durable=True)
+    try:
+        rng, resume, crashes = random.Random(5), None, 0
+        while True:
+            try:
+                run_paper(config, store=store, feed=feed, sentiment=None, options=PaperOptions(replay_speed=1e6),
+                          clock=CrashingClock(crash_at=rng.randint(50, 700)), run_id=run_id, resume=resume)
+                break
+            except SimulatedCrash:
+                crashes, resume = crashes + 1, run_id
+        assert crashes >= 2
+        assert payloads(store, f"{run_id}:intraday") == payloads(reference, f"{run_id}:intraday")
+    finally:
+        store.close()
