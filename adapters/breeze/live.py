@@ -18,6 +18,8 @@ from ports.clock import Clock
 class BreezeLiveBarSource:
     """Subscribes to ticks, aggregates them into closed bars, stops at ``session_end``.
 
+    A bar is emitted when a later tick of its symbol arrives or, for quiet symbols,
+    ``close_grace`` after its end on the clock (``None``: only on a later tick / at the end).
     ``feed="quotes"`` (default) subscribes to exchange quotes (trade ticks, volume from the
     cumulative traded quantity); ``feed="ohlcv"`` to the 1-second OHLCV stream.
 
@@ -29,11 +31,13 @@ class BreezeLiveBarSource:
     def __init__(self, session: BreezeSession, symbol_map: BreezeSymbolMap, clock: Clock, *,
                  session_end: datetime, exchange_code: str = "NSE",
                  stale_after: timedelta = timedelta(seconds=60), poll_seconds: float = 0.5,
-                 quote_time_zone: tzinfo | None = None, feed: str = "quotes") -> None:
+                 quote_time_zone: tzinfo | None = None, feed: str = "quotes",
+                 close_grace: timedelta | None = timedelta(seconds=3)) -> None:
         if feed not in ("quotes", "ohlcv"):
             raise ConfigError(f"Breeze live feed {feed!r} is unknown; use 'quotes' (trade ticks) or 'ohlcv' "
                               "(1-second candles)")
         self._feed = feed
+        self._grace = close_grace
         self._session = session
         self._map = symbol_map
         self._clock = clock
@@ -94,11 +98,15 @@ class BreezeLiveBarSource:
                 except queue.Empty:
                     if self._clock.now() - last_tick_at > self._stale_after:
                         self._session.set_health("degraded", f"no ticks for {self._stale_after}")
+                    if self._grace is not None:
+                        yield from aggregator.close_before(self._clock.now() - self._grace)
                     continue
                 self.ticks_received += 1
                 last_tick_at = self._clock.now()
                 self._session.set_health("ok", "ticks arriving")
                 yield from aggregator.on_tick(tick, resolve)
+                if self._grace is not None:
+                    yield from aggregator.close_before(self._clock.now() - self._grace)
             while not self._ticks.empty():
                 yield from aggregator.on_tick(self._ticks.get_nowait(), resolve)
             yield from aggregator.flush()

@@ -100,6 +100,9 @@ class TickBarAggregator:
         start = self.bucket_start(at)
         closed, building = self._roll(symbol, start)
         if building is None:
+            # A late print: its volume belongs to a closed bar, so it is dropped, not moved to a later one.
+            if cumulative_volume is not None and cumulative_volume > self._last_cum_volume.get(symbol, -1):
+                self._last_cum_volume[symbol] = cumulative_volume
             return closed
         qty: int | None = None
         if cumulative_volume is not None:
@@ -127,6 +130,22 @@ class TickBarAggregator:
         else:
             self._apply(building, open_, high, low, close, volume)
         return closed
+
+    def close_before(self, moment: datetime) -> list[Bar]:
+        """Close every open bar that ended at or before ``moment`` (quiet symbols in live trading).
+
+        A tick for a bar closed this way arrives late and is dropped (``late_ticks``)."""
+        out = []
+        for name in sorted(self._open):
+            building = self._open[name]
+            if building.start + self.interval.duration <= moment:
+                del self._open[name]
+                if building.open > 0:
+                    out.append(self._bar(name, building))
+                # keep later ticks of this bucket out: they are late now
+                self._open[name] = _Building(start=building.start + self.interval.duration, open=0.0, high=0.0,
+                                             low=0.0, close=0.0)
+        return out
 
     def flush(self, symbol: str | None = None) -> list[Bar]:
         """Close the open bars (all symbols, or one) — call at session end."""

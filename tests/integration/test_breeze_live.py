@@ -202,3 +202,16 @@ def test_unknown_feed_kind_is_a_config_error():
     with pytest.raises(ConfigError):
         BreezeLiveBarSource(session, symbol_map_for(session), ManualClock(datetime(2025, 1, 1, tzinfo=IST)),
                             session_end=datetime(2025, 1, 1, 15, 30, tzinfo=IST), feed="depth")
+
+
+def test_quiet_symbols_bars_close_on_time():
+    agg = TickBarAggregator(quote_time_zone=IST)
+    agg.on_tick(quote("Wed Feb 12 11:12:01 2025", 100, 10), resolve)
+    assert agg.close_before(datetime(2025, 2, 12, 11, 12, 59, tzinfo=IST)) == []
+    (bar,) = agg.close_before(datetime(2025, 2, 12, 11, 13, 2, tzinfo=IST))
+    assert bar.start == datetime(2025, 2, 12, 11, 12, tzinfo=IST)
+    assert agg.on_tick(quote("Wed Feb 12 11:12:59 2025", 99, 12), resolve) == [] and agg.late_ticks == 1
+    assert agg.close_before(datetime(2025, 2, 12, 11, 20, tzinfo=IST)) == []      # nothing traded since
+    agg.on_tick(quote("Wed Feb 12 11:21:30 2025", 101, 15), resolve)
+    (bar,) = agg.flush()
+    assert bar.start == datetime(2025, 2, 12, 11, 21, tzinfo=IST) and bar.volume == 3
