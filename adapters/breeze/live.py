@@ -104,9 +104,10 @@ class BreezeLiveBarSource:
                 self.ticks_received += 1
                 last_tick_at = self._clock.now()
                 self._session.set_health("ok", "ticks arriving")
-                yield from aggregator.on_tick(tick, resolve)
                 if self._grace is not None:
+                    # Other symbols' due bars first, so bars come out in time order across symbols.
                     yield from aggregator.close_before(self._clock.now() - self._grace)
+                yield from aggregator.on_tick(tick, resolve)
             while not self._ticks.empty():
                 yield from aggregator.on_tick(self._ticks.get_nowait(), resolve)
             yield from aggregator.flush()
