@@ -32,7 +32,7 @@ class BreezeLiveBarSource:
                  session_end: datetime, exchange_code: str = "NSE",
                  stale_after: timedelta = timedelta(seconds=60), poll_seconds: float = 0.5,
                  quote_time_zone: tzinfo | None = None, feed: str = "quotes",
-                 close_grace: timedelta | None = timedelta(seconds=3)) -> None:
+                 close_grace: timedelta | None = timedelta(seconds=10)) -> None:
         if feed not in ("quotes", "ohlcv"):
             raise ConfigError(f"Breeze live feed {feed!r} is unknown; use 'quotes' (trade ticks) or 'ohlcv' "
                               "(1-second candles)")
