@@ -29,7 +29,7 @@ import attrs
 
 from applications.books import BacktestConfig, BookPlan, default_sentiment, plan_books
 from applications.session import SessionResult, SessionSettings, StopSignal, run_session
-from applications.wiring import project_root, runs_dir
+from applications.wiring import runs_dir
 from core.errors import ConfigError
 from core.events.catalog import PredictionTraced
 from core.model import Bar
@@ -64,9 +64,8 @@ def check_live_allowed(confirm_live: bool, *, environ: dict[str, str] | None = N
     if not confirm_live:
         raise LiveNotConfirmedError("live trading sends REAL orders to ICICI Breeze; pass --confirm-live to "
                                     "proceed (use `sensequant paper` to trade without real orders)")
-    from adapters.breeze.credentials import load_breeze_credentials
-    return load_breeze_credentials(environ, dotenv_path=dotenv_path if dotenv_path is not None
-                                   else project_root() / ".env")
+    from applications.breeze_data import load_credentials
+    return load_credentials(environ, dotenv_path=dotenv_path)
 
 
 def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, options: LiveOptions = LiveOptions(),
@@ -80,26 +79,19 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     if config.strategy not in LIVE_STRATEGIES:
         raise ConfigError(f"live trading runs one book; --strategy must be one of {', '.join(LIVE_STRATEGIES)}, "
                           f"got {config.strategy!r}")
-    from adapters.breeze import (
-        BreezeBroker,
-        BreezeHistoricalFeed,
-        BreezeLiveBarSource,
-        BreezeSession,
-        JsonFileOrderRecords,
-        TokenBucket,
-        symbol_map_for,
-    )
+    from adapters.breeze import BreezeBroker, JsonFileOrderRecords
     from adapters.memory import InMemoryFeed
     from adapters.system import IST, WallClock
+    from applications.breeze_data import open_breeze_data
 
     clock = clock if clock is not None else WallClock()
-    # Rate-limit waits and retry back-off go through the clock port (instant under a test clock).
-    limiter = TokenBucket(100, 60.0, monotonic=lambda: clock.now().timestamp(), sleep=clock.sleep)
-    session = BreezeSession(credentials, sdk_factory=sdk_factory, rate_limiter=limiter, sleep=clock.sleep).connect()
-    symbol_map = symbol_map_for(session)
-    book_cfg = config.intraday if config.strategy == "intraday" else config.swing
-    history = BreezeHistoricalFeed(session, symbol_map, clock, universe=book_cfg.symbols)
     today = clock.now().astimezone(IST).date()
+    end_h, end_m = (int(x) for x in options.session_end_ist.split(":"))
+    session_end = datetime.combine(today, time(end_h, end_m), tzinfo=IST)
+    book_cfg = config.intraday if config.strategy == "intraday" else config.swing
+    data = open_breeze_data(credentials, clock, list(book_cfg.symbols), sdk_factory=sdk_factory,
+                            session_end=session_end, tick_poll_seconds=options.tick_poll_seconds)
+    session, symbol_map, history, source = data.session, data.symbol_map, data.history, data.bars
     warm = attrs.evolve(config, start=(today - timedelta(days=options.warmup_days)).isoformat(), end=None)
     plans = plan_books(warm, history)
     provider = default_sentiment(config) if sentiment == "default" else sentiment
@@ -111,10 +103,6 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     def broker_factory(_plan: BookPlan) -> Broker:
         return BreezeBroker(session, symbol_map, records, clock)
 
-    end_h, end_m = (int(x) for x in options.session_end_ist.split(":"))
-    session_end = datetime.combine(today, time(end_h, end_m), tzinfo=IST)
-    source = BreezeLiveBarSource(session, symbol_map, clock, session_end=session_end,
-                                 poll_seconds=options.tick_poll_seconds)
     requests = [([s.symbol for s in p.series], p.series[0].interval) for p in plans]
 
     def stream(_resume_from: datetime | None) -> Iterator[Bar]:

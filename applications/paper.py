@@ -118,7 +118,9 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
     return run_session(
         config, plans, store=store, mode=MODE, stream=stream, broker_factory=_paper_broker,
         telemetry=options.telemetry, run_id=resume or run_id or uuid.uuid4().hex, resume=resume is not None,
-        warmup_feed=replay_feed if resume is not None and source is None else None,
+        # replayed bars are traded from the start (warm-up only when resuming); with a live
+        # source the feed's bars are history: warm-up, never traded
+        warmup_feed=replay_feed if (resume is not None or source is not None) else None,
         sentiment=provider, predictor=predictor, shutdown=shutdown,
         settings=SessionSettings(square_off_on_stop=options.square_off_on_stop,
                                  event_batch_size=config.event_batch_size,
@@ -127,4 +129,27 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
         describe=describe, trace_sink=trace_sink, log=log, label=label)
 
 
-__all__ = ["MODE", "PaperOptions", "run_paper"]
+def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_days: int = 10,
+                           clock: WaitableClock | None = None, sdk_factory: Any = None,
+                           environ: dict[str, str] | None = None, dotenv_path: Any = None,
+                           tick_poll_seconds: float = 0.5, **kwargs: Any) -> SessionResult:
+    """Paper trading on real Breeze prices: history warms the books up, websocket bars are traded,
+    fills stay simulated. Needs the Breeze credentials (data only: no order can be sent)."""
+    from datetime import timedelta
+
+    from adapters.system import IST, WallClock
+    from applications.breeze_data import load_credentials, open_breeze_data
+
+    credentials = load_credentials(environ, dotenv_path=dotenv_path)
+    clock = clock if clock is not None else WallClock()
+    today = clock.now().astimezone(IST).date()
+    symbols = sorted({s for name in config.books()
+                      for s in (config.intraday if name == "intraday" else config.swing
+                                if name == "swing" else config.reference).symbols})
+    data = open_breeze_data(credentials, clock, symbols, sdk_factory=sdk_factory,
+                            tick_poll_seconds=tick_poll_seconds)
+    warm = attrs.evolve(config, start=(today - timedelta(days=warmup_days)).isoformat(), end=None)
+    return run_paper(warm, store=store, feed=data.history, source=data.bars, clock=clock, **kwargs)
+
+
+__all__ = ["MODE", "PaperOptions", "run_paper", "run_paper_on_live_data"]

@@ -85,10 +85,15 @@ def report(kind: str, result: Any, as_json: bool) -> None:
 @click.option("--data-dir", help="Replay: folder of bar CSVs (default: the shipped data/market).")
 @click.option("--replay-speed", type=click.FloatRange(0), default=60.0, show_default=True,
               help="Replay bars at this many times real time (0 = as fast as possible).")
+@click.option("--live-data", is_flag=True, default=False,
+              help="Trade today's Breeze websocket bars instead of a replay (needs the BREEZE_* credentials; "
+                   "fills are still simulated, no order reaches the broker).")
+@click.option("--warmup-days", type=click.IntRange(1), default=10, show_default=True,
+              help="--live-data: days of Breeze history loaded into the books before trading.")
 @click.pass_obj
 def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str | None, enable_telemetry: bool,
           telemetry_sample_rate: float, telemetry_throttle: float, square_off: bool, label: str, as_json: bool,
-          replay_speed: float, **options: Any) -> None:
+          replay_speed: float, live_data: bool, warmup_days: int, **options: Any) -> None:
     """Paper trading: the backtest's strategies, risk and sizing on bars as they close; fills are simulated.
 
     Bars are replayed from the shipped CSVs (or --data-dir) at --replay-speed; no real
@@ -98,7 +103,7 @@ def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str |
     intraday positions, flush and exit 0.
     """
     from adapters.system import ShutdownFlag, install_shutdown_handlers
-    from applications.paper import PaperOptions, run_paper
+    from applications.paper import PaperOptions, run_paper, run_paper_on_live_data
 
     config = session_config(config_file, options)
     telemetry = telemetry_config(enable_telemetry, telemetry_sample_rate, telemetry_throttle, config.seed)
@@ -106,10 +111,14 @@ def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str |
     install_shutdown_handlers(flag)
     store = open_store(db_url or obj.get("db_url"), durable=True)
     try:
-        result = run_paper(config, store=store, resume=resume, shutdown=flag, label=label,
-                           options=PaperOptions(replay_speed=replay_speed, square_off_on_stop=square_off,
-                                                telemetry=telemetry),
-                           log=lambda m: err_console.print(m))
+        paper_options = PaperOptions(replay_speed=replay_speed, square_off_on_stop=square_off, telemetry=telemetry)
+        if live_data:
+            result = run_paper_on_live_data(config, store=store, warmup_days=warmup_days, resume=resume,
+                                            shutdown=flag, label=label, options=paper_options,
+                                            log=lambda m: err_console.print(m))
+        else:
+            result = run_paper(config, store=store, resume=resume, shutdown=flag, label=label,
+                               options=paper_options, log=lambda m: err_console.print(m))
     finally:
         store.close()
     report("Paper", result, as_json)

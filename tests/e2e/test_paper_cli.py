@@ -195,8 +195,8 @@ def test_live_refuses_without_confirm_live(no_breeze_env):
 
 
 def test_live_refuses_without_credentials_even_when_confirmed(no_breeze_env, monkeypatch):
-    import applications.live as live
-    monkeypatch.setattr(live, "project_root", lambda: no_breeze_env)  # no .env there
+    import applications.breeze_data as breeze_data
+    monkeypatch.setattr(breeze_data, "project_root", lambda: no_breeze_env)  # no .env there
     result = CliRunner().invoke(cli, ["--db", "memory://", "live", "--confirm-live"])
     assert result.exit_code != 0
     for name in ("BREEZE_API_KEY", "BREEZE_API_SECRET", "BREEZE_SESSION_TOKEN"):

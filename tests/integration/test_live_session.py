@@ -9,6 +9,7 @@ import pytest
 from adapters.memory import InMemoryEventStore
 from applications.backtest import BacktestConfig, SentimentSettings
 from applications.live import LiveNotConfirmedError, LiveOptions, run_live
+from applications.paper import PaperOptions, run_paper_on_live_data
 from core.errors import ConfigError
 from tests.fakes.breeze_sdk import FakeBreezeSDK, minute_candles
 
@@ -75,3 +76,18 @@ def test_live_refusals_come_before_any_network_call(tmp_path):
                  environ={k: v for k, v in CREDS.items() if k != "BREEZE_SESSION_TOKEN"},
                  dotenv_path=tmp_path / "none.env", sdk_factory=lambda key: calls.append(key))
     assert calls == []
+
+
+def test_paper_on_live_breeze_data_simulates_fills_and_sends_no_order(tmp_path):
+    day = datetime(2025, 6, 9)
+    sdk = fake_sdk(day)
+    config = BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False))
+    store = InMemoryEventStore()
+    clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
+    result = run_paper_on_live_data(config, store=store, warmup_days=6, clock=clock, sdk_factory=lambda _key: sdk,
+                                    environ=CREDS, dotenv_path=tmp_path / "none.env", tick_poll_seconds=0.001,
+                                    sentiment=None, run_id="P", options=PaperOptions(replay_speed=0))
+    assert result.status == "completed" and result.bars >= 300
+    kinds = [r.type for r in store.read_stream("P:intraday")]
+    assert kinds.count("order.filled") >= 2 and "trade.closed" in kinds  # simulated venue on live prices
+    assert sdk.orders == {} and sdk.count("place_order") == 0
