@@ -85,6 +85,10 @@ class SessionSettings:
     measure_latency: bool = False
     # Live venues may not report bracket legs as orders; paper's simulated venue does.
     compare_bracket_legs: bool = True
+    # Read the bar stream on a helper thread so a stop request is seen within
+    # ``stop_poll_seconds`` even while no bar arrives (a quiet websocket, a slow replay).
+    interruptible_stream: bool = True
+    stop_poll_seconds: float = 0.2
 
 
 @attrs.frozen(kw_only=True)
@@ -230,7 +234,10 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
     status, message, stopped = RunStatus.COMPLETED, "", False
     bars = 0
     try:
-        for bar in stream(resume_from):
+        bars_in = stream(resume_from)
+        if settings.interruptible_stream:
+            bars_in = _interruptible(bars_in, shutdown, settings.stop_poll_seconds)
+        for bar in bars_in:
             if shutdown.requested:
                 stopped = True
                 break
@@ -291,6 +298,60 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                          telemetry=telemetry_counts,
                          duplicate_fills_ignored=sum(b.engine.duplicate_fills_ignored for b in all_books),
                          reconciliation=reconciliation, latencies_s=latencies, commit_s=commits)
+
+
+_DONE = object()
+
+
+def _interruptible(bars: Iterator[Bar], shutdown: StopSignal, poll_seconds: float) -> Iterator[Bar]:
+    """Yield ``bars`` (produced on a daemon thread) but return as soon as a stop is requested.
+
+    Exceptions of the producer are re-raised here, in the trading thread.
+    """
+    import queue
+    import threading
+
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=64)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for bar in bars:
+                while not stop.is_set():
+                    try:
+                        handoff.put(bar, timeout=poll_seconds)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item: Any = _DONE
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            item = exc
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=poll_seconds)
+                return
+            except queue.Full:
+                continue
+
+    worker = threading.Thread(target=produce, name="bar-stream", daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                item = handoff.get(timeout=poll_seconds)
+            except queue.Empty:
+                if shutdown.requested:
+                    return
+                continue
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 class _TimedStore:

@@ -251,3 +251,40 @@ def test_crash_and_resume_on_postgresql(feed):
         assert payloads(store, f"{run_id}:intraday") == payloads(reference, f"{run_id}:intraday")
     finally:
         store.close()
+
+
+class StallingSource:
+    """A ``LiveBarSource`` that delivers some bars, then goes quiet (a websocket with no ticks)."""
+
+    def __init__(self, bars) -> None:
+        self.bars = bars
+
+    def stream(self, symbols, interval):
+        import time as _t
+        yield from self.bars
+        _t.sleep(30)
+
+
+def test_a_stop_request_is_honoured_while_no_bar_arrives(feed):
+    import threading
+    import time as _t
+    from datetime import datetime, timezone
+
+    from adapters.system import ShutdownFlag
+
+    config = BacktestConfig(strategy="intraday", start="2024-01-01", end="2024-01-05",
+                            sentiment=SentimentSettings(enabled=False))
+    later = feed.history("TCS", Interval.parse("1minute"), datetime(2024, 1, 8, tzinfo=timezone.utc),
+                         datetime(2024, 1, 9, tzinfo=timezone.utc))
+    flag = ShutdownFlag()
+    store = InMemoryEventStore()
+    timer = threading.Timer(0.5, flag.request, args=("SIGTERM",))
+    timer.start()
+    t0 = _t.perf_counter()
+    result = run_paper(config, store=store, feed=feed, source=StallingSource(list(later)), sentiment=None,
+                       clock=SimulatedClock(), options=FAST, run_id="S", shutdown=flag)
+    assert _t.perf_counter() - t0 < 5
+    assert result.status == "interrupted" and result.bars == len(later)
+    assert payloads(store, "S:intraday")[-1][0] == "engine.checkpointed"
+    stop = [e for t, e in payloads(store, "S:run") if t == "run.completed"][-1]
+    assert "SIGTERM" in stop["message"]
