@@ -402,7 +402,8 @@ def _restore(b: _Book, run_recorder: EventRecorder, log: Callable[[str], None],
 
 
 def _orders_created(state: EngineState) -> int:
-    return state.order_seq + 2 * sum(1 for _ in state.seen_trade_ids)
+    """Continue the venue's ``SIM-<n>`` ids past any used before (an entry creates at most two legs)."""
+    return 3 * state.order_seq
 
 
 def reconcile(name: str, engine: TradingEngine, broker: Broker, recorder: EventRecorder,

@@ -34,6 +34,7 @@ from datetime import date, datetime, timezone
 
 import attrs
 
+from core.errors import ResumeError
 from core.events.base import RecordedEvent
 from core.events.catalog import (
     CircuitBreakerTripped,
@@ -63,7 +64,7 @@ def datetime_to_ns(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
-class StateRebuildError(Exception):
+class StateRebuildError(ResumeError):
     """The event log contradicts itself (a bug or a foreign write): the engine must not trade on it."""
 
 
