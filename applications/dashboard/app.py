@@ -193,6 +193,7 @@ class DashboardApp:
         self._view: vm.RunData | None = None
         self._cards: dict[str, vm.StrategyCard] = {}
         self._alerts: list[vm.DashboardAlert] = []
+        self._portfolio: list[vm.BookState] = []
         self._points: list[tuple[int | None, datetime]] = []
         self._rendering = False
         self._filling = False
@@ -245,6 +246,7 @@ class DashboardApp:
         self.confusion = {name: pn.pane.HoloViews(None, css_classes=[f"sq-confusion-{name}"], **plot)
                           for name in vm.STRATEGIES}
         self.alerts = pn.pane.HTML("", css_classes=["sq-alerts"], sizing_mode="stretch_width")
+        self.portfolio = pn.pane.HTML("", css_classes=["sq-portfolio"], sizing_mode="stretch_width")
         self.price = pn.pane.HoloViews(None, css_classes=["sq-price"], **plot)
         self.trades = pn.widgets.Tabulator(vm.symbol_trades(self.model.data, None), pagination="remote",
                                            page_size=15, disabled=True, show_index=False, layout="fit_data_table",
@@ -474,9 +476,20 @@ class DashboardApp:
                                  raised=[(r, e) for r, e in m.alerts_raised if _before(r, *self.replay_cut())],
                                  breaker_books=m.breaker_books, metrics=metrics)
         self.alerts.object = charts.alerts_html(self._alerts)
+        seq, until = self.replay_cut()
+        self._portfolio = vm.portfolio_at(m, vm.as_of(m.data, seq=seq, until=until), seq=seq, until=until)
+        self.portfolio.object = charts.portfolio_html(self._portfolio, self._where())
         self._render_replay_info()
         self._render_symbol()
         self.badge.object = charts.badge_html(vm.live_badge(m, self.now(), quiet_seconds=self.settings.quiet_seconds))
+
+    def _where(self) -> str:
+        seq, until = self.replay_cut()
+        if seq is None and until is None:
+            return f"latest: after seq {self.model.last_seq:,}"
+        if seq is not None:
+            return f"replay point: after seq {seq:,}"
+        return f"replay point: event time {until.astimezone(charts.IST):%Y-%m-%d %H:%M} IST"
 
     def _render_replay_info(self) -> None:
         seq, until = self.replay_cut()
@@ -510,7 +523,7 @@ class DashboardApp:
         seq, until = self.replay_cut()
         return vm.metrics_document(self.model, self._view, cards=self._cards, alert_list=self._alerts,
                                    filters=self.filters(), as_of_seq=seq, as_of_time=until,
-                                   generated_at=self.now())
+                                   generated_at=self.now(), portfolio=self._portfolio)
 
     def _export_file(self) -> io.BytesIO:
         return io.BytesIO(vm.dumps(self.metrics()).encode("utf-8"))
@@ -528,6 +541,8 @@ class DashboardApp:
             pn.Row(self.title, self.badge, sizing_mode="stretch_width"),
             pn.Card(pn.Row(*self.cards.values(), sizing_mode="stretch_width"), title="Strategy overview",
                     css_classes=["sq-overview"], collapsible=False, sizing_mode="stretch_width"),
+            pn.Card(self.portfolio, title="Portfolio at the replay point", css_classes=["sq-portfolio-card"],
+                    collapsible=False, sizing_mode="stretch_width"),
             pn.Card(self.x_axis, self.returns, self.drawdown, title="Cumulative returns and drawdown",
                     css_classes=["sq-curves"], collapsible=False, sizing_mode="stretch_width"),
             pn.Row(

@@ -10,7 +10,7 @@ import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 import pandas as pd
 
 from applications.analytics.metrics import DIRECTIONS
-from applications.dashboard.viewmodel import CARD_FIELDS, Badge, DashboardAlert, StrategyCard
+from applications.dashboard.viewmodel import CARD_FIELDS, Badge, BookState, DashboardAlert, StrategyCard
 
 IST = timezone(timedelta(hours=5, minutes=30))
 COLOURS = {"intraday": "#1f77b4", "swing": "#ff7f0e"}
@@ -143,3 +143,21 @@ def alerts_html(items: list[DashboardAlert]) -> str:
                     f'{a.severity.upper()}</b> <code>{html.escape(a.rule)}</code> '
                     f'{html.escape(a.message)}{when}</li>')
     return f'<ul style="margin:0;padding-left:18px">{"".join(rows)}</ul>'
+
+
+def portfolio_html(states: list[BookState], where: str) -> str:
+    if not states:
+        return "<i>no book yet</i>"
+    rows = []
+    for b in states:
+        held = ", ".join(f"{html.escape(sym)} {p['quantity']:+,} @ ₹{p['average_price_paise'] / 100:,.2f}"
+                         for sym, p in sorted(b.positions.items())) or "flat"
+        snap = (f"₹{b.equity_paise / 100:,.2f} on {b.session_date}" if b.equity_paise is not None else "—")
+        fill = b.last_fill_at.astimezone(IST).strftime("%Y-%m-%d %H:%M") if b.last_fill_at else "—"
+        rows.append(f"<tr><td><b>{html.escape(b.book)}</b></td><td>₹{b.cash_paise / 100:,.2f}</td>"
+                    f"<td>₹{b.realized_pnl_paise / 100:,.2f}</td><td>{held}</td><td>{fill}</td><td>{snap}</td></tr>")
+    return (f'<div class="sq-portfolio-where" style="color:#555;margin-bottom:4px">{where}</div>'
+            '<table class="sq-portfolio-table" style="width:100%;border-collapse:collapse;text-align:left">'
+            "<thead><tr style='color:#666'><th>book</th><th>cash</th><th>realised P&amp;L (gross of fees)</th><th>open positions</th>"
+            "<th>last fill (IST)</th><th>last session equity</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")

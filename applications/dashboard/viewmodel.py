@@ -55,6 +55,7 @@ from core.events.catalog import (
     EntryRejected,
     OrderFilled,
     PortfolioSnapshotted,
+    PositionChanged,
     PredictionTraced,
     RunCompleted,
     RunStarted,
@@ -123,6 +124,7 @@ class RunModel:
     completed: RunCompleted | None = None
     alerts_raised: list[tuple[RecordedEvent, AlertRaised]] = attrs.Factory(list)
     breaker_books: dict[int, str] = attrs.Factory(dict)
+    position_changes: pd.DataFrame = attrs.field(factory=lambda: _position_frame([]))
     seqs: list[int] = attrs.Factory(list)
     occurred: list[datetime] = attrs.Factory(list)
     _traces: dict[tuple[str, str, datetime], RecordedEvent] = attrs.Factory(dict)
@@ -172,6 +174,10 @@ class RunModel:
         self.alerts_raised.extend((rec, rec.event) for rec in by_type.get(AlertRaised, []))
         for rec in by_type.get(CircuitBreakerTripped, []):
             self.breaker_books[rec.seq] = rec.stream_id.rsplit(":", 1)[-1]
+        if by_type.get(PositionChanged):
+            chunk_positions = _position_frame(by_type[PositionChanged])
+            self.position_changes = chunk_positions if not len(self.position_changes) else \
+                pd.concat([self.position_changes, chunk_positions], ignore_index=True)
         for stream, kind in book_kinds([*by_type.get(PredictionTraced, []),
                                         *by_type.get(PortfolioSnapshotted, [])]).items():
             self._kinds.setdefault(stream, kind)
@@ -244,6 +250,31 @@ class RunModel:
         run_id = self.run_id or ""
         return {stream[len(run_id) + 1:] if stream.startswith(run_id + ":") else stream: kind
                 for stream, kind in self._kinds.items()}
+
+
+_POSITION_COLUMNS = ["seq", "occurred_at", "book", "symbol", "quantity", "average_price_paise",
+                     "realized_pnl_paise", "cash_paise"]
+
+
+def _position_frame(records: Sequence[RecordedEvent]) -> pd.DataFrame:
+    """``PositionChanged`` events, one row each (columnar build: a large run has many)."""
+    cols: dict[str, list[Any]] = {c: [] for c in _POSITION_COLUMNS}
+    for rec in records:
+        ev = rec.event
+        cols["seq"].append(rec.seq)
+        cols["occurred_at"].append(rec.occurred_at)
+        cols["book"].append(rec.stream_id.rsplit(":", 1)[-1])
+        cols["symbol"].append(ev.symbol)
+        cols["quantity"].append(ev.quantity)
+        cols["average_price_paise"].append(ev.average_price_paise)
+        cols["realized_pnl_paise"].append(ev.realized_pnl_paise)
+        cols["cash_paise"].append(ev.cash_paise)
+    df = pd.DataFrame(cols)
+    df["occurred_at"] = pd.to_datetime(df["occurred_at"], utc=True) if len(df) else \
+        pd.Series([], dtype="datetime64[ns, UTC]")
+    for col in ("seq", "quantity", "average_price_paise", "realized_pnl_paise", "cash_paise"):
+        df[col] = df[col].astype("int64")
+    return df
 
 
 class _Rekeyed:
@@ -663,6 +694,63 @@ def symbol_trades(run: RunData, symbol: str | None) -> pd.DataFrame:
     return out.iloc[::-1].reset_index(drop=True)
 
 
+# ------------------------------------------------------- portfolio at a point
+
+
+@attrs.frozen(kw_only=True)
+class BookState:
+    """One book at a replay point: cash and open positions after the last fill before it,
+    and the last end-of-session valuation before it."""
+
+    book: str
+    cash_paise: int
+    realized_pnl_paise: int
+    positions: dict[str, dict[str, int]]
+    last_fill_at: datetime | None
+    session_date: date | None
+    equity_paise: int | None
+    positions_value_paise: int | None
+
+
+def portfolio_at(model: RunModel, view: RunData, *, seq: int | None = None,
+                 until: datetime | None = None) -> list[BookState]:
+    """Every book's cash and positions as of the replay point (``PositionChanged``, the
+    engine's own record after each fill) next to its last snapshot before that point
+    (``view`` is the run already cut with ``as_of``)."""
+    pc = model.position_changes
+    if len(pc):
+        mask = np.ones(len(pc), dtype=bool)
+        if seq is not None:
+            mask &= (pc["seq"] <= seq).to_numpy()
+        if until is not None:
+            mask &= (pc["occurred_at"] <= pd.Timestamp(until).tz_convert("UTC")).to_numpy()
+        pc = pc.loc[mask]
+    initial = _initial_cash(view) if len(view.portfolio) else {}
+    started = model.data.started.get(model.run_id or "")
+    if started is not None and isinstance(started.config, dict):
+        initial = {**{str(k): int(v) for k, v in started.config.get("initial_cash_paise_by_book", {}).items()},
+                   **initial}
+    snaps = view.portfolio
+    books = sorted(set(initial) | set(pc["book"]) | (set(snaps["book"]) if len(snaps) else set()))
+    out = []
+    for book in books:
+        mine = pc[pc["book"] == book]
+        last = mine.drop_duplicates("symbol", keep="last")
+        positions = {str(r.symbol): {"quantity": int(r.quantity), "average_price_paise": int(r.average_price_paise)}
+                     for r in last.itertuples(index=False) if r.quantity != 0}
+        snap = snaps[snaps["book"] == book].tail(1) if len(snaps) else snaps
+        s0 = snap.iloc[0] if len(snap) else None
+        out.append(BookState(
+            book=book, cash_paise=int(mine["cash_paise"].iloc[-1]) if len(mine) else int(initial.get(book, 0)),
+            realized_pnl_paise=int(mine["realized_pnl_paise"].iloc[-1]) if len(mine) else 0,
+            positions=positions,
+            last_fill_at=mine["occurred_at"].iloc[-1].to_pydatetime() if len(mine) else None,
+            session_date=s0["session_date"] if s0 is not None else None,
+            equity_paise=int(s0["equity_paise"]) if s0 is not None else None,
+            positions_value_paise=int(s0["positions_value_paise"]) if s0 is not None else None))
+    return out
+
+
 # -------------------------------------------------------------- live badge
 
 
@@ -699,7 +787,8 @@ def live_badge(model: RunModel, now: datetime, *, quiet_seconds: float = 120.0,
 
 def metrics_document(model: RunModel, view: RunData, *, cards: dict[str, StrategyCard],
                      alert_list: Sequence[DashboardAlert], filters: dict[str, Any], as_of_seq: int | None,
-                     as_of_time: datetime | None, generated_at: datetime) -> dict[str, Any]:
+                     as_of_time: datetime | None, generated_at: datetime,
+                     portfolio: Sequence[BookState] = ()) -> dict[str, Any]:
     """The JSON export: what the dashboard shows now (filters, replay point, cards, alerts,
     portfolio figures), strict JSON (no NaN/inf)."""
     curves = equity_curves(view)
@@ -715,6 +804,8 @@ def metrics_document(model: RunModel, view: RunData, *, cards: dict[str, Strateg
         "filters": filters,
         "strategies": {name: card.to_dict() for name, card in cards.items()},
         "books": books,
+        "portfolio": [{**attrs.asdict(b), "session_date": b.session_date.isoformat() if b.session_date else None}
+                      for b in portfolio],
         "trades": int(len(view.trades)), "traces": int(len(view.traces)),
         "alerts": [attrs.asdict(a) for a in alert_list],
     }

@@ -87,6 +87,8 @@ def test_every_panel_renders_and_the_page_reacts(server, backtest_db, tmp_path):
             for pane in ("returns", "drawdown", "price"):
                 page.locator(f".sq-{pane} canvas").first.wait_for(timeout=30_000)
             assert page.locator(".sq-alerts li.sq-alert").count() >= 1
+            books = page.locator(".sq-portfolio .sq-portfolio-table tbody tr").all_inner_texts()
+            assert len(books) == 2 and books[0].startswith("intraday") and books[1].startswith("swing")
             assert page.locator(".sq-replay").count() == 1
             assert page.locator(".sq-replay-info b").inner_text() == "latest"
 

@@ -128,6 +128,8 @@ def test_export_is_the_current_metrics_as_json(app, backtest_db):  # noqa: F811
     assert doc["run_id"] == backtest_db.run_id and doc["status"] == "completed"
     assert doc["strategies"]["intraday"] == app._cards["intraday"].to_dict()
     assert doc["filters"]["strategy"] == "both" and doc["last_seq"] == backtest_db.events[-1].seq
+    assert [b["book"] for b in doc["portfolio"]] == ["intraday", "swing"]
+    assert "after seq" in app.portfolio.object and "<td><b>swing</b></td>" in app.portfolio.object
     assert app.export.filename == f"sensequant-metrics-{backtest_db.run_id[:12]}.json"
 
 

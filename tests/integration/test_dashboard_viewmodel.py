@@ -250,3 +250,30 @@ def test_run_choices_filter_by_mode(run_info):
     assert [c.run_id for c in vm.run_choices([info, other], "paper")] == ["f" * 32]
     assert len(vm.run_choices([info, other], "all")) == 2
     assert vm.run_choices([info])[0].title.startswith("backtest · ")
+
+
+def test_portfolio_at_a_replay_point_follows_the_fills(model, backtest_db):  # noqa: F811
+    from core.events.catalog import PositionChanged
+
+    changes = [r for r in backtest_db.events if isinstance(r.event, PositionChanged)]
+    first_open = next(r for r in changes if r.event.quantity != 0)
+    book = first_open.stream_id.rsplit(":", 1)[-1]
+    states = {b.book: b for b in vm.portfolio_at(model, vm.as_of(model.data, seq=first_open.seq),
+                                                 seq=first_open.seq)}
+    held = states[book].positions[first_open.event.symbol]
+    assert held == {"quantity": first_open.event.quantity,
+                    "average_price_paise": first_open.event.average_price_paise}
+    assert states[book].cash_paise == first_open.event.cash_paise
+    assert states[book].last_fill_at == first_open.occurred_at
+    # At the end every book's cash and positions agree with its last end-of-session snapshot.
+    snaps = model.data.portfolio
+    for state in vm.portfolio_at(model, model.data):
+        last = snaps[snaps["book"] == state.book].iloc[-1]
+        assert state.session_date == last["session_date"] and state.equity_paise == last["equity_paise"]
+        assert state.cash_paise == last["cash_paise"]
+        assert {s: p["quantity"] for s, p in state.positions.items()} == \
+            {s: p["quantity"] for s, p in last["positions"].items()}
+    # By event time: nothing had happened before the first event.
+    before = vm.portfolio_at(model, vm.as_of(model.data, until=datetime(2000, 1, 1, tzinfo=timezone.utc)),
+                             until=datetime(2000, 1, 1, tzinfo=timezone.utc))
+    assert all(not b.positions and b.equity_paise is None and b.cash_paise > 0 for b in before)
