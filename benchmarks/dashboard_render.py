@@ -82,7 +82,8 @@ class _Book:
         coid = f"{self.name}-{self.orders:07d}"
         fee = max(2000, px * qty // 2000)
         self.rec.record(OrderSubmitted(client_order_id=coid, symbol=sym, side=side, quantity=qty, order_type="market",
-                                       strategy=self.name, product="intraday" if self.name == "intraday" else "delivery",
+                                       strategy=self.name,
+                                       product="intraday" if self.name == "intraday" else "delivery",
                                        reason=reason), at)
         self.rec.record(OrderFilled(client_order_id=coid, trade_id=f"{coid}-F1", symbol=sym, side=side, quantity=qty,
                                     price_paise=px, fees_paise=fee, fee_breakdown={"brokerage": fee}, product="x",
@@ -90,7 +91,8 @@ class _Book:
         return fee
 
     def enter(self, rng: np.random.Generator, sym: str, direction: str, qty: int, px: int, at: datetime) -> None:
-        feats = {"rsi_14": float(round(rng.uniform(20, 80), 3)), "ema_9": px / 100, "atr_14": float(round(rng.uniform(1, 9), 3))}
+        feats = {"rsi_14": float(round(rng.uniform(20, 80), 3)), "ema_9": px / 100,
+                 "atr_14": float(round(rng.uniform(1, 9), 3))}
         sigs = {"technical": float(round(rng.uniform(-1, 1), 4)), "sentiment": None, "model": None}
         ctx = {"bars_held": 0, "position": "FLAT", "session": str(at.astimezone(IST).date())}
         conf = float(round(rng.uniform(0.5, 0.95), 4))
@@ -102,7 +104,8 @@ class _Book:
         self.cash += (-1 if direction == "LONG" else 1) * px * qty - fee
         self.fees += fee
         self.rec.record(PositionChanged(symbol=sym, strategy=self.name, quantity=qty if direction == "LONG" else -qty,
-                                        average_price_paise=px, realized_pnl_paise=self.realized, cash_paise=self.cash), at)
+                                        average_price_paise=px, realized_pnl_paise=self.realized,
+                                        cash_paise=self.cash), at)
         self.open[sym] = (direction, qty, px, at, {"features": feats, "signals": sigs, "context": ctx, "conf": conf,
                                                      "entry_fee": fee})
 
@@ -111,7 +114,8 @@ class _Book:
         sign = 1 if direction == "LONG" else -1
         self.rec.record(SignalGenerated(symbol=sym, strategy=self.name, bar_start=at - timedelta(minutes=1),
                                         direction="FLAT", action="exit", confidence=0.5, reason=reason,
-                                        features=info["features"], signals=info["signals"], context=info["context"]), at)
+                                        features=info["features"], signals=info["signals"],
+                                        context=info["context"]), at)
         cash_before = self.cash
         fee = self._fill(sym, "SELL" if direction == "LONG" else "BUY", qty, px, at, reason)
         gross = sign * (px - entry_px) * qty

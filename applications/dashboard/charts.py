@@ -158,6 +158,7 @@ def portfolio_html(states: list[BookState], where: str) -> str:
                     f"<td>₹{b.realized_pnl_paise / 100:,.2f}</td><td>{held}</td><td>{fill}</td><td>{snap}</td></tr>")
     return (f'<div class="sq-portfolio-where" style="color:#555;margin-bottom:4px">{where}</div>'
             '<table class="sq-portfolio-table" style="width:100%;border-collapse:collapse;text-align:left">'
-            "<thead><tr style='color:#666'><th>book</th><th>cash</th><th>realised P&amp;L (gross of fees)</th><th>open positions</th>"
+            "<thead><tr style='color:#666'><th>book</th><th>cash</th><th>realised P&amp;L (gross of fees)</th>"
+            "<th>open positions</th>"
             "<th>last fill (IST)</th><th>last session equity</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")

@@ -6,8 +6,15 @@ projections incrementally: each call of ``ingest`` projects only the new events 
 appends them to the frames it already holds. The panel functions below take a
 ``RunData`` (possibly cut at a replay point with ``as_of`` and narrowed with
 ``filter_run``) and return small frames, dicts and dataclasses that the Panel layer
-draws. Every metric comes from ``applications.analytics``; the few helpers defined here
-(``weighted_label``-free: cards read the per-direction dicts as they are) only reshape.
+draws.
+
+Every metric comes from ``applications.analytics`` (classification and trade metrics,
+rolling vs all-time, degradation rules, drawdown curve, portfolio metrics, live
+detection). What the analytics package does not have and is defined here, as small
+pure functions: the replay cut (``as_of``), the portfolio at a replay point from
+``PositionChanged`` (``portfolio_at``), the write-time LIVE rule of the badge
+(``live_badge``), and a linear join of closed trades to their opening decision that
+feeds ``projections.trades_frame`` one trace and one entry per trade (``RunModel._trades``).
 """
 
 from __future__ import annotations

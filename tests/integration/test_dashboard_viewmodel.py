@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from applications.analytics.metrics import DegradationThresholds, compute_metrics, detect_degradation, rolling_vs_alltime
+from applications.analytics.metrics import (
+    DegradationThresholds,
+    compute_metrics,
+    detect_degradation,
+    rolling_vs_alltime,
+)
 from applications.analytics.projections import project_events
 from applications.dashboard import viewmodel as vm
 from applications.run_summary import summarize_run
