@@ -241,6 +241,26 @@ def default_sentiment(config: BacktestConfig) -> SentimentProvider | None:
     return HeadlinesSentimentProvider(news, lookback=timedelta(days=config.sentiment.lookback_days))
 
 
+def live_sentiment(config: BacktestConfig, clock: Any, environ: Any = None) -> SentimentProvider | None:
+    """Live sentiment: the registry over every configured source (headlines folder, NewsAPI with
+    ``SENTIMENT_NEWSAPI_API_KEY``, X with ``SENTIMENT_TWITTER_BEARER_TOKEN``), with circuit breakers,
+    rate limits, a TTL cache and a neutral last resort; None when sentiment is disabled."""
+    import os
+    from datetime import timedelta
+
+    if not config.sentiment.enabled:
+        return None
+    from adapters.sentiment.factory import build_sentiment_registry
+    env = os.environ if environ is None else environ
+    news = Path(config.sentiment.news_dir)
+    if not news.is_absolute():
+        news = project_root() / news
+    return build_sentiment_registry(clock, news_dir=news if news.is_dir() else None,
+                                    newsapi_key=env.get("SENTIMENT_NEWSAPI_API_KEY") or None,
+                                    twitter_bearer_token=env.get("SENTIMENT_TWITTER_BEARER_TOKEN") or None,
+                                    lookback=timedelta(days=config.sentiment.lookback_days))
+
+
 def default_broker_factory(plan: BookPlan):
     from adapters.simulated import BrokerConfig, SimulatedBroker
     config = BrokerConfig(slippage_bps=plan.slippage_bps)

@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from applications.books import BacktestConfig, BookPlan, default_sentiment, plan_books
+from applications.books import BacktestConfig, BookPlan, live_sentiment, plan_books
 from applications.session import SessionResult, SessionSettings, StopSignal, run_session
 from applications.wiring import runs_dir
 from core.errors import ConfigError
@@ -94,7 +94,7 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     session, symbol_map, history, source = data.session, data.symbol_map, data.history, data.bars
     warm = attrs.evolve(config, start=(today - timedelta(days=options.warmup_days)).isoformat(), end=None)
     plans = plan_books(warm, history)
-    provider = default_sentiment(config) if sentiment == "default" else sentiment
+    provider = live_sentiment(config, clock, environ) if sentiment == "default" else sentiment
     run_id = resume or run_id or uuid.uuid4().hex
     records_dir = orders_dir or (runs_dir() / "breeze_orders")
     records_dir.mkdir(parents=True, exist_ok=True)

@@ -44,11 +44,11 @@ def fake_sdk(day: datetime) -> FakeBreezeSDK:
 def test_live_session_warms_up_from_history_and_trades_websocket_bars(tmp_path):
     day = datetime(2025, 6, 9)
     sdk = fake_sdk(day)
-    config = BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False))
+    config = BacktestConfig(strategy="intraday")  # live sentiment: the registry (headlines + neutral fallback)
     store = InMemoryEventStore()
     clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
     result = run_live(config, store=store, confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env",
-                      sdk_factory=lambda _key: sdk, clock=clock, sentiment=None, run_id="L",
+                      sdk_factory=lambda _key: sdk, clock=clock, run_id="L",
                       orders_dir=tmp_path / "orders", options=LiveOptions(warmup_days=6, tick_poll_seconds=0.001))
     assert result.status == "completed"
     assert result.bars >= 300  # the live day's bars were traded (the warm-up ones were not)
