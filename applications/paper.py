@@ -43,6 +43,7 @@ from applications.books import (
     default_feed,
     default_sentiment,
     describe_feed,
+    live_sentiment,
     plan_books,
 )
 from applications.session import (
@@ -149,6 +150,8 @@ def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_
     data = open_breeze_data(credentials, clock, symbols, sdk_factory=sdk_factory,
                             tick_poll_seconds=tick_poll_seconds)
     warm = attrs.evolve(config, start=(today - timedelta(days=warmup_days)).isoformat(), end=None)
+    if kwargs.get("sentiment", "default") == "default":
+        kwargs["sentiment"] = live_sentiment(config, clock, environ)
     return run_paper(warm, store=store, feed=data.history, source=data.bars, clock=clock, **kwargs)
 
 
