@@ -1,5 +1,6 @@
-"""The Panel app over a real SQLite store: live tailing, drill-down, export, run following,
-the Bokeh document, and the authentication rules for non-loopback hosts."""
+"""The Panel app over a real SQLite store (and PostgreSQL for tailing, when
+SENSEQUANT_TEST_POSTGRES_URL is set): live tailing, drill-down, export, run following, the
+Bokeh document, and the authentication rules for non-loopback hosts."""
 
 from __future__ import annotations
 
@@ -30,12 +31,19 @@ def _trades_total(app: DashboardApp) -> int:
     return len(app.model.data.trades)
 
 
-def test_tailing_reads_only_new_events_and_folds_them(backtest_db, sqlite_url):  # noqa: F811
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'events.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+def test_tailing_reads_only_new_events_and_folds_them(backtest_db, empty_store_url):  # noqa: F811
     events = backtest_db.events
     source = open_store(backtest_db.url)
     info = attrs.evolve(source.get_run(backtest_db.run_id), status="running", ended_at=None)
     source.close()
-    store = RecordingEventStore(open_store(sqlite_url))
+    store = RecordingEventStore(open_store(empty_store_url))
     store.start_run(info)
     half = len(events) * 3 // 5
     copy_events(events[:half], store)
