@@ -20,6 +20,8 @@ Frames (one row per ...):
 
 from __future__ import annotations
 
+import bisect
+
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -209,6 +211,12 @@ def trades_frame(events: Sequence[RecordedEvent]) -> pd.DataFrame:
             entries.setdefault((rec.stream_id, ev.symbol), []).append((rec.occurred_at, ev))
         elif isinstance(ev, TradeClosed):
             closed.append((rec, ev))
+    # Per (book, symbol): entry decisions sorted by time, searched by bisection (a run with
+    # many trades must not rescan every earlier entry for each trade).
+    entry_times = {}
+    for key, found in entries.items():
+        found.sort(key=lambda pair: pair[0])
+        entry_times[key] = [at for at, _ in found]
     rows = []
     for rec, ev in closed:
         trace = traces.get((rec.stream_id, ev.symbol, ev.entry_time))
@@ -217,10 +225,11 @@ def trades_frame(events: Sequence[RecordedEvent]) -> pd.DataFrame:
             confidence, features, sigs, ctx = trace.predicted_confidence, trace.features, trace.signals, trace.context
             reason = str(trace.metadata.get("reason", ""))
         opener = None
-        for at, sig in reversed(entries.get((rec.stream_id, ev.symbol), [])):
-            if at <= ev.entry_time:
-                opener = sig
-                break
+        key = (rec.stream_id, ev.symbol)
+        if key in entries:
+            k = bisect.bisect_right(entry_times[key], ev.entry_time) - 1
+            if k >= 0:
+                opener = entries[key][k][1]
         if opener is not None:
             reason = reason or opener.reason
             if trace is None:

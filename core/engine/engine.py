@@ -134,6 +134,9 @@ class TradingEngine:
                            else telemetry.swing_threshold_pct)
         self._order_seq = 0
         self._intraday = settings.product is Product.INTRADAY
+        # Marking every open position on every bar is only needed to watch the daily loss
+        # cap; otherwise positions are marked when equity is needed (sizing, snapshots).
+        self._watch_daily_loss = bool(getattr(risk.config, "circuit_breaker_enabled", True))
         self._session: int | None = None
         self._session_first_ts: int | None = None
         self._working: dict[str, set[str]] = {}
@@ -222,7 +225,7 @@ class TradingEngine:
                 self._on_fill(book, i, fill)
         close = book.close[i]
         self._last_close[symbol] = close
-        if symbol in self._open:
+        if self._watch_daily_loss and symbol in self._open:
             self.portfolio.mark(symbol, close)
             tripped = self.risk.update(self.portfolio.equity_paise(), self._session_date())
             if tripped is not None:
@@ -391,6 +394,7 @@ class TradingEngine:
                                                reason="circuit breaker tripped for this session",
                                                requested_quantity=0), decided_at)
             return
+        self._mark_open_positions()
         atr = signal.features.get("atr_14")
         win_rate, payoff = self._trade_stats()
         quantity = self.sizer.size(equity_paise=self.portfolio.equity_paise(), price_paise=price_paise,
@@ -636,6 +640,12 @@ class TradingEngine:
                                                  provider=reading.provider, sample_size=reading.sample_size,
                                                  confidence=reading.confidence), as_of)
         return reading.score
+
+    def _mark_open_positions(self) -> None:
+        for symbol in self._open:
+            close = self._last_close.get(symbol)
+            if close is not None:
+                self.portfolio.mark(symbol, close)
 
     def _trade_stats(self) -> tuple[float | None, float | None]:
         """Win rate and payoff ratio of closed trades so far (None until 10 trades with both signs)."""

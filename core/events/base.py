@@ -8,7 +8,7 @@ so that old payloads can be upcast one version at a time (see ``codec``).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable, ClassVar, TypeVar
 
 import attrs
@@ -66,7 +66,8 @@ def registered_event_types() -> dict[str, type[Event]]:
 
 
 def _aware(instance: object, attribute: attrs.Attribute, value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
+    tz = value.tzinfo
+    if tz is None or (tz is not timezone.utc and value.utcoffset() is None):
         raise ValueError(f"{attribute.name} must be timezone-aware, got {value!r}")
 
 

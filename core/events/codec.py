@@ -83,6 +83,10 @@ def upcast(type_name: str, version: int, payload: dict[str, Any]) -> dict[str, A
     return payload
 
 
+# One encoder object (json.dumps with options builds a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
 def to_payload(event: Event) -> dict[str, Any]:
     """The JSON-ready dict of an event (no type/version: those travel beside it)."""
     return converter.unstructure(event)
@@ -90,8 +94,7 @@ def to_payload(event: Event) -> dict[str, Any]:
 
 def encode_payload(event: Event) -> str:
     """Canonical JSON text of an event's payload."""
-    return json.dumps(to_payload(event), sort_keys=True, separators=(",", ":"), allow_nan=False,
-                      ensure_ascii=False)
+    return _CANONICAL.encode(to_payload(event))
 
 
 def decode_payload(type_name: str, version: int, payload: str | dict[str, Any]) -> Event:

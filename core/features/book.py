@@ -1,6 +1,6 @@
 """FeatureBook: one symbol's bar history plus its feature columns, ready for strategies.
 
-Columns are plain Python lists so that a strategy reading ``book.close[i]`` or
+Columns are ``array.array`` (compact, and nearly as fast to index as lists) so that a strategy reading ``book.close[i]`` or
 ``book.features["rsi_14"][i]`` pays a list index, not a numpy scalar box. A book is
 built either in one vectorised pass from a ``BarSeries`` (backtests) or bar by bar with
 ``append`` (live/paper); both give the same values (see ``core.features.indicators``).
@@ -11,6 +11,7 @@ rebuilt from the history on the first append.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
 
@@ -84,10 +85,17 @@ def _shared_minute_list(minute: np.ndarray) -> list[int]:
     return _MINUTE_OBJECTS[minute].tolist()
 
 
-def _volume_list(volume: np.ndarray) -> list[float]:
-    if volume.shape[0] and np.isnan(volume).all():
-        return [math.nan] * volume.shape[0]  # indices: no volume at all
-    return volume.tolist()
+def _doubles(values: np.ndarray) -> array:
+    """A compact float column: 8 bytes per bar instead of a list's 32 (pointer + float object)."""
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return out
+
+
+def _int64s(values: np.ndarray) -> array:
+    out = array("q")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+    return out
 
 
 class FeatureBook:
@@ -111,15 +119,17 @@ class FeatureBook:
         self.interval = interval
         self.interval_minutes = int(interval.duration.total_seconds() // 60)
         self.specs: tuple[IndicatorSpec, ...] = _check_specs(specs)
-        self.ts_ns: list[int] = []
+        # Price, time and feature columns are array.array: indexing one is nearly as fast as a
+        # list's, and a million-bar book stays a quarter of the size.
+        self.ts_ns: array = array("q")
         self.session: list[int] = []
         self.minute_of_day: list[int] = []
-        self.open: list[float] = []
-        self.high: list[float] = []
-        self.low: list[float] = []
-        self.close: list[float] = []
-        self.volume: list[float] = []
-        self.features: dict[str, list[float]] = {s.name: [] for s in self.specs}
+        self.open: array = array("d")
+        self.high: array = array("d")
+        self.low: array = array("d")
+        self.close: array = array("d")
+        self.volume: array = array("d")
+        self.features: dict[str, array] = {s.name: array("d") for s in self.specs}
         self._updaters: list[IncrementalIndicator] | None = None
 
     # ------------------------------------------------------------------ construction
@@ -152,19 +162,19 @@ class FeatureBook:
                           close=np.asarray(series.close, dtype=np.float64),
                           volume=np.asarray(series.volume, dtype=np.float64),
                           session=session)
-        book.ts_ns = start.tolist()
+        book.ts_ns = _int64s(start)
         book.session = _shared_session_list(session)
         book.minute_of_day = _shared_minute_list(minute)
-        book.open = cols.open.tolist()
-        book.high = cols.high.tolist()
-        book.low = cols.low.tolist()
-        book.close = cols.close.tolist()
-        book.volume = _volume_list(cols.volume)
+        book.open = _doubles(cols.open)
+        book.high = _doubles(cols.high)
+        book.low = _doubles(cols.low)
+        book.close = _doubles(cols.close)
+        book.volume = _doubles(cols.volume)
         for spec in book.specs:
             values = spec.batch(cols)
             if values.shape != (len(cols),):
                 raise AssertionError(f"{spec!r}.batch returned shape {values.shape}, expected ({len(cols)},)")
-            book.features[spec.name] = values.tolist()
+            book.features[spec.name] = _doubles(values)
         return book
 
     def append(self, bar: Bar) -> int:

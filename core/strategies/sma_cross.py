@@ -15,9 +15,13 @@ paper therefore compare equal (a float mean can make ``10.1+10.2+10.3`` differ f
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
-from core.features.indicators import SMA, IndicatorSpec, RollingPaiseSum
+import attrs
+import numpy as np
+
+from core.features.indicators import SMA, BarColumns, IndicatorSpec, RollingPaiseSum
 from core.model import Direction, StrategyKind
 from core.strategies.base import PositionView, Signal
 from core.strategies.gate import component_scores
@@ -26,6 +30,55 @@ from core.strategies.rules import signal_context
 if TYPE_CHECKING:
     from core.features.book import FeatureBook
     from ports.predictor import Prediction
+
+
+@attrs.frozen
+class SmaRelation:
+    """Column ``smarel_<fast>_<slow>``: sign of SMA_fast - SMA_slow (-1, 0, +1), NaN in warm-up.
+
+    Decided on the exact paise sums (``fast_sum * slow_n`` vs ``slow_sum * fast_n`` in
+    integers), once per bar, so ``decide`` only compares two stored signs.
+    """
+
+    fast: int
+    slow: int
+
+    @property
+    def name(self) -> str:
+        return f"smarel_{self.fast}_{self.slow}"
+
+    def batch(self, cols: BarColumns) -> np.ndarray:
+        n = cols.close.shape[0]
+        out = np.full(n, np.nan)
+        if n < self.slow:
+            return out
+        paise = np.rint(cols.close * 100.0).astype(np.int64)
+        csum = np.concatenate(([0], np.cumsum(paise)))
+        end = np.arange(self.slow, n + 1)
+        fast_sum = csum[end] - csum[end - self.fast]
+        slow_sum = csum[end] - csum[end - self.slow]
+        out[self.slow - 1:] = np.sign(fast_sum * self.slow - slow_sum * self.fast).astype(np.float64)
+        return out
+
+    def incremental(self) -> "_SmaRelationUpdater":
+        return _SmaRelationUpdater(self)
+
+
+class _SmaRelationUpdater:
+    __slots__ = ("fast", "slow", "fast_sum", "slow_sum")
+
+    def __init__(self, spec: SmaRelation) -> None:
+        self.fast, self.slow = spec.fast, spec.slow
+        self.fast_sum = RollingPaiseSum(spec.fast).incremental()
+        self.slow_sum = RollingPaiseSum(spec.slow).incremental()
+
+    def update(self, open: float, high: float, low: float, close: float, volume: float, session: int) -> float:
+        fs = self.fast_sum.update(open, high, low, close, volume, session)
+        ss = self.slow_sum.update(open, high, low, close, volume, session)
+        if fs != fs or ss != ss:
+            return math.nan
+        lhs, rhs = int(fs) * self.slow, int(ss) * self.fast
+        return float((lhs > rhs) - (lhs < rhs))
 
 
 class SmaCrossStrategy:
@@ -46,9 +99,11 @@ class SmaCrossStrategy:
         self._slow_sum = RollingPaiseSum(slow)
         self._fast_name = self._fast_sum.name
         self._slow_name = self._slow_sum.name
+        self._relation = SmaRelation(fast, slow)
+        self._relation_name = self._relation.name
 
     def feature_spec(self) -> dict[str, IndicatorSpec]:
-        specs = (SMA(self.fast), SMA(self.slow), self._fast_sum, self._slow_sum)
+        specs = (SMA(self.fast), SMA(self.slow), self._fast_sum, self._slow_sum, self._relation)
         return {s.name: s for s in specs}
 
     def relation(self, book: "FeatureBook", i: int) -> int | None:
@@ -72,20 +127,9 @@ class SmaCrossStrategy:
                prediction: "Prediction | None" = None) -> Signal | None:
         if i < 1:
             return None
-        features = book.features
-        fast_sums = features[self._fast_name]
-        slow_sums = features[self._slow_name]
-        fs0, ss0 = fast_sums[i - 1], slow_sums[i - 1]
-        if fs0 != fs0 or ss0 != ss0:  # warm-up (NaN)
-            return None
-        fs1, ss1 = fast_sums[i], slow_sums[i]
-        slow_n, fast_n = self.slow, self.fast
-        l0, r0, l1, r1 = fs0 * slow_n, ss0 * fast_n, fs1 * slow_n, ss1 * fast_n
-        if abs(l0) < _EXACT and abs(r0) < _EXACT and abs(l1) < _EXACT and abs(r1) < _EXACT:
-            before = (l0 > r0) - (l0 < r0)  # exact: integer-valued floats, products < 2**53
-            now = (l1 > r1) - (l1 < r1)
-        else:
-            before, now = self._compare(fs0, ss0), self._compare(fs1, ss1)
+        relation = book.features[self._relation_name]
+        before = relation[i - 1]
+        now = relation[i]
         if before < 0 < now:
             if position.direction is Direction.LONG:
                 return None

@@ -461,7 +461,7 @@ def test_sma_cross_up_and_down():
     assert up.direction is Direction.LONG and up.reason == "sma_cross_up"
     assert up.stop_loss is None and up.take_profit is None and up.confidence == 1.0
     assert up.context["quantity"] == 50
-    assert set(up.features) == {"sma_2", "sma_3", "psum_2", "psum_3"}
+    assert set(up.features) == {"sma_2", "sma_3", "psum_2", "psum_3", "smarel_2_3"}
     position = holding(Direction.LONG, book, 4)
     assert strategy.decide(book, 3, position, None, None) is None  # already long
     down = strategy.decide(book, 5, position, None, None)
