@@ -71,7 +71,7 @@ def eod() -> None:
     """End-of-day learning: retrain teacher and student, validate against the champion, gate, promote."""
 
 
-@eod.command("run")
+@eod.command("run-now")
 @common
 @click.option("--force", is_flag=True, help="Retrain even inside the retrain interval.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable outcome.")
@@ -126,3 +126,7 @@ def schedule(obj: dict, registry_dir: Path | None, auto_promote: bool, auto_roll
 
 
 COMMANDS = [eod]
+
+
+# `eod run` is the short name of `eod run-now`.
+eod.add_command(run_once, name="run")
