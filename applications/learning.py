@@ -295,8 +295,14 @@ def _scorecard_dict(model, data: LabeledDataset, label: LabelConfig) -> dict[str
 
 def train_models(config: LearningConfig, *, store: EventStore, registry: ModelRegistry,
                  feed: MarketDataFeed | None = None, now: datetime | None = None,
-                 progress: Progress | None = None) -> TrainingOutcome:
-    """Train the LightGBM teacher and the distilled student, register both, record every step."""
+                 progress: Progress | None = None, student_role: str = "student",
+                 extra: dict[str, Any] | None = None) -> TrainingOutcome:
+    """Train the LightGBM teacher and the distilled student, register both, record every step.
+
+    ``student_role`` names the student's registry role (walk-forward validation registers
+    its per-window students as ``candidate``); ``extra`` is merged into both records'
+    metadata. Every record notes ``train_label_end``: the last label exit bar it learnt from.
+    """
     t_start = time.perf_counter()
     now = now or utc_now()
     step = progress or (lambda _label, _done, _total: None)
@@ -321,7 +327,8 @@ def train_models(config: LearningConfig, *, store: EventStore, registry: ModelRe
     common = {"label_config": label.to_dict(), "feature_recipe": recipe.to_dict(),
               "extra": {"symbols": sorted({s.symbol for s in series}), "interval": config.interval,
                         "test_window": {"start": _ns_to_dt(test_lo).isoformat(), "end": _ns_to_dt(test_hi).isoformat()},
-                        "config_hash": config_hash(config), "train_rows": len(train), "test_rows": len(test)}}
+                        "config_hash": config_hash(config), "train_rows": len(train), "test_rows": len(test),
+                        "train_label_end": _ns_to_dt(int(train.exit_ns.max())).isoformat(), **(extra or {})}}
     with ActionRun(store, mode="learning", config=config_dict, fingerprint=fingerprint, at=now,
               symbols=sorted({s.symbol for s in series}), seed=config.seed, label=f"train {config.kind}") as run:
         step("training teacher (LightGBM)", 1, 6)
@@ -344,7 +351,7 @@ def train_models(config: LearningConfig, *, store: EventStore, registry: ModelRe
         student_metrics = {"test": evaluate_classifier(test.y, student.predict_proba(test.X)),
                            "teacher_agreement": round(agreement, 6),
                            "signal_scorecard": _scorecard_dict(student, test, label)}
-        s_rec = registry.register(student, role="student", created_at=now, training_window=window,
+        s_rec = registry.register(student, role=student_role, created_at=now, training_window=window,
                                   data_fingerprint=fingerprint, metrics=student_metrics,
                                   params={"algorithm": config.student, "seed": config.seed}, teacher_model_id=t_rec.model_id,
                                   **common)

@@ -78,6 +78,8 @@ class ModelBacktest:
     run_id: str
     overall: FoldScore
     folds: tuple[FoldScore, ...]
+    #: ``score_run`` data (trades, LONG traces, equity by session), for pooling across windows.
+    data: Any = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -115,19 +117,29 @@ def score_run(store: EventStore, run_id: str, window: tuple[date, date]) -> tupl
     return _score(data, window), data
 
 
-def _score(data, window: tuple[date, date]) -> FoldScore:
+def window_parts(data, window: tuple[date, date]) -> tuple[list[float], list[tuple[str, str]], list[float]]:
+    """Trade P&Ls, LONG (predicted, actual) pairs and daily equity returns of ``score_run`` data inside ``window``."""
     trades, traces, equity = data
     lo, hi = window
-    pnl = np.array([p for d, p in trades if lo <= d <= hi], dtype=np.float64)
+    pnl = [p for d, p in trades if lo <= d <= hi]
     longs = [(pred, act) for d, pred, act in traces if lo <= d <= hi and pred == "LONG"]
-    precision = (sum(act == "LONG" for _, act in longs) / len(longs)) if longs else float("nan")
     # Returns of sessions inside the window, each against the previous session's equity.
     values = [(d, v) for d, v in equity]
     rets = [values[k][1] / values[k - 1][1] - 1.0 for k in range(1, len(values))
             if lo <= values[k][0] <= hi and values[k - 1][1] > 0]
-    return FoldScore(start=lo, end=hi, trades=int(pnl.size),
-                     scorecard=Scorecard(precision=precision, hit_ratio=hit_ratio(pnl),
-                                         sharpe_ratio=sharpe_ratio(np.array(rets), 252.0)))
+    return pnl, longs, rets
+
+
+def scorecard_of(pnl: Sequence[float], longs: Sequence[tuple[str, str]], rets: Sequence[float]) -> Scorecard:
+    """LONG precision, hit ratio and annualised Sharpe from window parts (NaN where undefined)."""
+    precision = (sum(act == "LONG" for _, act in longs) / len(longs)) if longs else float("nan")
+    return Scorecard(precision=precision, hit_ratio=hit_ratio(np.array(pnl, dtype=np.float64)),
+                     sharpe_ratio=sharpe_ratio(np.array(rets, dtype=np.float64), 252.0))
+
+
+def _score(data, window: tuple[date, date]) -> FoldScore:
+    pnl, longs, rets = window_parts(data, window)
+    return FoldScore(start=window[0], end=window[1], trades=len(pnl), scorecard=scorecard_of(pnl, longs, rets))
 
 
 def _fold_windows(lo: date, hi: date, folds: int) -> list[tuple[date, date]]:
@@ -153,7 +165,8 @@ def _window_of(candidate: ModelRecord, config: ValidationConfig) -> tuple[date, 
 
 def _backtest(model_id: str | None, *, registry: ModelRegistry, store: EventStore, symbols: Sequence[str],
               window: tuple[date, date], config: ValidationConfig, feed: MarketDataFeed | None,
-              folds: list[tuple[date, date]], progress: Progress | None) -> ModelBacktest:
+              folds: list[tuple[date, date]], progress: Progress | None,
+              label: str | None = None) -> ModelBacktest:
     predictor = load_predictor(registry, model_id) if model_id else None
     swing = SwingConfig(model=ModelBlendConfig(enabled=predictor is not None, weight=config.model_weight,
                                                veto_below=config.veto_below))
@@ -167,7 +180,7 @@ def _backtest(model_id: str | None, *, registry: ModelRegistry, store: EventStor
     bt = BacktestConfig(strategy="swing", data_dir=config.data_dir,
                         start=(window[0] - timedelta(days=config.warmup_days)).isoformat(), end=window[1].isoformat(),
                         swing=SwingBookConfig(symbols=list(symbols), strategy=swing))
-    label = f"validate {model_id}" if model_id else "validate (no model)"
+    label = label or (f"validate {model_id}" if model_id else "validate (no model)")
 
     def step(_book: str, done: int, total: int) -> None:
         if progress is not None:
@@ -177,7 +190,7 @@ def _backtest(model_id: str | None, *, registry: ModelRegistry, store: EventStor
                           label=label, progress=step)
     overall, data = score_run(store, result.run_id, window)
     return ModelBacktest(model_id=model_id, run_id=result.run_id, overall=overall,
-                         folds=tuple(_score(data, f) for f in folds))
+                         folds=tuple(_score(data, f) for f in folds), data=data)
 
 
 def validate_models(candidate_id: str, *, store: EventStore, registry: ModelRegistry,
