@@ -407,3 +407,40 @@ class ReconciliationCompleted(Event):
     open_order_ids: list[str]
     mismatches: list[str]
     resumed_after: datetime | None
+
+
+# ------------------------------------------------- walk-forward validation (applications.walkforward)
+
+
+@event_type("model.walk_forward_window_scored", 1)
+@attrs.frozen(kw_only=True)
+class WalkForwardWindowScored(Event):
+    """One walk-forward window: a candidate trained on ``train_start..train_end`` and, like the
+    champion (``None``: the strategy without a model), backtested out of sample on
+    ``test_start..test_end`` (IST sessions, inclusive).
+
+    ``candidate``/``champion``: ``{"trades", "precision", "hit_ratio", "sharpe_ratio"}`` (None
+    where undefined); ``uplift``: candidate minus champion per metric. ``train_label_end`` is the
+    last label exit bar the candidate learnt from (before ``test_start``: no look-ahead).
+    """
+
+    walk_forward_run_id: str
+    window: int
+    windows: int
+    expanding: bool
+    train_start: date
+    train_end: date
+    test_start: date
+    test_end: date
+    train_label_end: datetime
+    train_rows: int
+    candidate_model_id: str
+    teacher_model_id: str
+    champion_model_id: str | None
+    candidate_run_id: str
+    champion_run_id: str
+    candidate: dict[str, Any]
+    champion: dict[str, Any]
+    uplift: dict[str, Any]
+    training_seconds: float
+    backtest_seconds: float
