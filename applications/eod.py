@@ -50,6 +50,9 @@ class EodConfig:
     auto_rollback: bool = False
     rollback_min_sharpe: float = 0.3
     rollback_min_hit_ratio: float = 0.45
+    #: A scheduled run missed by less than this (scheduler down, machine asleep) still runs,
+    #: once; an older miss is skipped and recorded as a warning (``applications.eod_jobs``).
+    misfire_grace_seconds: int = 3600
     learning: LearningConfig = attrs.Factory(LearningConfig)
     validation: ValidationConfig = attrs.Factory(ValidationConfig)
 
@@ -60,6 +63,8 @@ class EodConfig:
                 raise ValueError
         except ValueError:
             raise ConfigError(f"EOD time {self.at!r} is not HH:MM (24-hour, IST)") from None
+        if self.misfire_grace_seconds < 1:
+            raise ConfigError(f"misfire_grace_seconds must be >= 1, got {self.misfire_grace_seconds}")
         if self.retrain_every_days < 0:
             raise ConfigError(f"retrain_every_days must be >= 0, got {self.retrain_every_days}")
 
@@ -145,5 +150,5 @@ def build_scheduler(config: EodConfig, job: Callable[[], Any], *, blocking: bool
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=IST_ZONE)
     scheduler.add_job(job, CronTrigger(day_of_week=config.days, hour=hh, minute=mm, timezone=IST_ZONE),
                       id="eod-learning", name="EOD teacher-student learning", max_instances=1, coalesce=True,
-                      misfire_grace_time=3600)
+                      misfire_grace_time=config.misfire_grace_seconds)
     return scheduler

@@ -116,3 +116,7 @@ class ReconciliationError(BrokerError):
 
 class ResumeError(SenseQuantError):
     """A run cannot be resumed (unknown, finished, another mode, or a log that contradicts itself)."""
+
+
+class SchedulerLockedError(SenseQuantError):
+    """Another scheduler already runs on this job store (it holds the store's lock file)."""

@@ -409,6 +409,24 @@ class ReconciliationCompleted(Event):
     resumed_after: datetime | None
 
 
+# ------------------------------------------------------- EOD scheduler (applications.eod_jobs)
+
+
+@event_type("eod.data_updated", 1)
+@attrs.frozen(kw_only=True)
+class EodDataUpdated(Event):
+    """The EOD job's incremental data update: bars fetched after each symbol's last fetched bar.
+
+    ``symbols``: symbol -> ``{"status": "updated" | "up to date" | "initialised" | "failed",
+    "new_bars": int, "last_bar_start": ISO 8601 or None, "error": str}``.
+    """
+
+    feed: str
+    interval: str
+    symbols: dict[str, Any]
+    total_new_bars: int
+
+
 # ------------------------------------------------- walk-forward validation (applications.walkforward)
 
 
