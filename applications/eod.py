@@ -137,7 +137,10 @@ def _maybe_roll_back(config: EodConfig, validation: ValidationOutcome, *, store:
 
 
 def build_scheduler(config: EodConfig, job: Callable[[], Any], *, blocking: bool = True):
-    """An APScheduler scheduler firing ``job`` at ``config.at`` IST on ``config.days``.
+    """An in-memory APScheduler scheduler firing ``job`` at ``config.at`` IST on ``config.days``.
+
+    ``sensequant eod schedule`` uses ``applications.eod_jobs.build_persistent_scheduler``
+    (persistent job store, NSE calendar, data update, one scheduler per store) instead.
 
     A run missed by less than an hour (machine asleep) still fires once; overlapping runs
     are never started.

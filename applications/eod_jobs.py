@@ -58,7 +58,7 @@ from adapters.ml.registry import ModelRegistry
 from applications.eod import IST_ZONE, EodConfig, EodOutcome, run_eod
 from applications.learning import default_feed, default_registry_dir, utc_now
 from applications.wiring import open_store, runs_dir
-from core.errors import ConcurrencyError, SchedulerLockedError, SenseQuantError
+from core.errors import ConcurrencyError, ConfigError, SchedulerLockedError, SenseQuantError
 from core.events.base import NewEvent
 from core.events.catalog import AlertRaised, EodDataUpdated
 from core.model import Interval
@@ -378,7 +378,11 @@ def build_persistent_scheduler(config: EodConfig, *, jobstore_url: str | None = 
     scheduler.add_listener(on_missed, EVENT_JOB_MISSED)
     kwargs = {"db_url": db_url, "registry_dir": registry_dir, "state_file": str(state_path(url)),
               "config": config_to_dict(config)}
-    trigger = CronTrigger(day_of_week=config.days, hour=hh, minute=mm, timezone=IST_ZONE)
+    try:
+        trigger = CronTrigger(day_of_week=config.days, hour=hh, minute=mm, timezone=IST_ZONE)
+    except ValueError as exc:
+        raise ConfigError(f"EOD days {config.days!r} is not a cron day-of-week expression ({exc}); "
+                          "use e.g. mon-fri or mon-sun") from None
     # ``replace_existing`` alone would overwrite the stored next run time with the next future
     # fire time and so forget a run missed while the scheduler was down. Keep the stored one
     # when the schedule is unchanged; APScheduler then applies coalesce + grace time on start.

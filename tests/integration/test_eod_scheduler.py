@@ -33,7 +33,7 @@ from applications.eod_jobs import (
 )
 from applications.learning import LearningConfig
 from applications.wiring import open_store
-from core.errors import SchedulerLockedError
+from core.errors import ConfigError, SchedulerLockedError
 from core.events.catalog import AlertRaised, EodDataUpdated, ModelTrained
 from core.model import Interval
 from tests.integration import eod_probe
@@ -159,6 +159,11 @@ def test_a_run_missed_beyond_the_grace_time_is_skipped_with_a_warning(where):
     assert warning.details["job_id"] == JOB_ID
 
 
+def test_a_bad_days_expression_is_a_config_error(where):
+    with pytest.raises(ConfigError, match="mon-fri"):
+        _scheduler(where, EodConfig(days="weekdays"))
+
+
 def test_a_second_scheduler_on_the_same_store_is_refused(where):
     path = lock_path(where["jobstore"])
     assert path.name == "jobs.sqlite.lock"
@@ -242,3 +247,25 @@ def test_the_stored_job_function_records_failures_instead_of_raising(tmp_path, w
     assert "NOSUCH" in error.message
     assert scheduled_eod_job(**kwargs, now="2026-01-26T10:30:00+00:00") == "holiday"
     assert [a.message for a in _alerts(where["db"], "info")] == ["skipped: NSE holiday (no session on 2026-01-26)"]
+
+
+def test_with_a_hybrid_feed_the_update_fetches_only_the_new_range_and_caches_it(tmp_path):
+    from adapters.hybrid import CsvBarCache, HybridFeed
+
+    full = _csv_feed().history_series("TCS", Interval.DAY_1)
+    first_bar = datetime.fromtimestamp(int(full.start_ns[0]) / 1e9, UTC)
+    cut = datetime.fromtimestamp(int(full.start_ns[-3]) / 1e9, UTC)
+    now = datetime(2026, 1, 5, 11, 0, tzinfo=UTC)
+    cache = CsvBarCache(tmp_path / "cache")
+    api = InMemoryFeed([full])  # stands in for the broker's historical API
+    feed = HybridFeed(cache, api, cache_writer=cache)
+    feed.history("TCS", Interval.DAY_1, first_bar, cut)  # what an earlier fetch left in the cache
+    state = tmp_path / "state.json"
+    base = update_market_data(["TCS"], Interval.DAY_1, feed, state_file=state, now=cut)
+    assert base.symbols[0].status == "initialised" and base.feed == "HybridFeed"
+    upd = update_market_data(["TCS"], Interval.DAY_1, feed, state_file=state, now=now)
+    assert (upd.symbols[0].status, upd.symbols[0].new_bars) == ("updated", 3)
+    assert feed.last_report is not None and feed.last_report.from_api == 3
+    assert len(cache.history("TCS", Interval.DAY_1)) == len(full)  # the new range is cached
+    again = update_market_data(["TCS"], Interval.DAY_1, feed, state_file=state, now=now)
+    assert (again.symbols[0].status, feed.last_report.from_api) == ("up to date", 0)
