@@ -1,4 +1,9 @@
-"""`sensequant validate CANDIDATE`: backtest a candidate model against the champion and decide."""
+"""`sensequant validate CANDIDATE`: backtest a candidate model against the champion and decide.
+
+`sensequant validate --walk-forward`: rolling (or expanding) train/test windows; each window
+trains a candidate and backtests it and the champion out of sample; the gate judges the
+overall uplift (``applications.walkforward``).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ def _fmt(value) -> str:
 
 
 @click.command("validate")
-@click.argument("candidate_id")
+@click.argument("candidate_id", required=False)
 @click.option("--champion", "champion_id", help="Compare with this model (default: the production champion; "
                                                 "without one, the strategy without a model).")
 @click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
@@ -34,28 +39,59 @@ def _fmt(value) -> str:
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the promotion checklist as Markdown to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON (no progress bar).")
+@click.option("--walk-forward", "walk", is_flag=True,
+              help="Walk-forward mode: train a candidate per window and backtest it against the champion "
+                   "(no CANDIDATE_ID).")
+@click.option("--train-months", default=24, show_default=True, help="Walk-forward: training window length.")
+@click.option("--test-months", default=6, show_default=True, help="Walk-forward: out-of-sample test period length.")
+@click.option("--step-months", type=int, help="Walk-forward: how far each window moves (default: --test-months).")
+@click.option("--expanding", is_flag=True, help="Walk-forward: training windows all start at the first bar.")
+@click.option("--symbols", help="Walk-forward: comma-separated symbols (default: the seven shipped daily symbols).")
+@click.option("--seed", default=7, show_default=True, help="Walk-forward: training seed.")
+@click.option("--gate-on", type=click.Choice(["pooled", "mean"]), default="pooled", show_default=True,
+              help="Walk-forward: judge the pooled out-of-sample uplift or the mean of the windows'.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Walk-forward: write walk_forward.json and walk_forward.md into DIR.")
 @click.pass_obj
-def validate(obj: dict, candidate_id: str, champion_id: str | None, registry_dir: Path | None, folds: int,
+def validate(obj: dict, candidate_id: str | None, champion_id: str | None, registry_dir: Path | None, folds: int,
              start: str | None, end: str | None, model_weight: float, veto_below: float,
              min_precision_uplift: float, min_hit_ratio_uplift: float, min_sharpe_uplift: float,
-             any_criterion: bool, data_dir: str, markdown_path: Path | None, as_json: bool) -> None:
-    """Walk-forward backtests of CANDIDATE vs the champion on the same bars; PROMOTE or REJECT.
+             any_criterion: bool, data_dir: str, markdown_path: Path | None, as_json: bool, walk: bool,
+             train_months: int, test_months: int, step_months: int | None, expanding: bool, symbols: str | None,
+             seed: int, gate_on: str, out_dir: Path | None) -> None:
+    """Backtest CANDIDATE vs the champion on the same bars; PROMOTE or REJECT.
 
     Both run the swing book with the model blended into entry confidence. Precision, hit
     ratio and Sharpe come from the runs' events; the decision is recorded as an event.
     Promote afterwards with `sensequant models promote ID`.
+
+    With --walk-forward (no CANDIDATE_ID) the data is cut into rolling (or --expanding)
+    windows: each trains a fresh candidate on its training months only, then backtests the
+    following test months twice, with that candidate and with the champion. Metrics are
+    reported per window and overall (mean and pooled); the gate judges the overall uplift
+    and its decision is about the last window's candidate. --start/--end bound the data used.
     """
     from adapters.ml.registry import ModelRegistry
     from applications.learning import default_registry_dir
     from applications.validation import ValidationConfig, validate_models
     from core.learning.gate import PromotionThresholds
 
+    thresholds = PromotionThresholds(min_precision_uplift=min_precision_uplift,
+                                     min_hit_ratio_uplift=min_hit_ratio_uplift, min_sharpe_uplift=min_sharpe_uplift,
+                                     require_all=not any_criterion)
+    if walk:
+        if candidate_id:
+            raise click.UsageError("--walk-forward trains its own candidates; drop CANDIDATE_ID")
+        _walk_forward(obj, registry_dir=registry_dir, champion_id=champion_id, start=start, end=end,
+                      model_weight=model_weight, veto_below=veto_below, thresholds=thresholds, data_dir=data_dir,
+                      markdown_path=markdown_path, as_json=as_json, train_months=train_months,
+                      test_months=test_months, step_months=step_months, expanding=expanding, symbols=symbols,
+                      seed=seed, gate_on=gate_on, out_dir=out_dir)
+        return
+    if not candidate_id:
+        raise click.UsageError("give CANDIDATE_ID (a model id or unique prefix), or pass --walk-forward")
     config = ValidationConfig(folds=folds, start=start, end=end, model_weight=model_weight, veto_below=veto_below,
-                              data_dir=data_dir,
-                              thresholds=PromotionThresholds(min_precision_uplift=min_precision_uplift,
-                                                             min_hit_ratio_uplift=min_hit_ratio_uplift,
-                                                             min_sharpe_uplift=min_sharpe_uplift,
-                                                             require_all=not any_criterion))
+                              data_dir=data_dir, thresholds=thresholds)
     registry = ModelRegistry(registry_dir or default_registry_dir())
     store = open_store(obj.get("db_url"))
     try:
@@ -101,6 +137,74 @@ def validate(obj: dict, candidate_id: str, champion_id: str | None, registry_dir
                 [(c.name, _fmt(c.candidate), _fmt(c.champion), _fmt(c.uplift), _fmt(c.threshold),
                   "PASS" if c.passed else "FAIL") for c in decision.checks])
     console.print(f"[bold]{decision.verdict}[/]: {decision.reason}")
+
+
+def _walk_forward(obj: dict, *, registry_dir: Path | None, champion_id: str | None, start: str | None,
+                  end: str | None, model_weight: float, veto_below: float, thresholds, data_dir: str,
+                  markdown_path: Path | None, as_json: bool, train_months: int, test_months: int,
+                  step_months: int | None, expanding: bool, symbols: str | None, seed: int, gate_on: str,
+                  out_dir: Path | None) -> None:
+    from adapters.ml.registry import ModelRegistry
+    from applications.learning import SHIPPED_DAILY_SYMBOLS, default_registry_dir
+    from applications.walkforward import WalkForwardConfig, walk_forward, write_reports
+
+    chosen = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else list(SHIPPED_DAILY_SYMBOLS)
+    config = WalkForwardConfig(train_months=train_months, test_months=test_months, step_months=step_months,
+                               expanding=expanding, symbols=chosen, data_dir=data_dir, start=start, end=end,
+                               seed=seed, model_weight=model_weight, veto_below=veto_below, gate_on=gate_on,
+                               thresholds=thresholds)
+    registry = ModelRegistry(registry_dir or default_registry_dir())
+    store = open_store(obj.get("db_url"))
+    try:
+        if as_json:
+            outcome = walk_forward(config, store=store, registry=registry, champion_id=champion_id)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            with Progress(TextColumn("{task.description:<36}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console, transient=True) as bar:
+                task = bar.add_task("walk-forward windows", total=1)
+
+                def progress(label: str, done: int, total: int) -> None:
+                    bar.update(task, description=label[:36], completed=done, total=total)
+
+                outcome = walk_forward(config, store=store, registry=registry, champion_id=champion_id,
+                                       progress=progress)
+    finally:
+        store.close()
+    decision = outcome.decision
+    if out_dir is not None:
+        write_reports(outcome, out_dir)
+    if markdown_path is not None:
+        markdown_path.parent.mkdir(parents=True, exist_ok=True)
+        markdown_path.write_text(outcome.to_markdown(), encoding="utf-8")
+    if as_json:
+        print_json(outcome.to_dict())
+        return
+    rows = []
+    for w in outcome.windows:
+        for who, bt in (("candidate", w.candidate), ("champion", w.champion)):
+            sc = bt.overall.scorecard.to_dict()
+            rows.append((w.window.index if who == "candidate" else "", f"{w.window.test_start}..{w.window.test_end}"
+                         if who == "candidate" else "", who, bt.overall.trades,
+                         _fmt(sc["precision"]), _fmt(sc["hit_ratio"]), _fmt(sc["sharpe_ratio"])))
+    champion = outcome.windows[0].champion_model_id or "none (the strategy without a model)"
+    print_table(f"Walk-forward windows ({'expanding' if expanding else 'rolling'}: train {train_months} months, "
+                f"test {test_months}, step {config.step}); champion {champion}",
+                ["#", "test period", "model", "trades", "precision", "hit ratio", "Sharpe"], rows)
+    overall = []
+    for agg in (outcome.mean, outcome.pooled):
+        up = agg.uplift()
+        overall.append((agg.method, agg.candidate_trades, agg.champion_trades,
+                        *(f"{_fmt(getattr(agg.candidate, m))} / {_fmt(getattr(agg.champion, m))} ({_fmt(up[m])})"
+                          for m in ("precision", "hit_ratio", "sharpe_ratio"))))
+    print_table("Overall: candidate / champion (uplift)",
+                ["aggregate", "cand trades", "champ trades", "precision", "hit ratio", "Sharpe"], overall)
+    print_table(f"Promotion gate ({gate_on} uplift)", ["check", "candidate", "champion", "uplift", "minimum", "result"],
+                [(c.name, _fmt(c.candidate), _fmt(c.champion), _fmt(c.uplift), _fmt(c.threshold),
+                  "PASS" if c.passed else "FAIL") for c in decision.checks])
+    console.print(f"[bold]{decision.verdict}[/] {decision.candidate_id}: {decision.reason}")
+    if out_dir is not None:
+        console.print(f"wrote {out_dir / 'walk_forward.json'} and {out_dir / 'walk_forward.md'}")
 
 
 COMMANDS = [validate]
