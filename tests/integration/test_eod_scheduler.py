@@ -49,16 +49,16 @@ def where(tmp_path):
             "db": f"sqlite:///{tmp_path / 'events.db'}"}
 
 
-def _scheduler(where, config=None, func=PROBE):
+def _scheduler(where, config=None, func=PROBE, registry_dir=None):
     return build_persistent_scheduler(config or EodConfig(), jobstore_url=where["jobstore"], db_url=where["db"],
-                                      blocking=False, func=func)
+                                      blocking=False, func=func, registry_dir=registry_dir)
 
 
-def _miss_a_run(where, *, ago: timedelta, config=None) -> None:
+def _miss_a_run(where, *, ago: timedelta, config=None, func=PROBE, registry_dir=None) -> None:
     """A scheduler that installs the job, then 'sleeps' through a run: the stored next run time is in the past."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-    sched = _scheduler(where, config)
+    sched = _scheduler(where, config, func, registry_dir)
     sched.start(paused=True)
     sched.shutdown()
     # the machine 'sleeps' through the fire time: move the stored next run time into the past
@@ -269,3 +269,39 @@ def test_with_a_hybrid_feed_the_update_fetches_only_the_new_range_and_caches_it(
     assert len(cache.history("TCS", Interval.DAY_1)) == len(full)  # the new range is cached
     again = update_market_data(["TCS"], Interval.DAY_1, feed, state_file=state, now=now)
     assert (again.symbols[0].status, feed.last_report.from_api) == ("up to date", 0)
+
+
+def test_the_real_stored_job_runs_from_the_job_store_after_a_missed_run(tmp_path, where):
+    from zoneinfo import ZoneInfo
+
+    from adapters.csv.calendar import NseCalendar
+
+    config = EodConfig(days="mon-sun", learning=LearningConfig(symbols=["TCS", "INFY"]))
+    _miss_a_run(where, ago=timedelta(minutes=5), config=config, func=JOB_FUNC, registry_dir=str(tmp_path / "reg"))
+
+    def done() -> bool:
+        events = open_store(where["db"])
+        try:
+            return any(isinstance(r.event, (EodDataUpdated, AlertRaised)) for r in events.read_stream(EOD_STREAM))
+        finally:
+            events.close()
+
+    sched = _scheduler(where, config, JOB_FUNC, str(tmp_path / "reg"))
+    sched.start()
+    try:
+        assert _wait(done, timeout=20)
+    finally:
+        sched.shutdown(wait=True)  # let a started training finish
+    today = datetime.now(ZoneInfo("Asia/Kolkata")).date()
+    events = open_store(where["db"])
+    try:
+        written = [r.event for r in events.read_stream(EOD_STREAM)]
+        trained = [r.event for r in events.read_stream("models") if isinstance(r.event, ModelTrained)]
+    finally:
+        events.close()
+    if NseCalendar().is_session(today):
+        assert isinstance(written[0], EodDataUpdated) and set(written[0].symbols) == {"TCS", "INFY"}
+        assert trained  # the chain went on to teacher + student training
+    else:
+        assert [e.message for e in written] == [f"skipped: NSE holiday (no session on {today.isoformat()})"]
+        assert not trained
