@@ -163,20 +163,25 @@ def _window_of(candidate: ModelRecord, config: ValidationConfig) -> tuple[date, 
     return lo, hi
 
 
+def swing_predictor(model_id: str, registry: ModelRegistry):
+    """The (hash-verified) predictor of ``model_id``; ``ConfigError`` if the swing book lacks its columns."""
+    predictor = load_predictor(registry, model_id)
+    have = set(SwingStrategy(SwingConfig()).feature_spec())
+    missing = [c for c in predictor.required_columns if c not in have]
+    if missing:
+        raise ConfigError(f"model {model_id} reads feature columns {missing} that the swing strategy does not "
+                          f"compute (it has {sorted(have)}); re-train it with `sensequant models train "
+                          "--features strategy`")
+    return predictor
+
+
 def _backtest(model_id: str | None, *, registry: ModelRegistry, store: EventStore, symbols: Sequence[str],
               window: tuple[date, date], config: ValidationConfig, feed: MarketDataFeed | None,
               folds: list[tuple[date, date]], progress: Progress | None,
               label: str | None = None) -> ModelBacktest:
-    predictor = load_predictor(registry, model_id) if model_id else None
+    predictor = swing_predictor(model_id, registry) if model_id else None
     swing = SwingConfig(model=ModelBlendConfig(enabled=predictor is not None, weight=config.model_weight,
                                                veto_below=config.veto_below))
-    if predictor is not None:
-        have = set(SwingStrategy(swing).feature_spec())
-        missing = [c for c in predictor.required_columns if c not in have]
-        if missing:
-            raise ConfigError(f"model {model_id} reads feature columns {missing} that the swing strategy does not "
-                              f"compute (it has {sorted(have)}); re-train it with `sensequant models train "
-                              "--features strategy`")
     bt = BacktestConfig(strategy="swing", data_dir=config.data_dir,
                         start=(window[0] - timedelta(days=config.warmup_days)).isoformat(), end=window[1].isoformat(),
                         swing=SwingBookConfig(symbols=list(symbols), strategy=swing))

@@ -49,7 +49,14 @@ from applications.learning import (
     train_models,
     utc_now,
 )
-from applications.validation import ModelBacktest, ValidationConfig, _backtest, scorecard_of, window_parts
+from applications.validation import (
+    ModelBacktest,
+    ValidationConfig,
+    _backtest,
+    scorecard_of,
+    swing_predictor,
+    window_parts,
+)
 from core.errors import ConfigError
 from core.events.catalog import WalkForwardWindowScored
 from core.learning.gate import PromotionDecision, PromotionThresholds, Scorecard, evaluate_promotion
@@ -69,7 +76,8 @@ class WalkForwardConfig:
     ``step_months`` defaults to ``test_months`` (back-to-back test periods). ``expanding``
     keeps every training window anchored at the first bar. ``holdout_fraction`` is the tail
     of each training window the trainer holds out for its own evaluation report (the model
-    still never sees the test period).
+    still never sees the test period). With ``step_months`` shorter than ``test_months`` the
+    test periods overlap, and the pooled figures count the shared sessions once per window.
     """
 
     train_months: int = 24
@@ -361,6 +369,7 @@ def walk_forward(config: WalkForwardConfig, *, store: EventStore, registry: Mode
     champion_id = registry.resolve(champion_id) if champion_id else None
     champion_trained = None
     if champion_id is not None:
+        swing_predictor(champion_id, registry)  # refuse an unusable champion before any training
         tw = registry.get(champion_id).training_window
         champion_trained = (datetime.fromisoformat(tw["start"]), datetime.fromisoformat(tw["end"]))
     validation = ValidationConfig(folds=1, warmup_days=config.warmup_days, model_weight=config.model_weight,

@@ -254,3 +254,16 @@ def test_reports_hold_the_windows_the_overall_and_the_checklist(walked, tmp_path
     assert "## Windows" in md and "## Overall" in md and f"**Recommendation: {out.decision.verdict}**" in md
     for w in out.windows:
         assert f"| {w.window.index} | {w.window.train_start}..{w.window.train_end} " in md
+
+
+def test_a_champion_the_swing_book_cannot_feed_is_refused_before_any_training(tmp_path):
+    from applications.learning import train_models
+
+    store, registry = InMemoryEventStore(), ModelRegistry(tmp_path)
+    rich = train_models(LearningConfig(symbols=SYMBOLS, features="default", end="2017-06-30"), store=store,
+                        registry=registry, now=NOW)
+    registry.promote(rich.student.record.model_id, at=NOW)
+    before = len(registry.model_ids())
+    with pytest.raises(ConfigError, match="--features strategy"):
+        walk_forward(WalkForwardConfig(**SHORT), store=store, registry=registry, now=NOW)
+    assert len(registry.model_ids()) == before
