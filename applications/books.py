@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 
 from applications.wiring import project_root
 from core.costs import CostConfig, FlatPercentCosts, NseEquityCosts
@@ -185,7 +186,7 @@ def data_fingerprint(series: Sequence[BarSeries]) -> str:
     for s in sorted(series, key=lambda s: (s.symbol, s.interval.value)):
         digest.update(f"{s.symbol}|{s.interval.value}|{len(s)}".encode())
         for column in (s.start_ns, s.open, s.high, s.low, s.close, s.volume):
-            digest.update(column.tobytes())
+            digest.update(memoryview(np.ascontiguousarray(column)).cast("B"))  # no copy
     return digest.hexdigest()
 
 

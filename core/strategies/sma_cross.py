@@ -95,33 +95,19 @@ class SmaCrossStrategy:
         self.quantity = quantity
         self.kind = kind
         self.name = name
-        self._fast_sum = RollingPaiseSum(fast)
-        self._slow_sum = RollingPaiseSum(slow)
-        self._fast_name = self._fast_sum.name
-        self._slow_name = self._slow_sum.name
         self._relation = SmaRelation(fast, slow)
         self._relation_name = self._relation.name
 
     def feature_spec(self) -> dict[str, IndicatorSpec]:
-        specs = (SMA(self.fast), SMA(self.slow), self._fast_sum, self._slow_sum, self._relation)
+        # The SMAs are recorded with each decision; the decision itself reads only the
+        # exact relation column.
+        specs = (SMA(self.fast), SMA(self.slow), self._relation)
         return {s.name: s for s in specs}
 
     def relation(self, book: "FeatureBook", i: int) -> int | None:
         """Sign of ``SMA_fast - SMA_slow`` at bar ``i`` in exact arithmetic (None in warm-up)."""
-        fs = book.features[self._fast_name][i]
-        ss = book.features[self._slow_name][i]
-        if fs != fs or ss != ss:  # NaN: warm-up
-            return None
-        return self._compare(fs, ss)
-
-    def _compare(self, fs: float, ss: float) -> int:
-        lhs = fs * self.slow
-        rhs = ss * self.fast
-        if abs(lhs) < _EXACT and abs(rhs) < _EXACT:
-            # Integer-valued floats whose products stay below 2**53 multiply exactly.
-            return (lhs > rhs) - (lhs < rhs)
-        li, ri = int(fs) * self.slow, int(ss) * self.fast
-        return (li > ri) - (li < ri)
+        value = book.features[self._relation_name][i]
+        return None if value != value else int(value)
 
     def decide(self, book: "FeatureBook", i: int, position: PositionView, sentiment: float | None,
                prediction: "Prediction | None" = None) -> Signal | None:
@@ -144,5 +130,3 @@ class SmaCrossStrategy:
                       signals=component_scores(technical, sentiment, prediction, None),
                       context=signal_context(book, i, position, quantity=self.quantity))
 
-
-_EXACT = float(2**53)
