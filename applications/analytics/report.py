@@ -222,13 +222,13 @@ def _curves(traces: pd.DataFrame) -> list[tuple[str, pd.Series, np.ndarray]]:
     return out
 
 
-def plot_cumulative_returns(traces: pd.DataFrame, path: Path, title: str = "Cumulative returns") -> Path:
+def plot_cumulative_returns(traces: pd.DataFrame, path: Path, title: str = "Cumulative trade returns (each closed trade compounded at full size)") -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
     for name, when, eq in _curves(traces):
         ax.plot(when.dt.tz_convert(None), (eq - 1.0) * 100.0, label=name, drawstyle="steps-post")
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_ylabel("compounded return (%)")
+    ax.set_ylabel("compounded trade return (%)")
     ax.set_title(title)
     if len(traces):
         ax.legend()
@@ -266,7 +266,7 @@ def plot_strategy_overlay(traces: pd.DataFrame, path: Path) -> Path:
                  color=colours.get(name), drawstyle="steps-post")
     top.axhline(0, color="black", linewidth=0.8)
     top.set_xlabel("trades closed")
-    top.set_ylabel("compounded return (%)")
+    top.set_ylabel("compounded trade return (%)")
     top.set_title("Intraday vs swing")
     top.legend()
     for name, group in traces.groupby("strategy"):
