@@ -147,3 +147,67 @@ def test_telemetry_rate_bounds(rate):
         t = traces[0]
         assert t.metadata["exit_reason"] == "scripted exit"
         assert t.metadata["total_fees"] == pytest.approx(t.metadata["entry_fees"] + t.metadata["exit_fees"])
+
+
+def test_daily_loss_breaker_trips_once_blocks_entries_for_the_session_and_resets_next_session():
+    from core.events.catalog import CircuitBreakerTripped, EntryRejected
+
+    series, bk = books(3 * 375, seed=11)
+    book = bk["SYN"]
+    first_day = [i for i in range(len(book)) if book.session[i] == book.session[0]]
+    second_day_start = first_day[-1] + 1
+    # A big long early on day 1, then keep asking for entries all day and on day 2.
+    script = {("SYN", 5): long(stop_loss=None)}
+    script.update({("SYN", i): long() for i in range(200, 370, 10)})
+    script[("SYN", 100)] = flat()
+    script.update({("SYN", second_day_start + 5): long()})
+    store = InMemoryEventStore()
+    recorder = EventRecorder(store, stream_id="run1:book", run_id="run1", namespace=uuid.UUID(int=2), batch_size=50)
+    engine = TradingEngine(
+        strategy=ScriptedStrategy(script), portfolio=Portfolio(100_000_00, FlatPercentCosts(0.001)),
+        # A 0.01 % daily-loss cap on a position of almost the whole account trips quickly.
+        risk=RiskManager(RiskConfig(max_gross_exposure=1.0, max_position_fraction=1.0, daily_loss_cap=0.0001)),
+        sizer=PositionSizer(SizingConfig(method="fixed_fraction", fraction=0.9, scale_by_confidence=False)),
+        broker=SimulatedBroker(BrokerConfig(), tick_rule=lambda _p, _d: 1), recorder=recorder,
+        telemetry=TelemetryConfig(), settings=EngineSettings(product=Product.INTRADAY))
+    engine.run(bk)
+    recs = store.read_all(0, 100_000)
+    trips = [r for r in recs if isinstance(r.event, CircuitBreakerTripped)]
+    sessions = [r.event.session_date for r in trips]
+    assert trips and len(sessions) == len(set(sessions)), "the breaker trips at most once per session"
+    tripped_at = trips[0].occurred_at
+    rejected = [r for r in recs if isinstance(r.event, EntryRejected)]
+    day1_rejections = [r for r in rejected if r.occurred_at.date() == tripped_at.date() and r.occurred_at > tripped_at]
+    assert day1_rejections and all("circuit breaker" in r.event.reason for r in day1_rejections)
+    later_entries = [r for r in recs if isinstance(r.event, OrderSubmitted) and r.occurred_at.date() > tripped_at.date()]
+    assert later_entries, "entries are allowed again in the next session"
+
+
+def test_intraday_book_on_shipped_tcs_never_holds_a_position_overnight():
+    from pathlib import Path
+
+    from adapters.csv import CsvFeed
+    from core.model import Interval
+    from core.strategies import IntradayConfig, IntradayStrategy, SentimentGateConfig
+    from zoneinfo import ZoneInfo
+
+    root = Path(__file__).resolve().parents[2] / "data" / "market"
+    series = CsvFeed(root).history_series("TCS", Interval.MINUTE_1)
+    strategy = IntradayStrategy(IntradayConfig(), SentimentGateConfig())
+    book = {"TCS": FeatureBook.from_series(series, list(strategy.feature_spec().values()))}
+    store = InMemoryEventStore()
+    recorder = EventRecorder(store, stream_id="r:intraday", run_id="r", namespace=uuid.UUID(int=3), batch_size=500)
+    engine = TradingEngine(
+        strategy=strategy, portfolio=Portfolio(10_00_000_00, FlatPercentCosts(0.0003)), risk=RiskManager(NO_LIMITS),
+        sizer=PositionSizer(SizingConfig()), broker=SimulatedBroker(BrokerConfig(slippage_bps=2)),
+        recorder=recorder, telemetry=TelemetryConfig(), settings=EngineSettings(product=Product.INTRADAY))
+    engine.run(book)
+    ist = ZoneInfo("Asia/Kolkata")
+    trades = [r.event for r in store.read_all(0, 1_000_000) if isinstance(r.event, TradeClosed)]
+    assert len(trades) > 50
+    for t in trades:
+        entry, exit_ = t.entry_time.astimezone(ist), t.exit_time.astimezone(ist)
+        assert entry.date() == exit_.date(), t
+        assert (exit_.hour, exit_.minute) <= (15, 29), t
+    snapshots = [r.event for r in store.read_all(0, 1_000_000) if isinstance(r.event, PortfolioSnapshotted)]
+    assert all(not s.positions for s in snapshots), "every session ends flat"
