@@ -25,7 +25,7 @@ def upgrade() -> None:
             )
     elif dialect == "postgresql":
         op.execute(
-            "CREATE FUNCTION events_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "CREATE OR REPLACE FUNCTION events_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN RAISE EXCEPTION 'events are append-only: % is not allowed', TG_OP "
             "USING ERRCODE = 'restrict_violation'; END $$"
         )

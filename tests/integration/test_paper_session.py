@@ -222,16 +222,12 @@ def test_replay_waits_on_the_clock_and_orders_ties_by_symbol_order():
     assert clock.now() - start == timedelta(seconds=4)
 
 
-def test_crash_and_resume_on_postgresql(feed):
-    import os
+def test_crash_and_resume_on_postgresql(feed, pg_url):
     import uuid
 
     from applications.wiring import open_store
 
-    url = os.environ.get("SENSEQUANT_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PostgreSQL tests need SENSEQUANT_TEST_POSTGRES_URL "
-                    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    url = pg_url  # a fresh schema, dropped afterwards: nothing depends on the shared database's state
     config = BacktestConfig(strategy="intraday", start="2024-01-01", end="2024-01-05",
                             sentiment=SentimentSettings(enabled=False))
     run_id = uuid.uuid4().hex
