@@ -53,7 +53,7 @@ from core.learning.gate import PromotionDecision, PromotionThresholds, evaluate_
 from core.learning.labels import LabelConfig
 from core.learning.metrics import signal_scorecard
 from core.learning.teacher import TeacherLabels, strategy_kind_by_name, teacher_labels
-from core.model import BarSeries, Interval, StrategyKind
+from core.model import BarSeries, Interval, StrategyKind, ns_to_datetime
 from core.strategies import IntradayConfig, IntradayStrategy, SwingConfig, SwingStrategy
 from ports.event_store import EventStore
 from ports.market_data import MarketDataFeed
@@ -148,10 +148,6 @@ class TrainingOutcome:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _ns_to_dt(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
 
 
 def append_model_events(store: EventStore, events: Sequence[tuple[Event, datetime]], *, run_id: str,
@@ -318,7 +314,7 @@ def train_models(config: LearningConfig, *, store: EventStore, registry: ModelRe
     train, test = data.chronological_split(config.test_fraction)
     fingerprint = train.fingerprint()
     lo, hi = train.window()
-    window = (_ns_to_dt(lo), _ns_to_dt(hi))
+    window = (ns_to_datetime(lo), ns_to_datetime(hi))
     test_lo, test_hi = test.window()
     config_dict = converter.unstructure(config)
     config_dict["label"] = label.to_dict()
@@ -326,9 +322,9 @@ def train_models(config: LearningConfig, *, store: EventStore, registry: ModelRe
     params = teacher_params(config.teacher_params, seed=config.seed)
     common = {"label_config": label.to_dict(), "feature_recipe": recipe.to_dict(),
               "extra": {"symbols": sorted({s.symbol for s in series}), "interval": config.interval,
-                        "test_window": {"start": _ns_to_dt(test_lo).isoformat(), "end": _ns_to_dt(test_hi).isoformat()},
+                        "test_window": {"start": ns_to_datetime(test_lo).isoformat(), "end": ns_to_datetime(test_hi).isoformat()},
                         "config_hash": config_hash(config), "train_rows": len(train), "test_rows": len(test),
-                        "train_label_end": _ns_to_dt(int(train.exit_ns.max())).isoformat(), **(extra or {})}}
+                        "train_label_end": ns_to_datetime(int(train.exit_ns.max())).isoformat(), **(extra or {})}}
     with ActionRun(store, mode="learning", config=config_dict, fingerprint=fingerprint, at=now,
               symbols=sorted({s.symbol for s in series}), seed=config.seed, label=f"train {config.kind}") as run:
         step("training teacher (LightGBM)", 1, 6)

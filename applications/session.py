@@ -41,7 +41,8 @@ from applications.config import config_hash
 from applications.wiring import code_version
 from core.engine.engine import BookResult, EngineSettings, TradingEngine
 from core.engine.recorder import EventRecorder
-from core.engine.state import EngineState, datetime_to_ns
+from core.engine.state import EngineState
+from core.model import datetime_to_ns
 from core.errors import ReconciliationError, ResumeError
 from core.events.base import RunInfo, RunStatus
 from core.events.catalog import (

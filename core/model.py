@@ -10,7 +10,7 @@ the exchange tick and expressed in paise. Quantities are ``int`` shares.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, NewType
@@ -134,6 +134,18 @@ class Bar:
 
 
 IST_OFFSET_NS = 19_800 * 1_000_000_000  # +05:30, India has no DST
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def datetime_to_ns(moment: datetime) -> int:
+    """Exact UTC epoch nanoseconds of a tz-aware datetime (integer arithmetic, no float)."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """The tz-aware UTC datetime of epoch nanoseconds (exact to the microsecond)."""
+    return _EPOCH + timedelta(microseconds=int(ns) // 1000)
 NS_PER_MINUTE = 60 * 1_000_000_000
 NS_PER_DAY = 86_400 * 1_000_000_000
 
@@ -160,12 +172,10 @@ class BarSeries:
         return int(self.start_ns.shape[0])
 
     def bars(self) -> list[Bar]:
-        from datetime import timezone as _tz
         out = []
         for i in range(len(self)):
             vol = self.volume[i]
-            out.append(Bar(symbol=self.symbol, interval=self.interval,
-                           start=datetime.fromtimestamp(int(self.start_ns[i]) / 1e9, tz=_tz.utc),
+            out.append(Bar(symbol=self.symbol, interval=self.interval, start=ns_to_datetime(int(self.start_ns[i])),
                            open=float(self.open[i]), high=float(self.high[i]), low=float(self.low[i]),
                            close=float(self.close[i]), volume=None if vol != vol else int(vol)))
         return out
@@ -178,7 +188,7 @@ class BarSeries:
         first = bars[0]
         return cls(
             symbol=first.symbol, interval=first.interval,
-            start_ns=np.array([int(b.start.timestamp() * 1_000_000) * 1000 for b in bars], dtype=np.int64),
+            start_ns=np.array([datetime_to_ns(b.start) for b in bars], dtype=np.int64),
             open=np.array([b.open for b in bars], dtype=np.float64),
             high=np.array([b.high for b in bars], dtype=np.float64),
             low=np.array([b.low for b in bars], dtype=np.float64),

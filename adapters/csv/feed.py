@@ -24,7 +24,7 @@ from adapters.csv.calendar import NseCalendar
 from adapters.csv.manifest import Manifest, check_label, check_timezone
 from adapters.csv.reader import BarColumns, FileReport, read_bar_file
 from core.errors import DataError
-from core.model import IST_OFFSET_NS, Bar, BarSeries, Interval
+from core.model import IST_OFFSET_NS, Bar, BarSeries, Interval, datetime_to_ns
 
 log = logging.getLogger(__name__)
 IST = dt_timezone(timedelta(hours=5, minutes=30), "IST")
@@ -96,8 +96,7 @@ def slice_series(series: BarSeries, start: datetime | None, end: datetime | None
 def _to_ns(value: datetime, name: str) -> int:
     if value.tzinfo is None or value.utcoffset() is None:
         raise DataError(f"{name}={value!r} must be timezone-aware (e.g. with tzinfo=IST)")
-    delta = value - datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    return datetime_to_ns(value)
 
 
 def resample(cols: BarColumns, interval: Interval) -> BarColumns:

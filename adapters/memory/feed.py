@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 
 from core.errors import DataError
-from core.model import Bar, BarSeries, Interval
+from core.model import Bar, BarSeries, Interval, datetime_to_ns
 
 
 def _ns(moment: datetime | None) -> int | None:
@@ -16,7 +16,7 @@ def _ns(moment: datetime | None) -> int | None:
         return None
     if moment.tzinfo is None:
         raise ValueError("feed bounds must be timezone-aware")
-    return int(moment.timestamp() * 1_000_000) * 1000
+    return datetime_to_ns(moment)
 
 
 class InMemoryFeed:

@@ -25,7 +25,7 @@ import gc
 import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 import attrs
@@ -45,6 +45,8 @@ from applications.analytics.metrics import (
     rolling_vs_alltime,
 )
 from applications.analytics.projections import (
+    IST,
+    STRATEGIES,
     RunData,
     book_kinds,
     filter_traces,
@@ -71,9 +73,7 @@ from core.events.catalog import (
     TradeClosed,
 )
 
-STRATEGIES = ("intraday", "swing")
 SHARPE_ALERT_THRESHOLD = 0.5
-IST = timezone(timedelta(hours=5, minutes=30))
 SESSION_CLOSE_IST = time(15, 30)
 
 _FRAME_NAMES = ("traces", "trades", "portfolio", "signals", "fills", "rejections", "breakers", "sentiment")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 import attrs
@@ -25,7 +25,6 @@ import numpy as np
 from core.engine.recorder import EventRecorder
 from core.engine.state import EngineState
 from core.events.catalog import (
-    CircuitBreakerTripped,
     EngineCheckpointed,
     EntryRejected,
     OrderCancelled,
@@ -40,7 +39,7 @@ from core.events.catalog import (
     TradeClosed,
 )
 from core.features.book import FeatureBook
-from core.model import Bar, Direction, Side, StrategyKind
+from core.model import Bar, Direction, Side, StrategyKind, datetime_to_ns, ns_to_datetime
 from core.orders import Fill, OrderRequest, OrderStatus, OrderType, Product
 from core.portfolio import Portfolio
 from core.risk import RiskManager
@@ -51,12 +50,8 @@ from ports.broker import Broker
 from ports.predictor import Predictor
 from ports.sentiment import SentimentProvider
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def ts_to_datetime(ts_ns: int) -> datetime:
-    """UTC datetime of an epoch-nanosecond timestamp (microsecond precision)."""
-    return _EPOCH + timedelta(microseconds=ts_ns // 1000)
+# The engine's name for the shared conversion (used by other modules too).
+ts_to_datetime = ns_to_datetime
 
 
 @attrs.define
@@ -304,9 +299,9 @@ class TradingEngine:
         cp = state.checkpoint
         if cp is not None:
             for symbol, start in cp.venue_bars.items():
-                self._venue_seen[symbol] = _datetime_ns(datetime.fromisoformat(start))
+                self._venue_seen[symbol] = datetime_to_ns(datetime.fromisoformat(start))
             self.bars_processed = cp.bars_processed
-            last_ns = _datetime_ns(cp.bar_start)
+            last_ns = datetime_to_ns(cp.bar_start)
             cp_book = books[cp.symbol]
             self.last_step = (cp_book, bisect.bisect_left(cp_book.ts_ns, last_ns))
             self._last_ts_ns = last_ns
@@ -368,7 +363,6 @@ class TradingEngine:
     # ------------------------------------------------------------------ decisions
 
     def _act(self, book: FeatureBook, i: int, position: PositionView, signal: Signal) -> None:
-        symbol = book.symbol
         wants = signal.direction
         suppressed = signal.context.get("suppressed")
         if position.is_flat:
@@ -667,11 +661,6 @@ class TradingEngine:
         return Bar(symbol=book.symbol, interval=book.interval, start=ts_to_datetime(book.ts_ns[i]),
                    open=book.open[i], high=book.high[i], low=book.low[i], close=book.close[i],
                    volume=None if math.isnan(volume) else int(volume))
-
-
-def _datetime_ns(moment: datetime) -> int:
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
 def merge_order(books: Mapping[str, FeatureBook]) -> tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,7 @@ appends a batch atomically, so in practice there are none, and they are ignored.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 import attrs
 
@@ -50,18 +50,11 @@ from core.events.catalog import (
     SignalGenerated,
     TradeClosed,
 )
-from core.model import Direction, Side
+from core.model import Direction, Side, datetime_to_ns
 from core.orders import Fill, OrderRequest, OrderType, Product
 from core.portfolio import Portfolio
 from core.strategies.base import Signal
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def datetime_to_ns(moment: datetime) -> int:
-    """Exact UTC epoch nanoseconds of a tz-aware datetime."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
 class StateRebuildError(ResumeError):
@@ -321,4 +314,4 @@ class EngineState:
             self.pending_exit.pop(symbol, None)
 
 
-__all__ = ["EngineState", "RestoredTrade", "StateRebuildError", "VenueOrder", "datetime_to_ns"]
+__all__ = ["EngineState", "RestoredTrade", "StateRebuildError", "VenueOrder"]

@@ -13,15 +13,23 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 import numpy as np
 
 from core.errors import ConfigError, DataError
 from core.features.indicators import BarColumns, IncrementalIndicator, IndicatorSpec
-from core.model import IST_OFFSET_NS, NS_PER_DAY, NS_PER_MINUTE, Bar, BarSeries, Interval
+from core.model import (
+    IST_OFFSET_NS,
+    NS_PER_DAY,
+    NS_PER_MINUTE,
+    Bar,
+    BarSeries,
+    Interval,
+    datetime_to_ns,
+    ns_to_datetime,
+)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
@@ -37,8 +45,7 @@ def ist_minute_of_day(start_ns: int) -> int:
 
 def bar_start_ns(bar: Bar) -> int:
     """Exact UTC epoch nanoseconds of ``bar.start`` (integer arithmetic, no float)."""
-    delta = bar.start - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    return datetime_to_ns(bar.start)
 
 
 def _check_specs(specs: "Iterable[IndicatorSpec] | Mapping[str, IndicatorSpec]") -> tuple[IndicatorSpec, ...]:
@@ -250,6 +257,4 @@ class FeatureBook:
 
     def start_at(self, i: int) -> datetime:
         """Bar ``i`` start as a tz-aware UTC datetime."""
-        ns = self.ts_ns[i]
-        return datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc).replace(
-            microsecond=(ns % 1_000_000_000) // 1000)
+        return ns_to_datetime(self.ts_ns[i])

@@ -25,7 +25,7 @@ from core.events.catalog import PredictionTraced
 from core.learning.dataset import LabeledDataset
 from core.learning.features import FeatureRecipe
 from core.learning.labels import CLASS_ORDER, LabelClass, LabelConfig, classify_return, exit_indices
-from core.model import BarSeries, StrategyKind
+from core.model import BarSeries, StrategyKind, datetime_to_ns
 
 
 def strategy_kind_by_name(strategy: str) -> StrategyKind | None:
@@ -115,21 +115,17 @@ class TeacherLabels:
             symbols=np.array(sym, dtype=object))
 
 
-def _to_ns(value: datetime) -> int:
-    return int(value.timestamp() * 1_000_000) * 1000
-
-
 def _signal_index(series: BarSeries, trace: PredictionTraced) -> int:
     raw = trace.context.get("bar_start") if isinstance(trace.context, Mapping) else None
     if isinstance(raw, str):
         try:
-            target = _to_ns(datetime.fromisoformat(raw))
+            target = datetime_to_ns(datetime.fromisoformat(raw))
         except ValueError:
             target = None
         if target is not None:
             i = int(np.searchsorted(series.start_ns, target, side="left"))
             return i if i < len(series) and int(series.start_ns[i]) == target else -1
-    ts = _to_ns(trace.timestamp)
+    ts = datetime_to_ns(trace.timestamp)
     return int(np.searchsorted(series.start_ns, ts, side="left")) - 1
 
 
