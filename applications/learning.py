@@ -30,6 +30,7 @@ import numpy as np
 from adapters.ml.evaluation import evaluate_classifier
 from adapters.ml.models import LIGHTGBM, LOGISTIC, SGD
 from adapters.ml.registry import ModelRecord, ModelRegistry
+from adapters.ml.registry import default_registry_dir as registry_dir_under
 from adapters.ml.training import teacher_params, train_student, train_teacher
 from applications.config import config_hash
 from applications.wiring import code_version, project_root, runs_dir
@@ -68,7 +69,7 @@ Progress = Callable[[str, int, int], None]
 
 def default_registry_dir() -> Path:
     """``data/runs/models`` (or under ``SENSEQUANT_RUNS_DIR``)."""
-    return runs_dir() / "models"
+    return registry_dir_under(runs_dir())
 
 
 @attrs.frozen(kw_only=True)
