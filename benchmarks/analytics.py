@@ -94,7 +94,7 @@ def main() -> int:
     print(f"accuracy {o.accuracy:.3f}, precision LONG {o.precision['LONG']:.3f}, Sharpe {o.sharpe_ratio:.2f}, "
           f"better strategy {result['comparison'].better_strategy}, p={result['comparison'].t_test.p_value:.3g}")
 
-    from applications.analytics.exports import load_traces, write_traces_csv
+    from applications.analytics.exports.traces import load_traces, write_traces_csv
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         paths = write_traces_csv(traces, Path(tmp), stamp=datetime(2020, 1, 1, tzinfo=timezone.utc), compress=True)

@@ -27,12 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from adapters.memory import InMemoryFeed  # noqa: E402
 from adapters.simulated.synthetic import synthetic_minute_series  # noqa: E402
 from adapters.sql import open_sql_store  # noqa: E402
-from applications.backtest import (  # noqa: E402
-    BacktestConfig,
-    ReferenceBookConfig,
-    SentimentSettings,
-    run_backtest,
-)
+from applications.services.books import BacktestConfig, ReferenceBookConfig, SentimentSettings
+from applications.services.backtest import run_backtest
 from core.telemetry import TelemetryConfig  # noqa: E402
 
 

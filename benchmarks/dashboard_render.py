@@ -232,8 +232,8 @@ def main() -> int:
     from bokeh.document import Document
 
     from applications.dashboard.app import PAGE_SIZE, DashboardApp, DashboardSettings, SharedLog, settle_heap
-    from applications.dashboard.viewmodel import RunModel, bulk_allocation
-    from applications.wiring import open_store
+    from applications.dashboard.viewmodel.run import RunModel, bulk_allocation
+    from applications.wiring.store import open_store
 
     pn.extension("tabulator")
     tmp = tempfile.TemporaryDirectory()

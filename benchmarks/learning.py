@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from adapters.memory import InMemoryEventStore  # noqa: E402
 from adapters.ml.predictor import load_predictor  # noqa: E402
 from adapters.ml.registry import ModelRegistry  # noqa: E402
-from applications.learning import LearningConfig, train_models  # noqa: E402
-from applications.validation import ValidationConfig, validate_models  # noqa: E402
+from applications.services.learning import LearningConfig, train_models
+from applications.services.validation import ValidationConfig, validate_models
 
 
 def main() -> None:

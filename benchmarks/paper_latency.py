@@ -29,8 +29,8 @@ import psutil  # noqa: E402
 
 from adapters.simulated import SimulatedClock  # noqa: E402
 from adapters.sql import open_sql_store  # noqa: E402
-from applications.backtest import BacktestConfig, SentimentSettings  # noqa: E402
-from applications.paper import PaperOptions, run_paper  # noqa: E402
+from applications.services.books import BacktestConfig, SentimentSettings
+from applications.roots.paper import PaperOptions, run_paper
 from core.telemetry import TelemetryConfig  # noqa: E402
 
 

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.simulated import SimulatedClock  # noqa: E402
-from applications.backtest import BacktestConfig, SentimentSettings  # noqa: E402
-from applications.paper import PaperOptions, run_paper  # noqa: E402
-from applications.wiring import open_store  # noqa: E402
+from applications.services.books import BacktestConfig, SentimentSettings
+from applications.roots.paper import PaperOptions, run_paper
+from applications.wiring.store import open_store
 from core.events.codec import converter  # noqa: E402
 
 

@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.memory import InMemoryEventStore, InMemoryFeed  # noqa: E402
 from adapters.simulated.synthetic import synthetic_minute_series  # noqa: E402
-from applications.backtest import BacktestConfig, ReferenceBookConfig, SentimentSettings, run_backtest  # noqa: E402
+from applications.services.books import BacktestConfig, ReferenceBookConfig, SentimentSettings
+from applications.services.backtest import run_backtest
 from core.events.catalog import TradeClosed  # noqa: E402
 from core.model import IST_OFFSET_NS, BarSeries, Interval  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Benchmark: walk-forward validation on the shipped daily bars.
 
-Runs ``applications.walkforward.walk_forward`` with the default geometry (train 24 months,
+Runs ``applications.services.walkforward.walk_forward`` with the default geometry (train 24 months,
 test 6, step 6; seven symbols, 2016-01..2020-05: five windows) into a throw-away SQLite
 event store and registry, then prints the time per window (training, both backtests) and
 the per-window and overall out-of-sample figures with the gate's verdict.
@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.ml.registry import ModelRegistry  # noqa: E402
-from applications.learning import SHIPPED_DAILY_SYMBOLS  # noqa: E402
-from applications.walkforward import WalkForwardConfig, walk_forward  # noqa: E402
+from applications.services.learning import SHIPPED_DAILY_SYMBOLS
+from applications.services.walkforward import WalkForwardConfig, walk_forward
 
 
 def main() -> None:
@@ -40,7 +40,7 @@ def main() -> None:
             from adapters.memory import InMemoryEventStore
             store = InMemoryEventStore()
         else:
-            from applications.wiring import open_store
+            from applications.wiring.store import open_store
             store = open_store(f"sqlite:///{Path(tmp) / 'events.db'}")
         t0 = time.perf_counter()
         try:

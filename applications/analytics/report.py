@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from applications.analytics.exports import (
+from applications.analytics.exports.bundle import (
     _combined_daily,
-    attribute_worst_trades,
     initial_cash_by_book,
     portfolio_metrics,
-    trades_table,
     trading_days,
 )
+from applications.analytics.exports.attribution import attribute_worst_trades
+from applications.analytics.exports.trades import trades_table
 from applications.analytics.metrics import (
     DIRECTIONS,
     PERIODS_PER_YEAR,

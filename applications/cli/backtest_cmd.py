@@ -9,11 +9,12 @@ import attrs
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from applications.backtest import STRATEGY_CHOICES, BacktestConfig, run_backtest
+from applications.services.books import STRATEGY_CHOICES, BacktestConfig
+from applications.roots.backtest import backtest as backtest_root
 from applications.cli.output import console, err_console, print_json, print_table
-from applications.config import build_config, environment_layer, read_toml
-from applications.run_summary import summarize_run, summary_rows
-from applications.wiring import open_store, project_root
+from applications.wiring.config import build_config, environment_layer, read_toml
+from applications.services.run_summary import summary_rows
+from applications.wiring.store import project_root
 
 
 def backtest_config_from_options(config_file: Path | None, options: dict[str, Any]) -> BacktestConfig:
@@ -98,29 +99,24 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
     show RUN` rebuilds the same summary from the log.
     """
     config = backtest_config_from_options(config_file, options)
-    predictor = _load_predictor(model_id, registry_dir) if model_id else None
-    store = open_store(obj.get("db_url"))
-    try:
-        if as_json:
-            result = run_backtest(config, store=store, label=label, predictor=predictor)
-        else:
-            with Progress(TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
-                          TextColumn("bars"), TimeElapsedColumn(), console=err_console,
-                          transient=False) as bar:
-                tasks: dict[str, Any] = {}
+    if as_json:
+        result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
+                                        registry_dir=registry_dir, label=label)
+    else:
+        with Progress(TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("bars"), TimeElapsedColumn(), console=err_console, transient=False) as bar:
+            tasks: dict[str, Any] = {}
 
-                def progress(book: str, advance: int, total: int) -> None:
-                    if book not in tasks:
-                        tasks[book] = bar.add_task(book, total=total)
-                    if advance:
-                        bar.advance(tasks[book], advance)
+            def progress(book: str, advance: int, total: int) -> None:
+                if book not in tasks:
+                    tasks[book] = bar.add_task(book, total=total)
+                if advance:
+                    bar.advance(tasks[book], advance)
 
-                result = run_backtest(config, store=store, progress=progress, label=label, predictor=predictor)
-                for task in tasks.values():
-                    bar.update(task, completed=bar.tasks[task].total)
-        summary = summarize_run(store, result.run_id)
-    finally:
-        store.close()
+            result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
+                                            registry_dir=registry_dir, label=label, progress=progress)
+            for task in tasks.values():
+                bar.update(task, completed=bar.tasks[task].total)
     if as_json:
         print_json({"run_id": result.run_id, "bars": result.bars, "events": result.events,
                     "seconds": round(result.seconds_loading + result.seconds_running, 3),
@@ -131,15 +127,6 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
     console.print(f"{result.bars:,} bars, {result.events:,} events in "
                   f"{result.seconds_running:.2f} s (+{result.seconds_loading:.2f} s loading)")
     console.print(f"run id: [bold]{result.run_id}[/]   (sensequant runs show {result.run_id[:12]})")
-
-
-def _load_predictor(model_id: str, registry_dir: Path | None):
-    from adapters.ml.predictor import load_predictor
-    from adapters.ml.registry import ModelRegistry, default_registry_dir
-    from applications.wiring import runs_dir
-
-    registry = ModelRegistry(registry_dir or default_registry_dir(runs_dir()))
-    return load_predictor(registry, None if model_id == "production" else model_id)
 
 
 COMMANDS = [backtest]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from applications.cli.output import err_console
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 
 
 @click.command("dashboard")
@@ -39,7 +39,8 @@ def dashboard(obj: dict, host: str, port: int, refresh_seconds: float, alert_pre
     every --refresh seconds, so a backtest or paper session appears while it writes.
     Binds to 127.0.0.1 unless told otherwise; another address requires authentication.
     """
-    from applications.dashboard.app import DashboardSettings, SharedLog, resolve_auth, serve_dashboard, warm_up
+    from applications.dashboard.app import DashboardSettings, SharedLog, resolve_auth
+    from applications.roots.dashboard import serve_dashboard, warm_up
 
     auth = resolve_auth(host, basic_auth_file=basic_auth_file, cookie_secret=cookie_secret)
     settings = DashboardSettings(refresh_seconds=refresh_seconds, precision_threshold=alert_precision_threshold,

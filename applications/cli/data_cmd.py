@@ -271,7 +271,7 @@ def inspect_cmd(symbol: str, interval: Interval, data_dir: Path | None, start: s
     Bars are normalised to bar-start labels in IST, restricted to NSE session hours.
     """
     from adapters.csv import CsvFeed
-    from applications.wiring import project_root
+    from applications.wiring.store import project_root
 
     root = data_dir or project_root() / "data" / "market"
     feed = CsvFeed(root, timezone=tz, label=label, lenient=lenient)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from applications.cli.output import console, print_json
-from applications.wiring import default_db_url
+from applications.wiring.store import default_db_url
 
 _DB_HELP = ("Event store URL (overrides the global --db): sqlite:///path.db or "
             "postgresql+psycopg://user@host:5432/dbname. Default: the embedded SQLite under data/runs/.")

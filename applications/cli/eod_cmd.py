@@ -8,16 +8,16 @@ from pathlib import Path
 import click
 
 from applications.cli.output import console, print_json
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 
 log = logging.getLogger("sensequant.eod")
 
 
 def _config(at: str, auto_promote: bool, retrain_every_days: int, symbols: str | None, data_dir: str,
             auto_rollback: bool = False):
-    from applications.eod import EodConfig
-    from applications.learning import LearningConfig
-    from applications.validation import ValidationConfig
+    from applications.services.eod import EodConfig
+    from applications.services.learning import LearningConfig
+    from applications.services.validation import ValidationConfig
 
     learning = {"data_dir": data_dir}
     if symbols:
@@ -29,7 +29,7 @@ def _config(at: str, auto_promote: bool, retrain_every_days: int, symbols: str |
 
 def _registry(registry_dir: Path | None):
     from adapters.ml.registry import ModelRegistry
-    from applications.learning import default_registry_dir
+    from applications.services.learning import default_registry_dir
     return ModelRegistry(registry_dir or default_registry_dir())
 
 
@@ -84,7 +84,7 @@ def run_once(obj: dict, registry_dir: Path | None, auto_promote: bool, auto_roll
              retrain_every_days: int, symbols: str | None, data_dir: str, force: bool, trading_days_only: bool,
              jobstore_url: str | None, as_json: bool) -> None:
     """Run the EOD job once, now: incremental data update, then train -> validate -> gate."""
-    from applications.eod_jobs import default_jobstore_url, run_eod_job, state_path
+    from applications.roots.eod_scheduler import default_jobstore_url, run_eod_job, state_path
 
     config = _config("16:00", auto_promote, retrain_every_days, symbols, data_dir, auto_rollback)
     store = open_store(obj.get("db_url"))
@@ -154,7 +154,7 @@ def schedule(obj: dict, registry_dir: Path | None, auto_promote: bool, auto_roll
 
     import attrs
 
-    from applications.eod_jobs import (
+    from applications.roots.eod_scheduler import (
         SchedulerLock,
         build_persistent_scheduler,
         default_jobstore_url,

@@ -9,7 +9,7 @@ from collections import deque
 import click
 
 from applications.cli.output import console
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 from core.events.codec import to_payload
 
 IST = ZoneInfo("Asia/Kolkata")

@@ -9,7 +9,7 @@ import click
 
 from applications.cli.output import err_console
 from applications.cli.paper_cmd import report, session_config, session_options, telemetry_config
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 
 
 @click.command("live")
@@ -31,7 +31,7 @@ def live(obj: dict, config_file: Path | None, resume: str | None, db_url: str | 
     stop new entries, square off intraday positions, flush and exit 0.
     """
     from adapters.system import ShutdownFlag, install_shutdown_handlers
-    from applications.live import LiveOptions, check_live_allowed, run_live
+    from applications.roots.live import LiveOptions, check_live_allowed, run_live
 
     check_live_allowed(confirm_live)  # both refusals before the store or the network is touched
     config = session_config(config_file, options)

@@ -14,12 +14,12 @@ from typing import Any
 import click
 
 from applications.cli.output import console, print_json, print_table
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 
 
 def _registry(obj: dict):
     from adapters.ml.registry import ModelRegistry
-    from applications.learning import default_registry_dir
+    from applications.services.learning import default_registry_dir
     return ModelRegistry(obj.get("registry_dir") or default_registry_dir())
 
 
@@ -131,7 +131,7 @@ def train(obj: dict, symbols: str | None, kind: str, interval: str, horizon: int
           start: str | None, end: str | None, test_fraction: float, student: str, features: str, seed: int,
           data_dir: str, as_json: bool) -> None:
     """Train a LightGBM teacher on forward-return labels and a distilled student; register both."""
-    from applications.learning import LearningConfig, train_models
+    from applications.services.learning import LearningConfig, train_models
 
     kwargs: dict[str, Any] = dict(kind=kind, interval=interval, horizon=horizon, threshold=threshold, start=start,
                                   end=end, test_fraction=test_fraction, student=student, features=features,
@@ -196,7 +196,7 @@ def gate(obj: dict, candidate_id: str, champion_id: str | None, min_precision_up
 
     Signal-level: every LONG/SHORT call is held for the label horizon, without costs.
     """
-    from applications.learning import decide_promotion
+    from applications.services.learning import decide_promotion
     from core.learning.gate import PromotionThresholds
 
     thresholds = PromotionThresholds(min_precision_uplift=min_precision_uplift,
@@ -226,7 +226,7 @@ def gate(obj: dict, candidate_id: str, champion_id: str | None, min_precision_up
 @click.pass_obj
 def promote(obj: dict, model_id: str, reason: str, force: bool, as_json: bool) -> None:
     """Make MODEL_ID the production champion (hash-verified); the current one is archived."""
-    from applications.learning import promote_model
+    from applications.services.learning import promote_model
 
     reg = _registry(obj)
     store = open_store(obj.get("db_url"))
@@ -246,7 +246,7 @@ def promote(obj: dict, model_id: str, reason: str, force: bool, as_json: bool) -
 @click.pass_obj
 def rollback(obj: dict, reason: str, as_json: bool) -> None:
     """Restore the previous production champion (the most recently archived one)."""
-    from applications.learning import rollback_model
+    from applications.services.learning import rollback_model
 
     reg = _registry(obj)
     store = open_store(obj.get("db_url"))

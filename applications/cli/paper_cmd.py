@@ -10,7 +10,7 @@ import click
 
 from applications.cli.backtest_cmd import backtest_config_from_options
 from applications.cli.output import err_console, print_json, print_table
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 from core.telemetry import TelemetryConfig
 
 
@@ -103,7 +103,7 @@ def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str |
     intraday positions, flush and exit 0.
     """
     from adapters.system import ShutdownFlag, install_shutdown_handlers
-    from applications.paper import PaperOptions, run_paper, run_paper_on_live_data
+    from applications.roots.paper import PaperOptions, run_paper, run_paper_on_live_data
 
     config = session_config(config_file, options)
     telemetry = telemetry_config(enable_telemetry, telemetry_sample_rate, telemetry_throttle, config.seed)

@@ -19,7 +19,7 @@ from applications.analytics.metrics import DIRECTIONS, DegradationThresholds
 from applications.analytics.projections import RunData, latest_run_id, load_run
 from applications.cli.output import console, err_console, print_json
 from applications.cli.runs_cmd import runs
-from applications.wiring import open_store, runs_dir
+from applications.wiring.store import open_store, runs_dir
 
 T = TypeVar("T")
 STRATEGY_CHOICE = click.Choice(["intraday", "swing", "both"])
@@ -232,6 +232,7 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
     Example: sensequant runs export latest --format bundle --format trades --out exports/
     """
     from applications.analytics import exports as ex
+    from applications.analytics.projections import filter_traces
 
     result: dict[str, Any] = {"files": []}
     with _steps(as_json) as progress:
@@ -239,7 +240,7 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
         target = out_dir or runs_dir() / "exports" / run.run_id
         for fmt in dict.fromkeys(formats):
             if fmt == "traces":
-                traces = ex.filter_traces(run.traces, strategy=strategy)
+                traces = filter_traces(run.traces, strategy=strategy)
                 stamp = run.runs[0].started_at if run.runs else datetime.now(timezone.utc)
                 paths = _step(progress, "writing trace CSV", lambda: ex.write_traces_csv(
                     traces, target, stamp=stamp, compress=compress, max_file_bytes=int(max_file_mb * 1024 * 1024)))
@@ -290,7 +291,7 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
 def _load_predictor(model: str, registry_dir: Path | None) -> Any:
     from adapters.ml.predictor import load_predictor
     from adapters.ml.registry import ModelRegistry
-    from applications.learning import default_registry_dir
+    from applications.services.learning import default_registry_dir
 
     registry = ModelRegistry(registry_dir or default_registry_dir())
     return load_predictor(registry, None if model == "champion" else model)

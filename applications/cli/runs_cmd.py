@@ -6,7 +6,7 @@ import attrs
 import click
 
 from applications.cli.output import print_json, print_table
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 
 
 @click.group("runs")
@@ -41,7 +41,7 @@ def list_runs(obj: dict, mode: str | None, limit: int, as_json: bool) -> None:
 @click.pass_obj
 def show_run(obj: dict, run_id: str, as_json: bool) -> None:
     """Rebuild a run's summary (returns, risk, trades, costs) from the event log alone."""
-    from applications.run_summary import summarize_run, summary_rows
+    from applications.services.run_summary import summarize_run, summary_rows
 
     store = open_store(obj.get("db_url"))
     try:

@@ -2,7 +2,7 @@
 
 `sensequant validate --walk-forward`: rolling (or expanding) train/test windows; each window
 trains a candidate and backtests it and the champion out of sample; the gate judges the
-overall uplift (``applications.walkforward``).
+overall uplift (``applications.services.walkforward``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from applications.cli.output import console, print_json, print_table
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 
 
 def _fmt(value) -> str:
@@ -72,8 +72,8 @@ def validate(obj: dict, candidate_id: str | None, champion_id: str | None, regis
     and its decision is about the last window's candidate. --start/--end bound the data used.
     """
     from adapters.ml.registry import ModelRegistry
-    from applications.learning import default_registry_dir
-    from applications.validation import ValidationConfig, validate_models
+    from applications.services.learning import default_registry_dir
+    from applications.services.validation import ValidationConfig, validate_models
     from core.learning.gate import PromotionThresholds
 
     thresholds = PromotionThresholds(min_precision_uplift=min_precision_uplift,
@@ -145,8 +145,8 @@ def _walk_forward(obj: dict, *, registry_dir: Path | None, champion_id: str | No
                   step_months: int | None, expanding: bool, symbols: str | None, seed: int, gate_on: str,
                   out_dir: Path | None) -> None:
     from adapters.ml.registry import ModelRegistry
-    from applications.learning import SHIPPED_DAILY_SYMBOLS, default_registry_dir
-    from applications.walkforward import WalkForwardConfig, walk_forward, write_reports
+    from applications.services.learning import SHIPPED_DAILY_SYMBOLS, default_registry_dir
+    from applications.services.walkforward import WalkForwardConfig, walk_forward, write_reports
 
     chosen = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else list(SHIPPED_DAILY_SYMBOLS)
     config = WalkForwardConfig(train_months=train_months, test_months=test_months, step_months=step_months,

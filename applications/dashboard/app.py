@@ -1,4 +1,4 @@
-"""Composition root of the dashboard: a Panel app over the event log, and its server.
+"""The dashboard page: Panel widgets over the view-models of one run (the server is roots.dashboard).
 
 The app reads the event store only (never a broker or a data API). Each browser session
 shows the ``RunModel`` of the selected run and tails the log every ``refresh`` seconds:
@@ -24,6 +24,7 @@ import attrs
 import panel as pn
 
 from applications.analytics.metrics import DegradationThresholds
+from applications.analytics.projections import STRATEGIES, RunData
 from applications.dashboard import charts
 from applications.dashboard import viewmodel as vm
 from core.errors import ConfigError
@@ -190,7 +191,7 @@ class DashboardApp:
         self.log = log or SharedLog(store)
         self.now = now
         self.model = vm.RunModel()
-        self._view: vm.RunData | None = None
+        self._view: RunData | None = None
         self._cards: dict[str, vm.StrategyCard] = {}
         self._alerts: list[vm.DashboardAlert] = []
         self._portfolio: list[vm.BookState] = []
@@ -237,14 +238,14 @@ class DashboardApp:
         self.badge = pn.pane.HTML("", css_classes=["sq-badge"], sizing_mode="stretch_width")
         self.title = pn.pane.HTML("", css_classes=["sq-title"], sizing_mode="stretch_width")
         self.cards = {name: pn.pane.HTML("", css_classes=[f"sq-card-{name}"], sizing_mode="stretch_width")
-                      for name in vm.STRATEGIES}
+                      for name in STRATEGIES}
         # linked_axes=False: Panel would otherwise walk every plot pair looking for shared
         # axes on each render; these figures do not share ranges.
         plot = dict(sizing_mode="stretch_width", linked_axes=False)
         self.returns = pn.pane.HoloViews(None, css_classes=["sq-returns"], **plot)
         self.drawdown = pn.pane.HoloViews(None, css_classes=["sq-drawdown"], **plot)
         self.confusion = {name: pn.pane.HoloViews(None, css_classes=[f"sq-confusion-{name}"], **plot)
-                          for name in vm.STRATEGIES}
+                          for name in STRATEGIES}
         self.alerts = pn.pane.HTML("", css_classes=["sq-alerts"], sizing_mode="stretch_width")
         self.portfolio = pn.pane.HTML("", css_classes=["sq-portfolio"], sizing_mode="stretch_width")
         self.price = pn.pane.HoloViews(None, css_classes=["sq-price"], **plot)
@@ -411,7 +412,7 @@ class DashboardApp:
         seq, at = self._points[self.replay.value]
         return (seq, None) if self.replay_by.value == "seq" else (None, at)
 
-    def current_view(self) -> vm.RunData:
+    def current_view(self) -> RunData:
         seq, until = self.replay_cut()
         data = vm.as_of(self.model.data, seq=seq, until=until)
         start, end = self.period.value if not self.period.disabled else (None, None)
@@ -455,7 +456,7 @@ class DashboardApp:
         window = max(int(self.window.value or 1), 1)
         label = self.label.value
         self._render_header()
-        wanted = [s for s in vm.STRATEGIES if self.strategy.value in ("both", s)]
+        wanted = [s for s in STRATEGIES if self.strategy.value in ("both", s)]
         metrics = vm.strategy_metrics(view, window=window, strategies=wanted)
         self._cards = vm.strategy_cards(view, label=label, window=window, strategies=wanted, metrics=metrics)
         for name, pane in self.cards.items():
@@ -580,64 +581,3 @@ def _as_date(value: Any) -> date | None:
     if isinstance(value, datetime):
         return value.date()
     return value
-
-
-# ------------------------------------------------------------------- server
-
-
-def make_app(store: EventStore, settings: DashboardSettings, log: SharedLog) -> Callable[[], pn.viewable.Viewable]:
-    """The per-session factory Panel calls for every page load."""
-
-    def app() -> pn.viewable.Viewable:
-        session = DashboardApp(store, settings, log)
-        page = session.view()
-        session.start_tailing()
-        return page
-
-    return app
-
-
-def load_extensions() -> None:
-    pn.extension("tabulator", raw_css=[CSS], notifications=False)
-
-
-def warm_up(store: EventStore, settings: DashboardSettings, log: SharedLog) -> str | None:
-    """Before the server accepts connections: fold the run the first page will show and
-    build one throw-away page (the first figure of a process pays one-off library set-up)."""
-    from bokeh.document import Document
-
-    load_extensions()
-    runs = [store.get_run(settings.run)] if settings.run else store.list_runs(limit=1)
-    if runs:
-        log.model(runs[0].run_id)
-    DashboardApp(store, settings, log).view().server_doc(Document())
-    return runs[0].run_id if runs else None
-
-
-def serve_dashboard(store: EventStore, settings: DashboardSettings, *, host: str = "127.0.0.1", port: int = 5006,
-                    auth: AuthSettings | None = None, show: bool = False,
-                    on_ready: Callable[[str], None] | None = None, log: SharedLog | None = None) -> None:
-    """Serve the dashboard until interrupted. ``resolve_auth`` must have approved ``host``.
-
-    ``log`` is the server's shared fold; without one, a new one is made and the run the
-    first page shows is folded before the server accepts connections.
-    """
-    if auth is None and not is_loopback(host):
-        raise ConfigError(f"refusing to serve on {host} without authentication (see resolve_auth)")
-    load_extensions()
-    origins = [f"{host}:{port}"]
-    if is_loopback(host):
-        origins += [f"localhost:{port}", f"127.0.0.1:{port}"]
-    kwargs: dict[str, Any] = {}
-    if auth is not None:
-        kwargs.update(basic_auth=auth.basic_auth, cookie_secret=auth.cookie_secret)
-    if log is None:
-        log = SharedLog(store)
-        warm_up(store, settings, log)
-    server = pn.serve({"/": make_app(store, settings, log)}, port=port, address=host,
-                      websocket_origin=origins, show=show, start=False, title="SenseQuant dashboard",
-                      verbose=False, **kwargs)
-    if on_ready is not None:
-        on_ready(f"http://{host}:{port}/")
-    server.start()
-    server.io_loop.start()

@@ -10,7 +10,9 @@ import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 import pandas as pd
 
 from applications.analytics.metrics import DIRECTIONS
-from applications.dashboard.viewmodel import CARD_FIELDS, Badge, BookState, DashboardAlert, StrategyCard
+from applications.dashboard.viewmodel.cards import CARD_FIELDS, StrategyCard
+from applications.dashboard.viewmodel.portfolio import Badge, BookState
+from applications.dashboard.viewmodel.alerts import DashboardAlert
 
 IST = timezone(timedelta(hours=5, minutes=30))
 COLOURS = {"intraday": "#1f77b4", "swing": "#ff7f0e"}

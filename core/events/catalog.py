@@ -409,7 +409,7 @@ class ReconciliationCompleted(Event):
     resumed_after: datetime | None
 
 
-# ------------------------------------------------------- EOD scheduler (applications.eod_jobs)
+# ------------------------------------------------------- EOD scheduler (applications.roots.eod_scheduler)
 
 
 @event_type("eod.data_updated", 1)
@@ -427,7 +427,7 @@ class EodDataUpdated(Event):
     total_new_bars: int
 
 
-# ------------------------------------------------- walk-forward validation (applications.walkforward)
+# ------------------------------------------------- walk-forward validation (applications.services.walkforward)
 
 
 @event_type("model.walk_forward_window_scored", 1)

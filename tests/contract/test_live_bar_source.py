@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from adapters.csv import CsvFeed
 from adapters.simulated import ReplayBarSource, SimulatedClock
-from applications.wiring import project_root
+from applications.wiring.store import project_root
 from core.model import Interval
 from ports.market_data import LiveBarSource
 

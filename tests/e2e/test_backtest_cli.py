@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from applications.backtest import BacktestConfig, run_backtest
-from applications.config import build_config
-from applications.wiring import open_store
+from applications.services.books import BacktestConfig
+from applications.services.backtest import run_backtest
+from applications.wiring.config import build_config
+from applications.wiring.store import open_store
 from core.events.catalog import PortfolioSnapshotted, PredictionTraced, RunStarted, TradeClosed
 from core.events.codec import encode_payload
 from tests.invariants import assert_books_reconcile

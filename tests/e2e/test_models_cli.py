@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from applications.cli.main import cli
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 from core.events.catalog import (
     ModelEvaluated,
     ModelPromoted,

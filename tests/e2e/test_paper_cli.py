@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from applications.backtest import BacktestConfig, SentimentSettings
+from applications.services.books import BacktestConfig, SentimentSettings
 from applications.cli.main import cli
-from applications.paper import PaperOptions, run_paper
-from applications.wiring import open_store
+from applications.roots.paper import PaperOptions, run_paper
+from applications.wiring.store import open_store
 from core.events.base import RunStatus
 from core.events.codec import converter
 from tests.fakes.crashing_clock import CrashingClock
@@ -195,7 +195,7 @@ def test_live_refuses_without_confirm_live(no_breeze_env):
 
 
 def test_live_refuses_without_credentials_even_when_confirmed(no_breeze_env, monkeypatch):
-    import applications.breeze_data as breeze_data
+    import applications.wiring.breeze as breeze_data
     monkeypatch.setattr(breeze_data, "project_root", lambda: no_breeze_env)  # no .env there
     result = CliRunner().invoke(cli, ["--db", "memory://", "live", "--confirm-live"])
     assert result.exit_code != 0

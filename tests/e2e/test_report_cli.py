@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from applications.analytics.exports import load_traces, read_bundle, read_trades_parquet
+from applications.analytics.exports.traces import load_traces
+from applications.analytics.exports.bundle import read_bundle
+from applications.analytics.exports.trades import read_trades_parquet
 from applications.cli.main import cli
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 from tests.builders import build_realistic_run, build_tiny_run
 
 ROOT = Path(__file__).resolve().parents[2]

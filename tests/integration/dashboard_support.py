@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import attrs
 import pytest
 
-from applications.backtest import BacktestConfig, SentimentSettings, run_backtest
-from applications.wiring import open_store
+from applications.services.books import BacktestConfig, SentimentSettings
+from applications.services.backtest import run_backtest
+from applications.wiring.store import open_store
 from core.events.base import NewEvent, RecordedEvent
 from ports.event_store import EventStore
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 from core.events.base import NewEvent
 from core.events.catalog import AlertRaised
 

@@ -15,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 
 from applications.analytics.report import recommendations
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 from tests.builders import build_realistic_run, build_tiny_run
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "accuracy_report.ipynb"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -14,22 +13,20 @@ import pytest
 from adapters.memory import InMemoryEventStore
 from applications.analytics import compute_metrics, filter_traces, load_run, load_runs
 from applications.analytics.errors import ExportValidationError
-from applications.analytics.exports import (
+from applications.analytics.exports.attribution import (
     TradeAnalysis,
     attribute_worst_trades,
-    build_bundle,
     dominant_feature,
-    load_traces,
-    read_bundle,
+)
+from applications.analytics.exports.bundle import build_bundle, read_bundle, validate_bundle, write_bundle
+from applications.analytics.exports.traces import load_traces, write_traces_csv
+from applications.analytics.exports.trades import (
     read_trades_parquet,
     trades_table,
-    validate_bundle,
     worst_trades,
-    write_bundle,
-    write_traces_csv,
     write_trades_parquet,
 )
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 from core.errors import DataError, RunNotFoundError
 from tests.builders import TINY_DAYS, build_realistic_run, build_tiny_run
 

@@ -12,7 +12,7 @@ import pytest
 from bokeh.document import Document
 
 from applications.dashboard.app import DashboardApp, DashboardSettings, SharedLog, is_loopback, resolve_auth
-from applications.wiring import open_store
+from applications.wiring.store import open_store
 from core.errors import ConfigError
 from tests.fakes.recording_store import RecordingEventStore
 from tests.integration.dashboard_support import backtest_db, copy_events  # noqa: F401  (fixture)

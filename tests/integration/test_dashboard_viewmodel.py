@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from applications.analytics.metrics import (
+    DIRECTIONS,
     DegradationThresholds,
     compute_metrics,
     detect_degradation,
@@ -23,8 +24,8 @@ from applications.analytics.metrics import (
 )
 from applications.analytics.projections import project_events
 from applications.dashboard import viewmodel as vm
-from applications.run_summary import summarize_run
-from applications.wiring import open_store
+from applications.services.run_summary import summarize_run
+from applications.wiring.store import open_store
 from core.events.base import RecordedEvent
 from core.events.catalog import AlertRaised, CircuitBreakerTripped, PortfolioSnapshotted, RunCompleted, TradeClosed
 from tests.integration.dashboard_support import backtest_db  # noqa: F401  (fixture)
@@ -124,8 +125,8 @@ def test_confusion_frames_match_the_analytics_matrix(model):
         traces = model.data.traces[model.data.traces["strategy"] == name]
         matrix = compute_metrics(traces).confusion_matrix
         assert cm["count"].sum() == len(traces)
-        pivot = cm.pivot(index="actual", columns="predicted", values="count").loc[list(vm.DIRECTIONS),
-                                                                                  list(vm.DIRECTIONS)]
+        pivot = cm.pivot(index="actual", columns="predicted", values="count").loc[list(DIRECTIONS),
+                                                                                  list(DIRECTIONS)]
         assert pivot.to_numpy().tolist() == matrix
 
 

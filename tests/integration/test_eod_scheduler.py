@@ -17,8 +17,8 @@ import pytest
 from adapters.csv import CsvFeed
 from adapters.memory import InMemoryEventStore, InMemoryFeed
 from adapters.ml.registry import ModelRegistry
-from applications.eod import EodConfig
-from applications.eod_jobs import (
+from applications.services.eod import EodConfig
+from applications.roots.eod_scheduler import (
     EOD_STREAM,
     JOB_FUNC,
     JOB_ID,
@@ -31,8 +31,8 @@ from applications.eod_jobs import (
     state_path,
     update_market_data,
 )
-from applications.learning import LearningConfig
-from applications.wiring import open_store
+from applications.services.learning import LearningConfig
+from applications.wiring.store import open_store
 from core.errors import ConfigError, SchedulerLockedError
 from core.events.catalog import AlertRaised, EodDataUpdated, ModelTrained
 from core.model import Interval
@@ -237,7 +237,7 @@ def test_the_job_runs_on_a_special_session_update_then_learn(tmp_path):
 
 
 def test_the_stored_job_function_records_failures_instead_of_raising(tmp_path, where):
-    from applications.eod_jobs import config_to_dict
+    from applications.roots.eod_scheduler import config_to_dict
 
     config = config_to_dict(EodConfig(learning=LearningConfig(symbols=["NOSUCH"])))
     kwargs = {"db_url": where["db"], "registry_dir": str(tmp_path / "reg"), "state_file": str(tmp_path / "s.json"),

@@ -12,9 +12,9 @@ import pytest
 
 from adapters.memory import InMemoryEventStore
 from adapters.ml.registry import ModelRegistry
-from applications.eod import EodConfig, build_scheduler, last_training_time, run_eod
-from applications.learning import MODELS_STREAM, LearningConfig, train_models
-from applications.validation import ValidationConfig, _fold_windows, validate_models
+from applications.services.eod import EodConfig, build_scheduler, last_training_time, run_eod
+from applications.services.learning import MODELS_STREAM, LearningConfig, train_models
+from applications.services.validation import ValidationConfig, _fold_windows, validate_models
 from core.errors import ConfigError
 from core.learning.gate import PromotionThresholds
 from core.events.catalog import ModelPromoted, PromotionDecided, RunStarted
@@ -134,8 +134,9 @@ def test_scheduler_fires_at_16_00_ist_on_weekdays():
 
 
 def test_teacher_labels_from_a_backtest_runs_traces():
-    from applications.backtest import BacktestConfig, SwingBookConfig, run_backtest
-    from applications.learning import teacher_labels_from_run
+    from applications.services.books import BacktestConfig, SwingBookConfig
+    from applications.services.backtest import run_backtest
+    from applications.services.learning import teacher_labels_from_run
     from core.learning.features import recipe_from_specs
     from core.learning.labels import CLASS_ORDER
     from core.strategies import SwingStrategy

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from adapters.memory import InMemoryEventStore
-from applications.backtest import BacktestConfig, SentimentSettings
-from applications.live import LiveNotConfirmedError, LiveOptions, run_live
-from applications.paper import PaperOptions, run_paper_on_live_data
+from applications.services.books import BacktestConfig, SentimentSettings
+from applications.roots.live import LiveNotConfirmedError, LiveOptions, run_live
+from applications.roots.paper import PaperOptions, run_paper_on_live_data
 from core.errors import ConfigError
 from tests.fakes.breeze_sdk import FakeBreezeSDK, minute_candles
 

@@ -12,10 +12,13 @@ import pytest
 
 from adapters.memory import InMemoryEventStore, InMemoryFeed
 from adapters.simulated import ReplayBarSource, SimulatedClock
-from applications.backtest import BacktestConfig, SentimentSettings, default_broker_factory, run_backtest
-from applications.books import default_feed, plan_books
-from applications.paper import PaperOptions, run_paper
-from applications.session import run_session
+from applications.services.books import BacktestConfig, SentimentSettings
+from applications.wiring.adapters import default_broker_factory
+from applications.services.backtest import run_backtest
+from applications.wiring.adapters import default_feed
+from applications.services.books import plan_books
+from applications.roots.paper import PaperOptions, run_paper
+from applications.services.session.runner import run_session
 from core.errors import ReconciliationError, ResumeError
 from core.events.codec import converter
 from core.model import Interval
@@ -188,8 +191,8 @@ def test_paper_cannot_be_given_a_broker_and_never_loads_the_breeze_order_adapter
     code = ("import sys\n"
             "from adapters.memory import InMemoryEventStore\n"
             "from adapters.simulated import SimulatedClock\n"
-            "from applications.backtest import BacktestConfig, SentimentSettings\n"
-            "from applications.paper import PaperOptions, run_paper\n"
+            "from applications.services.books import BacktestConfig, SentimentSettings\n"
+            "from applications.roots.paper import PaperOptions, run_paper\n"
             "c = BacktestConfig(strategy='intraday', start='2024-01-01', end='2024-01-02', "
             "sentiment=SentimentSettings(enabled=False))\n"
             "r = run_paper(c, store=InMemoryEventStore(), clock=SimulatedClock(), sentiment=None, "
@@ -225,7 +228,7 @@ def test_replay_waits_on_the_clock_and_orders_ties_by_symbol_order():
 def test_crash_and_resume_on_postgresql(feed, pg_url):
     import uuid
 
-    from applications.wiring import open_store
+    from applications.wiring.store import open_store
 
     url = pg_url  # a fresh schema, dropped afterwards: nothing depends on the shared database's state
     config = BacktestConfig(strategy="intraday", start="2024-01-01", end="2024-01-05",

@@ -3,7 +3,7 @@
 Real CSV feed, real LightGBM, in-memory event store, real registry files. Two symbols and
 short windows (train 12 months, test 3, three windows) keep it to a few seconds. The
 metrics are recomputed here straight from the runs' events, independently of
-``applications.validation``'s scoring code.
+``applications.services.validation``'s scoring code.
 """
 
 from __future__ import annotations
@@ -18,8 +18,14 @@ import pytest
 
 from adapters.memory import InMemoryEventStore
 from adapters.ml.registry import ModelRegistry
-from applications.learning import MODELS_STREAM, LearningConfig, build_training_set, default_feed, load_series
-from applications.walkforward import (
+from applications.services.learning import (
+    MODELS_STREAM,
+    LearningConfig,
+    build_training_set,
+    default_feed,
+    load_series,
+)
+from applications.services.walkforward import (
     WalkForwardConfig,
     add_months,
     plan_windows,
@@ -257,7 +263,7 @@ def test_reports_hold_the_windows_the_overall_and_the_checklist(walked, tmp_path
 
 
 def test_a_champion_the_swing_book_cannot_feed_is_refused_before_any_training(tmp_path):
-    from applications.learning import train_models
+    from applications.services.learning import train_models
 
     store, registry = InMemoryEventStore(), ModelRegistry(tmp_path)
     rich = train_models(LearningConfig(symbols=SYMBOLS, features="default", end="2017-06-30"), store=store,

@@ -16,8 +16,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 PACKAGES = ("core", "ports", "adapters", "applications")
-# Shared infrastructure of the composition roots rather than roots themselves.
-APPLICATION_INFRASTRUCTURE = {"__init__", "__main__", "cli", "wiring", "config"}
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -85,10 +83,20 @@ def test_every_package_is_placed_in_a_contract():
         "its level and each adapter package in `adapters-independent`")
 
 
-def test_every_composition_root_is_placed_in_a_contract():
+def test_every_application_module_is_placed():
+    """The folders say what a module is: a root under roots/, a shared use case under services/;
+    each must be named in its contract, and nothing lives loose at the top of applications/."""
     named = named_in_contracts()
-    missing = [f"applications.{n}" for n in children("applications", modules=True)
-               if n not in APPLICATION_INFRASTRUCTURE and f"applications.{n}" not in named]
+    loose = [n for n in children("applications", modules=True)
+             if n not in ("__init__", "__main__") and not (ROOT / "applications" / n).is_dir()]
+    assert not loose, (f"applications/{loose} are loose modules: put a composition root under applications/roots/, "
+                       "a use case under applications/services/, settings or adapter construction under "
+                       "applications/wiring/")
+    missing = [f"applications.{n}" for n in children("applications", modules=False) if f"applications.{n}" not in named]
+    missing += [f"applications.roots.{n}" for n in children("applications/roots", modules=True)
+                if n != "__init__" and f"applications.roots.{n}" not in named]
+    missing += [f"applications.services.{n}" for n in children("applications/services", modules=True)
+                if n != "__init__" and f"applications.services.{n}" not in named]
     assert not missing, (
-        f"{missing} are not named in .importlinter: add each composition root to the `roots-independent` "
-        "contract (or, if roots share it like applications.wiring, to a contract that places it below them)")
+        f"{missing} are not named in .importlinter: add a root to `roots-independent`, a service to "
+        "`services-layers` at its level, and a new applications package to `applications-layers`")

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from adapters.ml.registry import ModelRegistry
-from applications.learning import (
+from applications.services.learning import (
     MODELS_STREAM,
     LearningConfig,
     TrainingOutcome,
@@ -27,7 +27,7 @@ from applications.learning import (
     train_models,
     utc_now,
 )
-from applications.validation import ValidationConfig, ValidationOutcome, validate_models
+from applications.services.validation import ValidationConfig, ValidationOutcome, validate_models
 from core.errors import ConfigError
 from core.events.catalog import ModelTrained
 from ports.event_store import EventStore
@@ -51,7 +51,7 @@ class EodConfig:
     rollback_min_sharpe: float = 0.3
     rollback_min_hit_ratio: float = 0.45
     #: A scheduled run missed by less than this (scheduler down, machine asleep) still runs,
-    #: once; an older miss is skipped and recorded as a warning (``applications.eod_jobs``).
+    #: once; an older miss is skipped and recorded as a warning (``applications.roots.eod_scheduler``).
     misfire_grace_seconds: int = 3600
     learning: LearningConfig = attrs.Factory(LearningConfig)
     validation: ValidationConfig = attrs.Factory(ValidationConfig)
@@ -139,7 +139,7 @@ def _maybe_roll_back(config: EodConfig, validation: ValidationOutcome, *, store:
 def build_scheduler(config: EodConfig, job: Callable[[], Any], *, blocking: bool = True):
     """An in-memory APScheduler scheduler firing ``job`` at ``config.at`` IST on ``config.days``.
 
-    ``sensequant eod schedule`` uses ``applications.eod_jobs.build_persistent_scheduler``
+    ``sensequant eod schedule`` uses ``applications.roots.eod_scheduler.build_persistent_scheduler``
     (persistent job store, NSE calendar, data update, one scheduler per store) instead.
 
     A run missed by less than an hour (machine asleep) still fires once; overlapping runs

@@ -4,11 +4,11 @@
 default) through ``adapters.simulated.ReplayBarSource`` at ``replay_speed`` times real
 time, or takes any ``LiveBarSource`` (``source=``, e.g. Breeze websocket bars), and
 trades them with exactly the objects ``run_backtest`` builds from the same config
-(``applications.books``), one engine per book, a store opened durably, events flushed
-per bar, crash recovery with ``resume=True`` (``applications.session``).
+(``applications.services.books``), one engine per book, a store opened durably, events flushed
+per bar, crash recovery with ``resume=True`` (``applications.services.session``).
 
 Real orders are impossible here by construction: this module never imports the Breeze
-order adapter (``.importlinter`` forbids ``applications.paper -> adapters.breeze.broker``),
+order adapter (``.importlinter`` forbids ``applications.roots.paper -> adapters.breeze.broker``),
 ``run_paper`` takes no broker argument, and the only venue it builds is a
 ``SimulatedBroker`` (``_paper_broker`` refuses anything else).
 
@@ -35,25 +35,16 @@ from typing import Any
 
 import attrs
 
-from applications.books import (
-    BacktestConfig,
-    BookPlan,
-    data_fingerprint,
+from applications.services.books import BacktestConfig, BookPlan, data_fingerprint, describe_feed, plan_books
+from applications.wiring.adapters import (
     default_broker_factory,
     default_feed,
     default_sentiment,
-    describe_feed,
     live_sentiment,
-    plan_books,
 )
-from applications.session import (
-    SessionResult,
-    SessionSettings,
-    StopSignal,
-    iter_merge,
-    paper_square_off_fills,
-    run_session,
-)
+from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
+from applications.services.session.bars import iter_merge, paper_square_off_fills
+from applications.services.session.runner import run_session
 from core.errors import ConfigError
 from core.events.catalog import PredictionTraced
 from core.model import Bar
@@ -139,7 +130,7 @@ def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_
     from datetime import timedelta
 
     from adapters.system import IST, WallClock
-    from applications.breeze_data import load_credentials, open_breeze_data
+    from applications.wiring.breeze import load_credentials, open_breeze_data
 
     credentials = load_credentials(environ, dotenv_path=dotenv_path)
     clock = clock if clock is not None else WallClock()

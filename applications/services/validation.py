@@ -27,8 +27,9 @@ import numpy as np
 
 from adapters.ml.predictor import load_predictor
 from adapters.ml.registry import ModelRecord, ModelRegistry
-from applications.backtest import BacktestConfig, SwingBookConfig, run_backtest
-from applications.learning import IST, SHIPPED_DAILY_SYMBOLS, ActionRun, utc_now, record_decision
+from applications.services.books import BacktestConfig, SwingBookConfig
+from applications.services.backtest import run_backtest
+from applications.services.learning import IST, SHIPPED_DAILY_SYMBOLS, ActionRun, utc_now, record_decision
 from core.errors import ConfigError, ModelRegistryError
 from core.events.catalog import PortfolioSnapshotted, PredictionTraced, TradeClosed
 from core.learning.gate import PromotionDecision, PromotionThresholds, Scorecard, evaluate_promotion

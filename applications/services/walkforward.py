@@ -1,11 +1,11 @@
 """Walk-forward validation: rolling (or expanding) train/test windows over the daily bars.
 
 Each window trains a fresh candidate (LightGBM teacher + distilled student, through
-``applications.learning.train_models``) on the bars of its training period only — so every
+``applications.services.learning.train_models``) on the bars of its training period only — so every
 label it learns from exits before the test period starts — and registers it with role
 ``candidate`` and the window in its metadata. The out-of-sample test period is then
 backtested twice through the same wiring as ``sensequant validate CANDIDATE``
-(``applications.validation``: swing book, model blended into entry confidence, same bars,
+(``applications.services.validation``: swing book, model blended into entry confidence, same bars,
 costs and risk): once with the candidate, once with the current champion (the strategy
 without a model when there is none). Each backtest is its own run (mode ``validation``) and
 is scored from its events (LONG precision, hit ratio, Sharpe; ``validation.score_run``).
@@ -37,7 +37,7 @@ import numpy as np
 
 from adapters.ml.models import LIGHTGBM, LOGISTIC, SGD
 from adapters.ml.registry import ModelRegistry
-from applications.learning import (
+from applications.services.learning import (
     IST,
     SHIPPED_DAILY_SYMBOLS,
     ActionRun,
@@ -49,7 +49,7 @@ from applications.learning import (
     train_models,
     utc_now,
 )
-from applications.validation import (
+from applications.services.validation import (
     ModelBacktest,
     ValidationConfig,
     _backtest,

@@ -18,14 +18,14 @@ What one scheduled run does (``run_eod_job``), in order:
    range and caches it itself (``HybridFeed`` with a cache writer). The first run of a
    symbol (no state) records the feed's last bar as the baseline ("initialised"). Counts go
    into the outcome and an ``EodDataUpdated`` event.
-3. **The learning chain** (``applications.eod.run_eod``): teacher labels and student
+3. **The learning chain** (``applications.services.eod.run_eod``): teacher labels and student
    retrain (``train_models``), backtest validation, gate, optional promotion/rollback.
 
 The scheduler (``build_persistent_scheduler``):
 
 - **Persistent job store**: ``SQLAlchemyJobStore`` on ``runs_dir()/scheduler/jobs.sqlite``
   by default (any SQLAlchemy URL allowed). The job is stored by its import path
-  ``applications.eod_jobs:scheduled_eod_job`` with plain JSON-able kwargs (event-store URL,
+  ``applications.roots.eod_scheduler:scheduled_eod_job`` with plain JSON-able kwargs (event-store URL,
   registry folder, state file, the config as a dict), under the stable id ``eod-learning``
   with ``replace_existing=True``: restarting the scheduler updates the job, never duplicates it.
 - **Misfires**: ``coalesce=True`` and ``misfire_grace_time`` (``EodConfig.misfire_grace_seconds``,
@@ -55,9 +55,9 @@ import attrs
 import cattrs
 
 from adapters.ml.registry import ModelRegistry
-from applications.eod import IST_ZONE, EodConfig, EodOutcome, run_eod
-from applications.learning import default_feed, default_registry_dir, utc_now
-from applications.wiring import open_store, runs_dir
+from applications.services.eod import IST_ZONE, EodConfig, EodOutcome, run_eod
+from applications.services.learning import default_feed, default_registry_dir, utc_now
+from applications.wiring.store import open_store, runs_dir
 from core.errors import ConcurrencyError, ConfigError, SchedulerLockedError, SenseQuantError
 from core.events.base import NewEvent
 from core.events.catalog import AlertRaised, EodDataUpdated
@@ -68,7 +68,7 @@ from ports.market_data import MarketDataFeed
 log = logging.getLogger("sensequant.eod")
 
 JOB_ID = "eod-learning"
-JOB_FUNC = "applications.eod_jobs:scheduled_eod_job"
+JOB_FUNC = "applications.roots.eod_scheduler:scheduled_eod_job"
 EOD_STREAM = "eod"
 EOD_RUN_ID = "eod-scheduler"
 STATE_FILE_NAME = "eod_data_state.json"

@@ -27,9 +27,11 @@ from typing import Any
 
 import attrs
 
-from applications.books import BacktestConfig, BookPlan, live_sentiment, plan_books
-from applications.session import SessionResult, SessionSettings, StopSignal, run_session
-from applications.wiring import runs_dir
+from applications.services.books import BacktestConfig, BookPlan, plan_books
+from applications.wiring.adapters import live_sentiment
+from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
+from applications.services.session.runner import run_session
+from applications.wiring.store import runs_dir
 from core.errors import ConfigError
 from core.events.catalog import PredictionTraced
 from core.model import Bar
@@ -64,7 +66,7 @@ def check_live_allowed(confirm_live: bool, *, environ: dict[str, str] | None = N
     if not confirm_live:
         raise LiveNotConfirmedError("live trading sends REAL orders to ICICI Breeze; pass --confirm-live to "
                                     "proceed (use `sensequant paper` to trade without real orders)")
-    from applications.breeze_data import load_credentials
+    from applications.wiring.breeze import load_credentials
     return load_credentials(environ, dotenv_path=dotenv_path)
 
 
@@ -82,7 +84,7 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     from adapters.breeze import BreezeBroker, JsonFileOrderRecords
     from adapters.memory import InMemoryFeed
     from adapters.system import IST, WallClock
-    from applications.breeze_data import open_breeze_data
+    from applications.wiring.breeze import open_breeze_data
 
     clock = clock if clock is not None else WallClock()
     today = clock.now().astimezone(IST).date()
@@ -110,7 +112,7 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
         return source.stream(symbols, interval)
 
     def square_off_fills(broker: Broker, book: Any) -> Sequence[Fill]:
-        from applications.session import flat_bar_after
+        from applications.services.session.bars import flat_bar_after
         fills: list[Fill] = []
         for _ in range(options.square_off_polls):
             fills.extend(broker.advance(flat_bar_after(book)))

@@ -18,29 +18,18 @@ from typing import Any
 
 import attrs
 
-from applications.books import (  # noqa: F401 - re-exported: callers import them from here
-    STRATEGY_CHOICES,
-    SHIPPED_SWING_SYMBOLS,
-    IntradayBookConfig,
-    SwingBookConfig,
-    ReferenceBookConfig,
-    SentimentSettings,
-    SlippageSettings,
+from applications.services.books import (
     BacktestConfig,
     BookPlan,
-    load_series,
-    load_actions,
     data_fingerprint,
     plan_books,
-    default_feed,
-    default_sentiment,
-    default_broker_factory,
     book_portfolio,
     run_namespace,
     describe_feed,
 )
-from applications.config import config_hash
-from applications.wiring import code_version
+from applications.wiring.adapters import default_feed, default_sentiment, default_broker_factory
+from applications.wiring.config import config_hash
+from applications.wiring.store import code_version
 from core.engine.engine import BookResult, EngineSettings, TradingEngine
 from core.engine.recorder import EventRecorder
 from core.events.base import RunInfo, RunStatus

@@ -1,4 +1,4 @@
-"""Shared builders of every composition root: run configuration, books, feed, sentiment, venue.
+"""Run configuration and book planning shared by every mode: configs, books, venue, costs.
 
 Backtest, paper and live import this module (never each other), so a paper session
 builds exactly the strategy, risk, sizing, cost and venue objects a backtest builds
@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta, date, datetime, time, timezone
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
 
-from applications.wiring import project_root
+from applications.wiring.store import project_root
 from core.costs import CostConfig, FlatPercentCosts, NseEquityCosts
 from core.errors import ConfigError
 from core.model import IST_OFFSET_NS, BarSeries, CorporateAction, Interval, back_adjust, rupees_to_paise
@@ -35,7 +35,6 @@ from core.strategies import (
 from core.strategies.base import Strategy
 from core.telemetry import TelemetryConfig
 from ports.market_data import MarketDataFeed
-from ports.sentiment import SentimentProvider
 
 STRATEGY_CHOICES = ("intraday", "swing", "both", "sma_cross")
 SHIPPED_SWING_SYMBOLS = ["RELIANCE", "SBIN", "TATAMOTORS", "WIPRO", "TCS", "INFY", "HDFCBANK"]
@@ -219,58 +218,6 @@ def plan_books(config: BacktestConfig, feed: MarketDataFeed) -> list[BookPlan]:
                               initial_cash_paise=rupees_to_paise(book.initial_cash_rupees), cost_model=costs,
                               risk=risk, sizing=sizing, slippage_bps=slippage, tick_rounding=ticks))
     return plans
-
-
-def default_feed(config: BacktestConfig) -> MarketDataFeed:
-    from adapters.csv import CsvFeed
-    root = Path(config.data_dir)
-    if not root.is_absolute():
-        root = project_root() / root
-    return CsvFeed(root, timezone=config.data_timezone)
-
-
-def default_sentiment(config: BacktestConfig) -> SentimentProvider | None:
-    if not config.sentiment.enabled:
-        return None
-    from adapters.sentiment import HeadlinesSentimentProvider
-    news = Path(config.sentiment.news_dir)
-    if not news.is_absolute():
-        news = project_root() / news
-    if not news.is_dir():
-        raise ConfigError(f"sentiment.news_dir {news} does not exist; point it at a folder of headline CSVs "
-                          "or disable sentiment with --no-sentiment")
-    return HeadlinesSentimentProvider(news, lookback=timedelta(days=config.sentiment.lookback_days))
-
-
-def live_sentiment(config: BacktestConfig, clock: Any, environ: Any = None) -> SentimentProvider | None:
-    """Live sentiment: the registry over every configured source (headlines folder, NewsAPI with
-    ``SENTIMENT_NEWSAPI_API_KEY``, X with ``SENTIMENT_TWITTER_BEARER_TOKEN``), with circuit breakers,
-    rate limits, a TTL cache and a neutral last resort; None when sentiment is disabled."""
-    import os
-    from datetime import timedelta
-
-    if not config.sentiment.enabled:
-        return None
-    from adapters.sentiment.factory import build_sentiment_registry
-    env = os.environ if environ is None else environ
-    news = Path(config.sentiment.news_dir)
-    if not news.is_absolute():
-        news = project_root() / news
-    return build_sentiment_registry(clock, news_dir=news if news.is_dir() else None,
-                                    newsapi_key=env.get("SENTIMENT_NEWSAPI_API_KEY") or None,
-                                    twitter_bearer_token=env.get("SENTIMENT_TWITTER_BEARER_TOKEN") or None,
-                                    lookback=timedelta(days=config.sentiment.lookback_days))
-
-
-def default_broker_factory(plan: BookPlan):
-    from adapters.simulated import BrokerConfig, SimulatedBroker
-    config = BrokerConfig(slippage_bps=plan.slippage_bps)
-    if plan.tick_rounding:
-        return SimulatedBroker(config)
-    # The reference book trades at the data's own prices (paisa resolution), like its peer.
-    return SimulatedBroker(config, tick_rule=lambda _price_paise, _on: 1)
-
-
 
 
 def book_portfolio(plan: BookPlan):

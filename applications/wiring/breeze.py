@@ -1,7 +1,7 @@
 """Breeze market data for paper and live sessions: history for warm-up and websocket bars. Never orders.
 
-Shared by ``applications.paper`` (paper on live data: real prices, simulated fills) and
-``applications.live``. It imports only the data modules of ``adapters.breeze``; the
+Shared by ``applications.roots.paper`` (paper on live data: real prices, simulated fills) and
+``applications.roots.live``. It imports only the data modules of ``adapters.breeze``; the
 order adapter stays out of reach of paper trading (``.importlinter``).
 """
 
@@ -19,7 +19,7 @@ from adapters.breeze.live import BreezeLiveBarSource
 from adapters.breeze.ratelimit import TokenBucket
 from adapters.breeze.session import BreezeSession
 from adapters.breeze.symbols import BreezeSymbolMap
-from applications.wiring import project_root
+from applications.wiring.store import project_root
 from ports.clock import WaitableClock
 
 IST_SESSION_END = time(15, 30)

@@ -9,7 +9,7 @@ files live in the registry (``adapters.ml.registry``); the log says who changed 
 The promotion gate here is *signal-level*: candidate and champion are scored on the same
 held-out bars by acting on every LONG/SHORT call for the label horizon, without costs.
 The backtest-level gate (walk-forward backtests of both models through the engine) is
-``applications.validation``.
+``applications.services.validation``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from adapters.ml.models import LIGHTGBM, LOGISTIC, SGD
 from adapters.ml.registry import ModelRecord, ModelRegistry
 from adapters.ml.registry import default_registry_dir as registry_dir_under
 from adapters.ml.training import teacher_params, train_student, train_teacher
-from applications.config import config_hash
-from applications.wiring import code_version, project_root, runs_dir
+from applications.wiring.config import config_hash
+from applications.wiring.store import code_version, project_root, runs_dir
 from core.errors import ConcurrencyError, ConfigError, ModelRegistryError
 from core.events.base import Event, NewEvent, RunInfo, RunStatus
 from core.events.catalog import (

@@ -1,0 +1,26 @@
+"""Composition root of a backtest: the configured store, the CSV feed and sentiment of the
+config, the registered model if one is named, the backtest service and the run summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from applications.services.backtest import BacktestResult, run_backtest
+from applications.services.books import BacktestConfig
+from applications.services.run_summary import RunSummary, summarize_run
+from applications.wiring.adapters import load_model
+from applications.wiring.store import open_store
+
+
+def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None = None,
+             registry_dir: Path | None = None, label: str = "",
+             progress: Callable[[str, int, int], None] | None = None) -> tuple[BacktestResult, RunSummary]:
+    """Run one backtest into the store at ``db_url`` and return its result and summary."""
+    predictor = load_model(model_id, registry_dir) if model_id else None
+    store = open_store(db_url)
+    try:
+        result = run_backtest(config, store=store, label=label, predictor=predictor, progress=progress)
+        return result, summarize_run(store, result.run_id)
+    finally:
+        store.close()

@@ -1,0 +1,82 @@
+"""Composition root of the dashboard: the Panel server over one event store.
+
+It builds one ``SharedLog`` (one folded model per run for every browser session), warms up
+the run the first page shows, and serves ``DashboardApp`` pages; it never reads a broker
+or a market-data API.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import panel as pn
+
+from applications.dashboard.app import (
+    CSS,
+    AuthSettings,
+    DashboardApp,
+    DashboardSettings,
+    SharedLog,
+    is_loopback,
+)
+from core.errors import ConfigError
+from ports.event_store import EventStore
+
+
+
+def make_app(store: EventStore, settings: DashboardSettings, log: SharedLog) -> Callable[[], pn.viewable.Viewable]:
+    """The per-session factory Panel calls for every page load."""
+
+    def app() -> pn.viewable.Viewable:
+        session = DashboardApp(store, settings, log)
+        page = session.view()
+        session.start_tailing()
+        return page
+
+    return app
+
+
+def load_extensions() -> None:
+    pn.extension("tabulator", raw_css=[CSS], notifications=False)
+
+
+def warm_up(store: EventStore, settings: DashboardSettings, log: SharedLog) -> str | None:
+    """Before the server accepts connections: fold the run the first page will show and
+    build one throw-away page (the first figure of a process pays one-off library set-up)."""
+    from bokeh.document import Document
+
+    load_extensions()
+    runs = [store.get_run(settings.run)] if settings.run else store.list_runs(limit=1)
+    if runs:
+        log.model(runs[0].run_id)
+    DashboardApp(store, settings, log).view().server_doc(Document())
+    return runs[0].run_id if runs else None
+
+
+def serve_dashboard(store: EventStore, settings: DashboardSettings, *, host: str = "127.0.0.1", port: int = 5006,
+                    auth: AuthSettings | None = None, show: bool = False,
+                    on_ready: Callable[[str], None] | None = None, log: SharedLog | None = None) -> None:
+    """Serve the dashboard until interrupted. ``resolve_auth`` must have approved ``host``.
+
+    ``log`` is the server's shared fold; without one, a new one is made and the run the
+    first page shows is folded before the server accepts connections.
+    """
+    if auth is None and not is_loopback(host):
+        raise ConfigError(f"refusing to serve on {host} without authentication (see resolve_auth)")
+    load_extensions()
+    origins = [f"{host}:{port}"]
+    if is_loopback(host):
+        origins += [f"localhost:{port}", f"127.0.0.1:{port}"]
+    kwargs: dict[str, Any] = {}
+    if auth is not None:
+        kwargs.update(basic_auth=auth.basic_auth, cookie_secret=auth.cookie_secret)
+    if log is None:
+        log = SharedLog(store)
+        warm_up(store, settings, log)
+    server = pn.serve({"/": make_app(store, settings, log)}, port=port, address=host,
+                      websocket_origin=origins, show=show, start=False, title="SenseQuant dashboard",
+                      verbose=False, **kwargs)
+    if on_ready is not None:
+        on_ready(f"http://{host}:{port}/")
+    server.start()
+    server.io_loop.start()

@@ -1,0 +1,90 @@
+"""Bars into a session: merging symbol streams in time order, an interruptible reader, square-off bars and fills."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+
+from core.features.book import FeatureBook
+from core.model import Bar
+from core.orders import Fill
+from ports.broker import Broker
+from applications.services.session.settings import StopSignal
+
+def _key(bar_ns: int, symbol: str, order: dict[str, int]) -> tuple[int, int]:
+    return bar_ns, order.get(symbol, len(order))
+
+
+_DONE = object()
+
+
+def _interruptible(bars: Iterator[Bar], shutdown: StopSignal, poll_seconds: float) -> Iterator[Bar]:
+    """Yield ``bars`` (produced on a daemon thread) but return as soon as a stop is requested.
+
+    Exceptions of the producer are re-raised here, in the trading thread.
+    """
+    import queue
+    import threading
+
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=64)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for bar in bars:
+                while not stop.is_set():
+                    try:
+                        handoff.put(bar, timeout=poll_seconds)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item: Any = _DONE
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            item = exc
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=poll_seconds)
+                return
+            except queue.Full:
+                continue
+
+    worker = threading.Thread(target=produce, name="bar-stream", daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                item = handoff.get(timeout=poll_seconds)
+            except queue.Empty:
+                if shutdown.requested:
+                    return
+                continue
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def flat_bar_after(book: FeatureBook) -> Bar:
+    """A zero-range bar at the last close, right after the book's last bar (paper square-off price)."""
+    k = len(book) - 1
+    start = book.start_at(k) + book.interval.duration
+    close = book.close[k]
+    return Bar(symbol=book.symbol, interval=book.interval, start=start, open=close, high=close, low=close,
+               close=close, volume=0)
+
+
+def paper_square_off_fills(broker: Broker, book: FeatureBook) -> Sequence[Fill]:
+    """Paper: the simulated venue fills the square-off at the last seen close (plus slippage)."""
+    return broker.advance(flat_bar_after(book))
+
+
+def iter_merge(streams: Iterable[Iterator[Bar]]) -> Iterator[Bar]:
+    """Merge several bar streams by bar end (then the order of ``streams``)."""
+    import heapq
+    return heapq.merge(*streams, key=lambda bar: bar.end)

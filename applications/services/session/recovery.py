@@ -1,0 +1,82 @@
+"""Resuming a session: restoring a book from the log, and reconciling it with the broker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+
+from core.engine.engine import TradingEngine
+from core.engine.recorder import EventRecorder
+from core.engine.state import EngineState
+from core.model import datetime_to_ns
+from core.errors import ReconciliationError
+from core.events.catalog import (
+    PositionReconciled,
+    ReconciliationCompleted,
+)
+from ports.broker import Broker
+from applications.services.session.settings import SessionSettings
+from applications.services.session.book import _Book
+
+def _restore(b: _Book, run_recorder: EventRecorder, log: Callable[[str], None],
+             settings: SessionSettings) -> dict[str, Any]:
+    """Restore engine and venue from the folded state, then reconcile with the broker."""
+    state = b.state
+    assert state is not None and state.checkpoint is not None
+    b.pending_restore = False
+    engine = b.engine
+    engine.restore(state, b.books)
+    restore = getattr(b.broker, "restore", None)
+    if callable(restore):
+        last_bars = {}
+        for symbol, start in state.checkpoint.venue_bars.items():
+            bar = engine.venue_bar(b.books[symbol], datetime_to_ns(datetime.fromisoformat(start)))
+            if bar is not None:
+                last_bars[symbol] = bar
+        orders = [(o.request, o.reason, o.parent_id) for o in state.venue_orders.values()]
+        restore(orders, dict(state.venue_positions), last_bars, orders_created=_orders_created(state))
+    return reconcile(b.plan.name, engine, b.broker, run_recorder, state.checkpoint.bar_start, log,
+                     compare_bracket_legs=settings.compare_bracket_legs)
+
+
+def _orders_created(state: EngineState) -> int:
+    """Continue the venue's ``SIM-<n>`` ids past any used before (an entry creates at most two legs)."""
+    return 3 * state.order_seq
+
+
+def reconcile(name: str, engine: TradingEngine, broker: Broker, recorder: EventRecorder,
+              resumed_after: datetime | None, log: Callable[[str], None], *,
+              compare_bracket_legs: bool = True) -> dict[str, Any]:
+    """Compare the engine's positions and working orders with the broker's; refuse on any difference."""
+    at = datetime.now(timezone.utc) if resumed_after is None else resumed_after
+    log_positions = {s: p.quantity for s, p in engine.portfolio.positions.items() if p.quantity}
+    venue_positions = {s: q for s, q in broker.positions().items() if q}
+    mismatches: list[str] = []
+    for symbol in sorted(set(log_positions) | set(venue_positions)):
+        mine, theirs = log_positions.get(symbol, 0), venue_positions.get(symbol, 0)
+        if mine != theirs:
+            text = f"{symbol}: log holds {mine} shares, broker holds {theirs}"
+            mismatches.append(text)
+            recorder.record(PositionReconciled(symbol=symbol, strategy=engine.strategy.name, log_quantity=mine,
+                                               broker_quantity=theirs,
+                                               action="refused to trade: correct the position by hand or "
+                                                      "square it off at the broker, then resume"), at)
+    def keep(cid: str) -> bool:
+        return compare_bracket_legs or not cid.endswith(("-SL", "-TP"))
+
+    log_orders = sorted(i for ids in engine.working_orders.values() for i in ids if keep(i))
+    venue_orders = sorted(i for i in broker.open_order_ids() if keep(i))
+    if log_orders != venue_orders:
+        mismatches.append(f"open orders differ: log {log_orders}, broker {venue_orders}")
+    recorder.record(ReconciliationCompleted(strategy=engine.strategy.name, ok=not mismatches,
+                                            positions=venue_positions, open_order_ids=venue_orders,
+                                            mismatches=mismatches, resumed_after=resumed_after), at)
+    recorder.flush()
+    log(f"reconciliation {name}: {'ok' if not mismatches else 'FAILED'} "
+        f"(positions {venue_positions or 'flat'}, {len(venue_orders)} open orders)")
+    if mismatches:
+        raise ReconciliationError(f"book {name}: broker and event log disagree ({'; '.join(mismatches)}); "
+                                  "no order was sent. Fix the broker side (or the log) and resume again.")
+    return {"ok": True, "positions": venue_positions, "open_order_ids": venue_orders}

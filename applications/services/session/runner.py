@@ -1,0 +1,216 @@
+"""run_session: open or resume the run, step every book on each closing bar, checkpoint and flush, stop cleanly."""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+
+from applications.services.books import BacktestConfig, BookPlan, book_portfolio, run_namespace
+from applications.wiring.config import config_hash
+from applications.wiring.store import code_version
+from core.engine.engine import EngineSettings, TradingEngine
+from core.engine.recorder import EventRecorder
+from core.engine.state import EngineState
+from core.errors import ResumeError
+from core.events.base import RunInfo, RunStatus
+from core.events.catalog import (
+    PredictionTraced,
+    RunCompleted,
+    RunStarted,
+)
+from core.events.codec import converter
+from core.features.book import FeatureBook, bar_start_ns
+from core.model import Bar, Interval
+from core.risk import RiskManager
+from core.sizing import PositionSizer
+from core.telemetry import TelemetryConfig
+from ports.broker import Broker
+from ports.event_store import EventStore
+from ports.market_data import MarketDataFeed
+from ports.predictor import Predictor
+from ports.sentiment import SentimentProvider
+from applications.services.session.settings import SessionResult, SessionSettings, SquareOffFills, StopSignal, _NeverStop
+from applications.services.session.book import _Book, _TimedStore, _finish_book, _stop_book, _symbols
+from applications.services.session.bars import _interruptible, _key
+from applications.services.session.recovery import _restore
+
+BrokerFactory = Callable[[BookPlan], Broker]
+
+
+def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: EventStore, mode: str,
+                stream: Callable[[datetime | None], Iterator[Bar]], broker_factory: BrokerFactory,
+                telemetry: TelemetryConfig, run_id: str, resume: bool = False,
+                warmup_feed: MarketDataFeed | None = None, warmup_start: datetime | None = None,
+                sentiment: SentimentProvider | None = None, predictor: Predictor | None = None,
+                shutdown: StopSignal | None = None, settings: SessionSettings = SessionSettings(),
+                square_off_fills: SquareOffFills | None = None, data_fingerprint: str = "",
+                describe: dict[str, Any] | None = None, trace_sink: Callable[[PredictionTraced], None] | None = None,
+                log: Callable[[str], None] = lambda _m: None, label: str = "") -> SessionResult:
+    """Run (or resume) a paper/live session; see the module docstring.
+
+    ``stream(resume_from)`` yields closed bars in merge order (time, then the plan's
+    symbol order), starting at ``resume_from`` (bar start, inclusive) or at the
+    beginning when None. ``warmup_feed`` (optional) supplies the bars before that.
+    """
+    shutdown = shutdown or _NeverStop()
+    timed = _TimedStore(store) if settings.measure_latency else None
+    book_store: EventStore = timed if timed is not None else store  # type: ignore[assignment]
+    namespace = run_namespace(run_id)
+    run_stream_id = f"{run_id}:run"
+    if resume:
+        info = store.get_run(run_id)
+        run_id = info.run_id
+        run_stream_id = f"{run_id}:run"
+        namespace = run_namespace(run_id)
+        if info.mode != mode:
+            raise ResumeError(f"run {run_id} is a {info.mode} run; resume it with `sensequant {info.mode} "
+                              f"--resume {run_id}`")
+        for rec in store.read_stream(run_stream_id):
+            if isinstance(rec.event, RunCompleted) and rec.event.status == RunStatus.COMPLETED:
+                raise ResumeError(f"run {run_id} already completed; start a new session instead of --resume")
+        run_recorder = EventRecorder(store, stream_id=run_stream_id, run_id=run_id, namespace=namespace,
+                                     batch_size=1)
+    else:
+        config_dict = converter.unstructure(config)
+        config_dict["initial_cash_paise_by_book"] = {p.name: p.initial_cash_paise for p in plans}
+        config_dict["data"] = describe or {}
+        config_dict["telemetry_live"] = converter.unstructure(telemetry)
+        info = RunInfo(run_id=run_id, mode=mode, config_hash=config_hash(config), code_version=code_version(),
+                       data_fingerprint=data_fingerprint, started_at=datetime.now(timezone.utc), label=label)
+        store.start_run(info)
+        run_recorder = EventRecorder(store, stream_id=run_stream_id, run_id=run_id, namespace=namespace,
+                                     batch_size=1, expected_version=0)
+        import json
+        run_recorder.record(RunStarted(
+            mode=mode, config=json.loads(json.dumps(config_dict, default=str)), config_hash=info.config_hash,
+            code_version=info.code_version, data_fingerprint=data_fingerprint,
+            symbols=sorted({s for p in plans for s in _symbols(p)}), strategies=[p.name for p in plans],
+            initial_cash_paise=sum(p.initial_cash_paise for p in plans), seed=config.seed),
+            datetime.now(timezone.utc))
+
+    sessions: dict[tuple[Interval, str], _Book] = {}
+    all_books: list[_Book] = []
+    for plan in plans:
+        stream_id = f"{run_id}:{plan.name}"
+        portfolio = book_portfolio(plan)
+        state = None
+        version = 0
+        if resume:
+            state = EngineState.from_events(store.read_stream(stream_id), strategy=plan.strategy.name,
+                                            portfolio=portfolio, product=plan.product)
+            version = store.stream_version(stream_id)
+            if version != state.stream_version:
+                raise ResumeError(f"stream {stream_id} has {version - state.stream_version} events after its last "
+                                  "checkpoint (a torn batch); the log cannot be resumed safely")
+        recorder = EventRecorder(book_store, stream_id=stream_id, run_id=run_id, namespace=namespace,
+                                 batch_size=settings.event_batch_size, expected_version=version)
+        broker = broker_factory(plan)
+        engine = TradingEngine(
+            strategy=plan.strategy, portfolio=portfolio, risk=RiskManager(plan.risk),
+            sizer=PositionSizer(plan.sizing), broker=broker, recorder=recorder, telemetry=telemetry,
+            settings=EngineSettings(product=plan.product, record_signals=config.record_signals,
+                                    checkpoint_bars=True),
+            sentiment=sentiment if plan.name != "sma_cross" else None, predictor=predictor, trace_sink=trace_sink)
+        wanted = plan.strategy.feature_spec()
+        specs = list(wanted.values()) if isinstance(wanted, dict) else list(wanted)
+        symbols = _symbols(plan)
+        interval = plan.series[0].interval if plan.series else Interval.parse("1minute")
+        books = {s: FeatureBook.empty(s, interval, specs) for s in symbols}
+        order = {s: k for k, s in enumerate(symbols)}
+        resume_key = None
+        if state is not None and state.checkpoint is not None:
+            resume_key = _key(state.resume_after_ns or 0, state.checkpoint.symbol, order)
+        book = _Book(plan=plan, engine=engine, broker=broker, books=books, order=order, state=state,
+                     resume_key=resume_key, pending_restore=resume_key is not None)
+        all_books.append(book)
+        for s in symbols:
+            sessions[(interval, s)] = book
+
+    # Warm-up: bars before the earliest resume point (and, live, recent history) go into
+    # the books without being traded.
+    resume_from: datetime | None = None
+    keys = [b.resume_key for b in all_books if b.resume_key is not None]
+    if resume and keys and len(keys) == len(all_books):
+        first_ns = min(k[0] for k in keys)
+        resume_from = datetime.fromtimestamp(first_ns // 1_000_000_000, tz=timezone.utc).replace(
+            microsecond=(first_ns % 1_000_000_000) // 1000)
+    if warmup_feed is not None:
+        for b in all_books:
+            for symbol, fb in b.books.items():
+                for bar in warmup_feed.history(symbol, fb.interval, warmup_start, resume_from):
+                    fb.append(bar)
+
+    reconciliation: dict[str, dict[str, Any]] = {}
+    latencies: list[float] = []
+    commits: list[float] = []
+    status, message, stopped = RunStatus.COMPLETED, "", False
+    bars = 0
+    try:
+        bars_in = stream(resume_from)
+        if settings.interruptible_stream:
+            bars_in = _interruptible(bars_in, shutdown, settings.stop_poll_seconds)
+        for bar in bars_in:
+            if shutdown.requested:
+                stopped = True
+                break
+            t0 = _time.perf_counter()
+            b = sessions.get((bar.interval, bar.symbol))
+            if b is None:
+                continue
+            fb = b.books[bar.symbol]
+            ns = bar_start_ns(bar)
+            if fb.ts_ns and ns <= fb.ts_ns[-1]:
+                continue  # already in the book (warm-up overlap)
+            if b.pending_restore:
+                assert b.resume_key is not None
+                if _key(ns, bar.symbol, b.order) <= b.resume_key:
+                    fb.append(bar)  # catching up: into the book, not traded again
+                    continue
+                # restore with the books exactly as they were after the checkpointed bar
+                reconciliation[b.plan.name] = _restore(b, run_recorder, log, settings)
+            i = fb.append(bar)
+            b.engine.step(fb, i)
+            bars += 1
+            if timed is not None:
+                latencies.append(_time.perf_counter() - t0)
+                commits.append(timed.take())
+        if shutdown.requested:
+            stopped = True
+        for b in all_books:
+            if b.pending_restore:
+                reconciliation[b.plan.name] = _restore(b, run_recorder, log, settings)
+        if stopped:
+            status, message = RunStatus.INTERRUPTED, "stopped by " + str(getattr(shutdown, "signal_name", None)
+                                                                          or "request")
+            for b in all_books:
+                _stop_book(b, settings, square_off_fills, log)
+    except BaseException as exc:
+        # Whatever broke (or a Ctrl-C without the signal handlers) may have left a bar half
+        # done: nothing more is written, exactly like a crash, and the run stays resumable.
+        status = RunStatus.FAILED
+        message = f"{type(exc).__name__}: {exc}"
+        log(f"session stopped by {message}; resume with --resume {run_id}")
+        raise
+    finally:
+        results = []
+        if status != RunStatus.FAILED:
+            for b in all_books:
+                results.append(_finish_book(b))
+        last = [fb.ts_ns[-1] for b in all_books for fb in b.books.values() if fb.ts_ns]
+        ended = (datetime.fromtimestamp(max(last) / 1e9, tz=timezone.utc) if last else datetime.now(timezone.utc))
+        if status != RunStatus.FAILED:
+            run_recorder.record(RunCompleted(
+                status=status, bars_processed=sum(r.bars_processed for r in results),
+                final_equity_paise=sum(r.final_equity_paise for r in results), message=message), ended)
+            store.finish_run(run_id, status, datetime.now(timezone.utc))
+    telemetry_counts = {b.plan.name: b.engine.telemetry_counts() for b in all_books}
+    for name, counts in telemetry_counts.items():
+        log(f"telemetry {name}: emitted {counts['emitted']}, skipped {counts['skipped']}, failed {counts['failed']}")
+    return SessionResult(run_id=run_id, resumed=resume, status=status, books=results, bars=bars,
+                         telemetry=telemetry_counts,
+                         duplicate_fills_ignored=sum(b.engine.duplicate_fills_ignored for b in all_books),
+                         reconciliation=reconciliation, latencies_s=latencies, commit_s=commits)
+

@@ -1,0 +1,77 @@
+"""Default adapters built from a run's configuration: the CSV feed, headline or live sentiment, and
+the simulated broker. Services take these as ports; only roots and defaults construct them here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from applications.wiring.store import project_root
+from core.errors import ConfigError
+from ports.market_data import MarketDataFeed
+from ports.sentiment import SentimentProvider
+
+if TYPE_CHECKING:  # types only: the wiring layer never imports a service at run time
+    from applications.services.books import BacktestConfig, BookPlan
+
+
+def default_feed(config: BacktestConfig) -> MarketDataFeed:
+    from adapters.csv import CsvFeed
+    root = Path(config.data_dir)
+    if not root.is_absolute():
+        root = project_root() / root
+    return CsvFeed(root, timezone=config.data_timezone)
+
+
+def default_sentiment(config: BacktestConfig) -> SentimentProvider | None:
+    if not config.sentiment.enabled:
+        return None
+    from adapters.sentiment import HeadlinesSentimentProvider
+    news = Path(config.sentiment.news_dir)
+    if not news.is_absolute():
+        news = project_root() / news
+    if not news.is_dir():
+        raise ConfigError(f"sentiment.news_dir {news} does not exist; point it at a folder of headline CSVs "
+                          "or disable sentiment with --no-sentiment")
+    return HeadlinesSentimentProvider(news, lookback=timedelta(days=config.sentiment.lookback_days))
+
+
+def live_sentiment(config: BacktestConfig, clock: Any, environ: Any = None) -> SentimentProvider | None:
+    """Live sentiment: the registry over every configured source (headlines folder, NewsAPI with
+    ``SENTIMENT_NEWSAPI_API_KEY``, X with ``SENTIMENT_TWITTER_BEARER_TOKEN``), with circuit breakers,
+    rate limits, a TTL cache and a neutral last resort; None when sentiment is disabled."""
+    import os
+    from datetime import timedelta
+
+    if not config.sentiment.enabled:
+        return None
+    from adapters.sentiment.factory import build_sentiment_registry
+    env = os.environ if environ is None else environ
+    news = Path(config.sentiment.news_dir)
+    if not news.is_absolute():
+        news = project_root() / news
+    return build_sentiment_registry(clock, news_dir=news if news.is_dir() else None,
+                                    newsapi_key=env.get("SENTIMENT_NEWSAPI_API_KEY") or None,
+                                    twitter_bearer_token=env.get("SENTIMENT_TWITTER_BEARER_TOKEN") or None,
+                                    lookback=timedelta(days=config.sentiment.lookback_days))
+
+
+def default_broker_factory(plan: BookPlan):
+    from adapters.simulated import BrokerConfig, SimulatedBroker
+    config = BrokerConfig(slippage_bps=plan.slippage_bps)
+    if plan.tick_rounding:
+        return SimulatedBroker(config)
+    # The reference book trades at the data's own prices (paisa resolution), like its peer.
+    return SimulatedBroker(config, tick_rule=lambda _price_paise, _on: 1)
+
+
+def load_model(model_id: str, registry_dir: Path | None = None) -> Any:
+    """The registered student model ``model_id`` ('production' = the champion), hash-verified
+    by the registry before it is loaded."""
+    from adapters.ml.predictor import load_predictor
+    from adapters.ml.registry import ModelRegistry, default_registry_dir
+    from applications.wiring.store import runs_dir
+
+    registry = ModelRegistry(registry_dir or default_registry_dir(runs_dir()))
+    return load_predictor(registry, None if model_id == "production" else model_id)
