@@ -120,3 +120,15 @@ class ResumeError(SenseQuantError):
 
 class SchedulerLockedError(SenseQuantError):
     """Another scheduler already runs on this job store (it holds the store's lock file)."""
+
+
+class ReleaseError(SenseQuantError):
+    """A release cannot be audited, deployed or rolled back as asked (the message says why)."""
+
+
+class ReleaseIntegrityError(ReleaseError):
+    """A file of a release bundle (or its model) differs from the SHA-256 its manifest records."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

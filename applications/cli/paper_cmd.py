@@ -43,6 +43,10 @@ def session_options(func):
         click.option("--sentiment/--no-sentiment", default=None,
                      help="Gate entries with point-in-time headline sentiment (default: on)."),
         click.option("--label", default="", help="Free text stored with the run."),
+        click.option("--release", "release_choice", type=click.Choice(["active", "none"]), default="active",
+                     show_default=True,
+                     help="Start from the deployed release's hash-verified configuration and model "
+                          "(`sensequant release status`) when no --config is given; 'none' ignores it."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
     ]
     for option in reversed(options):
@@ -51,10 +55,44 @@ def session_options(func):
 
 
 def session_config(config_file: Path | None, options: dict[str, Any]):
+    from applications.wiring.config import read_toml
+
     opts = dict(options)
-    if opts.get("strategy") is None:
+    # intraday is the sessions' default book, unless the TOML file chooses one
+    if opts.get("strategy") is None and not (config_file is not None and "strategy" in read_toml(config_file)):
         opts["strategy"] = "intraday"
     return backtest_config_from_options(config_file, opts)
+
+
+def session_release(db_url: str | None, release_choice: str, config_file: Path | None, resume: str | None):
+    """The active release a new session starts from, or None (none deployed, --config given,
+    --release none, or a resume: a resumed run keeps the configuration it started with)."""
+    if release_choice == "none" or resume:
+        return None
+    from applications.roots.release import session_release as active
+
+    found = active(db_url=db_url, registry_dir=None)
+    if found is not None and config_file is not None:
+        err_console.print(f"note: release {found.release_id} is active, but --config {config_file} was given; "
+                          "the release is not used (--release none silences this)")
+        return None
+    return found
+
+
+def start_with_release(release, db_url: str | None, mode: str, label: str) -> tuple[str | None, Any, str]:
+    """Run id, predictor and label of a session started from ``release`` (recorded as ReleaseApplied)."""
+    if release is None:
+        return None, None, label
+    import uuid
+
+    from applications.roots.release import record_session
+    from applications.wiring.adapters import load_model
+
+    predictor = load_model(release.model_id) if release.model_id else None
+    run_id = uuid.uuid4().hex
+    record_session(release, db_url=db_url, run_id=run_id, mode=mode)
+    err_console.print(f"using release {release.release_id} (configuration and model verified)")
+    return run_id, predictor, label or f"release {release.release_id}"
 
 
 def telemetry_config(enable: bool, sample_rate: float, throttle: float, seed: int) -> TelemetryConfig:
@@ -93,7 +131,7 @@ def report(kind: str, result: Any, as_json: bool) -> None:
 @click.pass_obj
 def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str | None, enable_telemetry: bool,
           telemetry_sample_rate: float, telemetry_throttle: float, square_off: bool, label: str, as_json: bool,
-          replay_speed: float, live_data: bool, warmup_days: int, **options: Any) -> None:
+          replay_speed: float, live_data: bool, warmup_days: int, release_choice: str, **options: Any) -> None:
     """Paper trading: the backtest's strategies, risk and sizing on bars as they close; fills are simulated.
 
     Bars are replayed from the shipped CSVs (or --data-dir) at --replay-speed; no real
@@ -105,20 +143,23 @@ def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str |
     from adapters.system import ShutdownFlag, install_shutdown_handlers
     from applications.roots.paper import PaperOptions, run_paper, run_paper_on_live_data
 
-    config = session_config(config_file, options)
+    url = db_url or obj.get("db_url")
+    release = session_release(url, release_choice, config_file, resume)
+    config = session_config(release.config_file if release else config_file, options)
     telemetry = telemetry_config(enable_telemetry, telemetry_sample_rate, telemetry_throttle, config.seed)
+    run_id, predictor, label = start_with_release(release, url, "paper", label)
     flag = ShutdownFlag()
     install_shutdown_handlers(flag)
-    store = open_store(db_url or obj.get("db_url"), durable=True)
+    store = open_store(url, durable=True)
     try:
         paper_options = PaperOptions(replay_speed=replay_speed, square_off_on_stop=square_off, telemetry=telemetry)
         if live_data:
             result = run_paper_on_live_data(config, store=store, warmup_days=warmup_days, resume=resume,
-                                            shutdown=flag, label=label, options=paper_options,
-                                            log=lambda m: err_console.print(m))
+                                            shutdown=flag, label=label, options=paper_options, run_id=run_id,
+                                            predictor=predictor, log=lambda m: err_console.print(m))
         else:
-            result = run_paper(config, store=store, resume=resume, shutdown=flag, label=label,
-                               options=paper_options, log=lambda m: err_console.print(m))
+            result = run_paper(config, store=store, resume=resume, shutdown=flag, label=label, run_id=run_id,
+                               predictor=predictor, options=paper_options, log=lambda m: err_console.print(m))
     finally:
         store.close()
     report("Paper", result, as_json)

@@ -78,6 +78,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         config_dict["initial_cash_paise_by_book"] = {p.name: p.initial_cash_paise for p in plans}
         config_dict["data"] = describe or {}
         config_dict["telemetry_live"] = converter.unstructure(telemetry)
+        config_dict["predictor"] = getattr(predictor, "model_id", None)  # as a backtest records it
         info = RunInfo(run_id=run_id, mode=mode, config_hash=config_hash(config), code_version=code_version(),
                        data_fingerprint=data_fingerprint, started_at=datetime.now(timezone.utc), label=label)
         store.start_run(info)
