@@ -22,10 +22,23 @@ from core.events.base import Event, event_class
 converter = cattrs.Converter()
 
 
+# Events of one bar share their times (a fill, its position change, the trade it closes
+# and its trace), so recent encodings are remembered. Equal aware datetimes are the same
+# instant, hence the same UTC text, whatever their tzinfo.
+_RECENT_TIMES: dict[datetime, str] = {}
+
+
 def _unstructure_datetime(value: datetime) -> str:
+    text = _RECENT_TIMES.get(value)
+    if text is not None:
+        return text
     if value.tzinfo is None:
         raise ValueError(f"cannot encode naive datetime {value!r}: events carry tz-aware times")
-    return value.astimezone(timezone.utc).isoformat()
+    text = value.astimezone(timezone.utc).isoformat()
+    if len(_RECENT_TIMES) >= 256:
+        _RECENT_TIMES.clear()
+    _RECENT_TIMES[value] = text
+    return text
 
 
 def _structure_datetime(value: Any, _type: type) -> datetime:
@@ -104,15 +117,14 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=F
 # orjson writes the same canonical text about ten times faster, except in cases it
 # handles differently; those are detected and re-encoded by the reference encoder:
 # - floats below 1e-4 in magnitude: Python writes ``1e-05`` where orjson writes
-#   ``0.00001`` or ``1e-5``; the output then contains ``0.0000`` or a digit before ``e-``
-#   (a string holding such text only costs the slower path);
+#   ``0.00001`` or ``1e-5``; the output then contains ``0.0000`` or ``e-`` (two substring
+#   tests, far cheaper than a regex; a string holding such text only costs the slower path);
 # - NaN and infinities, which orjson writes as null (the reference refuses them), and
 #   values orjson writes but the reference cannot or writes otherwise (UUIDs, enums,
 #   tuples, subclasses): caught by reading the output back and comparing it with the
 #   payload (a NaN never compares equal; a tuple or UUID differs from what is read back);
 # - ints beyond 64 bits, non-str keys, lone surrogates: orjson raises.
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME
-_NEEDS_REFERENCE = re.compile(rb"[0-9]e-|0\.0000")
 
 
 def _not_plain_json(value: Any) -> Any:
@@ -125,7 +137,7 @@ def canonical_json(data: Any) -> str:
         out = orjson.dumps(data, default=_not_plain_json, option=_ORJSON_OPTIONS)
     except TypeError:
         return _CANONICAL.encode(data)
-    if _NEEDS_REFERENCE.search(out) is not None or orjson.loads(out) != data:
+    if b"e-" in out or b"0.0000" in out or orjson.loads(out) != data:
         return _CANONICAL.encode(data)
     return out.decode()
 
