@@ -312,6 +312,29 @@ class SqlEventStore:
     def _opt_id_py(self, value: Any) -> uuid.UUID | None:
         return None if value is None else self._id_py(value)
 
+    def _records(self, rows: Sequence[Any]) -> list[RecordedEvent]:
+        """``_recorded`` for a page of rows: times repeat (every event of a batch has one
+        recorded_at, every event of a bar one occurred_at), so each distinct stored value
+        is converted once per page."""
+        times: dict[Any, datetime] = {}
+        ts_py, id_py = self._ts_py, self._id_py
+        out = []
+        for row in rows:
+            occurred = times.get(row.occurred_at)
+            if occurred is None:
+                occurred = times[row.occurred_at] = ts_py(row.occurred_at)
+            recorded = times.get(row.recorded_at)
+            if recorded is None:
+                recorded = times[row.recorded_at] = ts_py(row.recorded_at)
+            correlation, causation = row.correlation_id, row.causation_id
+            out.append(RecordedEvent(
+                seq=row.seq, event_id=id_py(row.event_id), stream_id=row.stream_id,
+                stream_version=row.stream_version, run_id=row.run_id, occurred_at=occurred,
+                recorded_at=recorded, correlation_id=None if correlation is None else id_py(correlation),
+                causation_id=None if causation is None else id_py(causation),
+                event=decode_payload(row.type, row.version, row.payload)))
+        return out
+
     def _recorded(self, row: Any) -> RecordedEvent:
         return RecordedEvent(
             seq=row.seq, event_id=self._id_py(row.event_id), stream_id=row.stream_id,
@@ -333,7 +356,7 @@ class SqlEventStore:
             rows = conn.execute(sa.select(ev).where(ev.c.stream_id == stream_id,
                                                     ev.c.stream_version >= max(from_version, 1))
                                 .order_by(ev.c.stream_version)).all()
-        return [self._recorded(row) for row in rows]
+        return self._records(rows)
 
     def read_all(self, after_seq: int = 0, limit: int = 1000, *,
                  run_id: str | None = None) -> list[RecordedEvent]:
@@ -344,7 +367,7 @@ class SqlEventStore:
             query = query.where(ev.c.run_id == run_id)
         with self._connect() as conn:
             rows = conn.execute(query.order_by(ev.c.seq).limit(limit)).all()
-        return [self._recorded(row) for row in rows]
+        return self._records(rows)
 
     def last_seq(self) -> int:
         with self._connect() as conn:
