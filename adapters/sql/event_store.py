@@ -16,6 +16,10 @@ over both). How the guarantees are obtained:
   ``IdempotencyError`` raised. A unique index on ``event_id`` refuses an id stored
   anywhere else (it costs about a quarter of the batched-append throughput on SQLite,
   because random ids make every insert touch a different index page).
+* Durable stores (``durable=True``: an fsync per commit) group-commit: appends that
+  arrive from several threads while a commit is under way share the next transaction
+  and its one fsync, each in its own savepoint so that one append's conflict fails
+  only that append; every caller returns only after the commit holding its events.
 """
 
 from __future__ import annotations
@@ -72,6 +76,22 @@ class _Row(NamedTuple):
     payload: str
 
 
+class _GroupedAppend:
+    """One caller's append waiting for (or done by) a group commit."""
+
+    __slots__ = ("stream_id", "expected_version", "encoded", "run_id", "result", "error", "done")
+
+    def __init__(self, stream_id: str, expected_version: int, encoded: list[tuple[NewEvent, str]],
+                 run_id: str) -> None:
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.encoded = encoded
+        self.run_id = run_id
+        self.result: list[RecordedEvent] = []
+        self.error: BaseException | None = None
+        self.done = False
+
+
 def _unavailable(exc: Exception, url: sa.URL) -> SenseQuantError:
     where = url.render_as_string(hide_password=True)
     if "locked" in str(exc).lower() or "busy" in str(exc).lower():
@@ -99,6 +119,10 @@ class SqlEventStore:
             self._ts_py = _to_utc
         self._dbapi = engine.dialect.loaded_dbapi
         self._write_lock = threading.Lock()
+        self._group_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_GroupedAppend] = []
+        self.group_commits = 0  # durable commits made; appends / group_commits = appends per fsync
         self._writer: Any = None
         self._pid = os.getpid()
         if self._sqlite:
@@ -158,7 +182,7 @@ class SqlEventStore:
     # expressions per call costs more than the SQL itself. Everything else uses Core.
 
     @contextmanager
-    def _write(self) -> Iterator[Any]:
+    def _write(self, *, pipelined: bool = True) -> Iterator[Any]:
         """A DBAPI cursor inside a transaction that holds the events write lock.
 
         Appends of one store object share one dedicated connection (serialised by a
@@ -174,7 +198,10 @@ class SqlEventStore:
                 # PostgreSQL: pipeline mode sends LOCK with the state query, and the INSERT
                 # with the COMMIT, so an append costs two round trips instead of four.
                 # Errors then surface at the sync points (fetch, commit).
-                pipeline = nullcontext() if self._sqlite else raw.driver_connection.pipeline()
+                # A group commit runs without it: each append's errors must surface at its
+                # own statements, to roll back that append alone (to its savepoint).
+                pipeline = (nullcontext() if self._sqlite or not pipelined
+                            else raw.driver_connection.pipeline())
                 cur = raw.cursor()
                 try:
                     # Any failure: leave pipeline mode first (its exit settles the queued
@@ -213,16 +240,66 @@ class SqlEventStore:
         _check_key("stream_id", stream_id)
         _check_key("run_id", run_id)
         encoded = [(new, encode_payload(new.event)) for new in events]
+        if self.durable:
+            return self._append_grouped(_GroupedAppend(stream_id, expected_version, encoded, run_id))
         try:
             with self._write() as cur:
                 return self._append_locked(cur, stream_id, expected_version, encoded, run_id)
         except self._dbapi.IntegrityError as exc:
             # Raised by the INSERT (SQLite) or at COMMIT (PostgreSQL pipeline); rolled back.
-            if "event_id" in str(exc).lower():
-                raise IdempotencyError(
-                    f"an event id of this batch for stream {stream_id!r} was already stored elsewhere; "
-                    "a retry must resend the identical batch to the same stream position") from None
-            raise
+            raise self._integrity_error(exc, stream_id) from None
+
+    def _integrity_error(self, exc: Exception, stream_id: str) -> Exception:
+        if "event_id" in str(exc).lower():
+            return IdempotencyError(
+                f"an event id of this batch for stream {stream_id!r} was already stored elsewhere; "
+                "a retry must resend the identical batch to the same stream position")
+        return exc
+
+    # Group commit (durable stores). A durable commit costs an fsync, so appends from
+    # several threads share one: each append joins a queue; whoever holds the group lock
+    # (the leader) takes the whole queue and runs it as ONE transaction, every append
+    # inside its own savepoint (an append that fails — stale version, reused id — is
+    # rolled back alone and its caller gets its error), then commits once. Callers wait
+    # on the group lock, so each returns only after the commit that holds its events; a
+    # failed commit fails every append of the group (none of them is stored).
+
+    def _append_grouped(self, request: "_GroupedAppend") -> list[RecordedEvent]:
+        with self._queue_lock:
+            self._queue.append(request)
+        with self._group_lock:
+            if not request.done:
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._commit_group(group)
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _commit_group(self, group: list["_GroupedAppend"]) -> None:
+        try:
+            with self._write(pipelined=False) as cur:
+                for request in group:
+                    cur.execute("SAVEPOINT grouped_append")
+                    try:
+                        request.result = self._append_locked(cur, request.stream_id, request.expected_version,
+                                                             request.encoded, request.run_id)
+                    except (ConcurrencyError, IdempotencyError) as exc:
+                        cur.execute("ROLLBACK TO SAVEPOINT grouped_append")
+                        request.error = exc
+                    except self._dbapi.IntegrityError as exc:
+                        cur.execute("ROLLBACK TO SAVEPOINT grouped_append")
+                        request.error = self._integrity_error(exc, request.stream_id)
+                    cur.execute("RELEASE SAVEPOINT grouped_append")
+            self.group_commits += 1
+        except BaseException as exc:
+            for request in group:
+                request.result, request.error = [], exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for request in group:
+                request.done = True
 
     def _append_locked(self, cur: Any, stream_id: str, expected_version: int,
                        encoded: list[tuple[NewEvent, str]], run_id: str) -> list[RecordedEvent]:
@@ -312,6 +389,29 @@ class SqlEventStore:
     def _opt_id_py(self, value: Any) -> uuid.UUID | None:
         return None if value is None else self._id_py(value)
 
+    def _records(self, rows: Sequence[Any]) -> list[RecordedEvent]:
+        """``_recorded`` for a page of rows: times repeat (every event of a batch has one
+        recorded_at, every event of a bar one occurred_at), so each distinct stored value
+        is converted once per page."""
+        times: dict[Any, datetime] = {}
+        ts_py, id_py = self._ts_py, self._id_py
+        out = []
+        for row in rows:
+            occurred = times.get(row.occurred_at)
+            if occurred is None:
+                occurred = times[row.occurred_at] = ts_py(row.occurred_at)
+            recorded = times.get(row.recorded_at)
+            if recorded is None:
+                recorded = times[row.recorded_at] = ts_py(row.recorded_at)
+            correlation, causation = row.correlation_id, row.causation_id
+            out.append(RecordedEvent(
+                seq=row.seq, event_id=id_py(row.event_id), stream_id=row.stream_id,
+                stream_version=row.stream_version, run_id=row.run_id, occurred_at=occurred,
+                recorded_at=recorded, correlation_id=None if correlation is None else id_py(correlation),
+                causation_id=None if causation is None else id_py(causation),
+                event=decode_payload(row.type, row.version, row.payload)))
+        return out
+
     def _recorded(self, row: Any) -> RecordedEvent:
         return RecordedEvent(
             seq=row.seq, event_id=self._id_py(row.event_id), stream_id=row.stream_id,
@@ -333,7 +433,7 @@ class SqlEventStore:
             rows = conn.execute(sa.select(ev).where(ev.c.stream_id == stream_id,
                                                     ev.c.stream_version >= max(from_version, 1))
                                 .order_by(ev.c.stream_version)).all()
-        return [self._recorded(row) for row in rows]
+        return self._records(rows)
 
     def read_all(self, after_seq: int = 0, limit: int = 1000, *,
                  run_id: str | None = None) -> list[RecordedEvent]:
@@ -344,7 +444,7 @@ class SqlEventStore:
             query = query.where(ev.c.run_id == run_id)
         with self._connect() as conn:
             rows = conn.execute(query.order_by(ev.c.seq).limit(limit)).all()
-        return [self._recorded(row) for row in rows]
+        return self._records(rows)
 
     def last_seq(self) -> int:
         with self._connect() as conn:

@@ -1,5 +1,6 @@
 """Composition root of a backtest: the configured store, the CSV feed and sentiment of the
-config, the registered model if one is named, the backtest service and the run summary."""
+config, the registered model if one is named, the backtest service and the run summary
+(folded from the committed events, not re-read from the log)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from applications.services.backtest import BacktestResult, run_backtest
 from applications.services.books import BacktestConfig
-from applications.services.run_summary import RunSummary, summarize_run
+from applications.services.run_summary import RunSummary, SummaryFold
 from applications.wiring.adapters import load_model
 from applications.wiring.store import open_store
 
@@ -20,7 +21,11 @@ def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None
     predictor = load_model(model_id, registry_dir) if model_id else None
     store = open_store(db_url)
     try:
-        result = run_backtest(config, store=store, label=label, predictor=predictor, progress=progress)
-        return result, summarize_run(store, result.run_id)
+        # The summary is folded from the events as they commit (the same fold `runs show`
+        # runs over the stored log), so the run is not read back at the end.
+        fold = SummaryFold()
+        result = run_backtest(config, store=store, label=label, predictor=predictor, progress=progress,
+                              on_committed=fold.add_all)
+        return result, fold.summary(store.get_run(result.run_id))
     finally:
         store.close()

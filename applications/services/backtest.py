@@ -32,7 +32,7 @@ from applications.wiring.config import config_hash
 from applications.wiring.store import code_version
 from core.engine.engine import BookResult, EngineSettings, TradingEngine
 from core.engine.recorder import EventRecorder
-from core.events.base import RunInfo, RunStatus
+from core.events.base import RecordedEvent, RunInfo, RunStatus
 from core.events.catalog import RunCompleted, RunStarted
 from core.events.codec import converter
 from core.features.book import FeatureBook
@@ -58,8 +58,13 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
                  sentiment: SentimentProvider | None | str = "default", predictor: Predictor | None = None,
                  broker_factory: Callable[[BookPlan], Any] = default_broker_factory,
                  run_id: str | None = None, progress: Callable[[str, int, int], None] | None = None,
-                 mode: str = "backtest", label: str = "") -> BacktestResult:
-    """Run a backtest and record it in ``store``. Returns ids and counts; metrics live in the log."""
+                 mode: str = "backtest", label: str = "",
+                 on_committed: Callable[[list[RecordedEvent]], None] | None = None) -> BacktestResult:
+    """Run a backtest and record it in ``store``. Returns ids and counts; metrics live in the log.
+
+    ``on_committed`` receives every batch of events once committed, in stream order (the
+    root folds the run summary from it instead of reading the whole log back).
+    """
     import time as _time
 
     t0 = _time.perf_counter()
@@ -81,7 +86,7 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
                        data_fingerprint=fingerprint, started_at=datetime.now(timezone.utc), label=label)
     store.start_run(run_info)
     run_stream = EventRecorder(store, stream_id=f"{run_id}:run", run_id=run_id, namespace=namespace,
-                               batch_size=1, expected_version=0)
+                               batch_size=1, expected_version=0, on_committed=on_committed)
     run_stream.record(RunStarted(
         mode=mode, config=json.loads(json.dumps(config_dict, default=str)), config_hash=run_info.config_hash,
         code_version=run_info.code_version, data_fingerprint=fingerprint,
@@ -93,7 +98,7 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
     try:
         for plan in plans:
             results.append(_run_book(plan, config, store, run_id, namespace, provider, predictor,
-                                     broker_factory, progress))
+                                     broker_factory, progress, on_committed))
         status = RunStatus.COMPLETED
     except KeyboardInterrupt:
         status, message = RunStatus.INTERRUPTED, "interrupted by the user"
@@ -117,12 +122,14 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
 def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id: str, namespace: uuid.UUID,
               provider: SentimentProvider | None, predictor: Predictor | None,
               broker_factory: Callable[[BookPlan], Any],
-              progress: Callable[[str, int, int], None] | None) -> BookResult:
+              progress: Callable[[str, int, int], None] | None,
+              on_committed: Callable[[list[RecordedEvent]], None] | None = None) -> BookResult:
     wanted = plan.strategy.feature_spec()
     specs = list(wanted.values()) if isinstance(wanted, dict) else list(wanted)
     books = {s.symbol: FeatureBook.from_series(s, specs) for s in plan.series}
     recorder = EventRecorder(store, stream_id=f"{run_id}:{plan.name}", run_id=run_id, namespace=namespace,
-                             batch_size=config.event_batch_size, expected_version=0)
+                             batch_size=config.event_batch_size, expected_version=0,
+                             on_committed=on_committed)
     engine = TradingEngine(
         strategy=plan.strategy, portfolio=book_portfolio(plan), risk=RiskManager(plan.risk),
         sizer=PositionSizer(plan.sizing), broker=broker_factory(plan), recorder=recorder,

@@ -1,7 +1,8 @@
 """The run summary (returns, risk, trade statistics) as a projection of the event log.
 
-``sensequant backtest`` prints it when a run ends and ``sensequant runs show`` rebuilds
-it from the stored events alone; both call ``summarize_run`` so they cannot disagree.
+``sensequant backtest`` prints it when a run ends, folded from the events as its recorders
+commit them; ``sensequant runs show`` rebuilds it from the stored events alone. Both go
+through ``SummaryFold`` so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -85,22 +86,36 @@ def daily_stats(equity: Iterable[int], initial: int) -> dict[str, float]:
                 sortino=sortino, calmar=calmar, max_drawdown_pct=max_dd * 100)
 
 
-def summarize_books(events: Iterable[RecordedEvent]) -> tuple[list[BookSummary], dict[str, int | str]]:
-    """Fold the events of one run into one summary per strategy book."""
-    snapshots: dict[str, list[PortfolioSnapshotted]] = {}
-    trades: dict[str, list[TradeClosed]] = {}
-    counts: dict[str, dict[str, int]] = {}
-    initial: dict[str, int] = {}
-    meta: dict[str, int | str] = {"status": "running", "bars_processed": 0, "events": 0}
-    for rec in events:
+class SummaryFold:
+    """The running fold behind ``summarize_books``: feed it events in stream order.
+
+    ``sensequant backtest`` feeds it the events its recorders committed, as they commit,
+    so the end-of-run summary needs no second pass over the log; ``runs show`` feeds it
+    the stored events. Both end in ``books()``, so the two cannot disagree. It keeps only
+    the snapshots and closed trades (a few per session), never the whole run.
+    """
+
+    def __init__(self) -> None:
+        self._snapshots: dict[str, list[PortfolioSnapshotted]] = {}
+        self._trades: dict[str, list[TradeClosed]] = {}
+        self._counts: dict[str, dict[str, int]] = {}
+        self._initial: dict[str, int] = {}
+        self.meta: dict[str, int | str] = {"status": "running", "bars_processed": 0, "events": 0}
+
+    def add_all(self, events: Iterable[RecordedEvent]) -> None:
+        for rec in events:
+            self.add(rec)
+
+    def add(self, rec: RecordedEvent) -> None:
+        meta = self.meta
         meta["events"] = int(meta["events"]) + 1
         book = rec.stream_id.rsplit(":", 1)[-1] if ":" in rec.stream_id else "run"
         ev = rec.event
-        c = counts.setdefault(book, {"signals": 0, "traces": 0, "trips": 0})
+        c = self._counts.setdefault(book, {"signals": 0, "traces": 0, "trips": 0})
         if isinstance(ev, PortfolioSnapshotted):
-            snapshots.setdefault(book, []).append(ev)
+            self._snapshots.setdefault(book, []).append(ev)
         elif isinstance(ev, TradeClosed):
-            trades.setdefault(book, []).append(ev)
+            self._trades.setdefault(book, []).append(ev)
         elif isinstance(ev, SignalGenerated):
             c["signals"] += 1
         elif isinstance(ev, PredictionTraced):
@@ -109,32 +124,46 @@ def summarize_books(events: Iterable[RecordedEvent]) -> tuple[list[BookSummary],
             c["trips"] += 1
         elif isinstance(ev, RunStarted):
             for name, cash in ev.config.get("initial_cash_paise_by_book", {}).items():
-                initial[name] = int(cash)
+                self._initial[name] = int(cash)
         elif isinstance(ev, RunCompleted):
             meta["status"] = ev.status
             meta["bars_processed"] = ev.bars_processed
-    books = []
-    for name in sorted(set(snapshots) | set(trades)):
-        snaps = snapshots.get(name, [])
-        start = initial.get(name, snaps[0].equity_paise if snaps else 0)
-        stats = daily_stats([s.equity_paise for s in snaps], start)
-        closed = trades.get(name, [])
-        wins = sum(t.net_pnl_paise for t in closed if t.net_pnl_paise > 0)
-        losses = -sum(t.net_pnl_paise for t in closed if t.net_pnl_paise < 0)
-        holds = [(t.exit_time - t.entry_time).total_seconds() / 60 for t in closed]
-        final = snaps[-1].equity_paise if snaps else start
-        c = counts.get(name, {"signals": 0, "traces": 0, "trips": 0})
-        books.append(BookSummary(
-            strategy=name, sessions=len(snaps), first_session=snaps[0].session_date if snaps else None,
-            last_session=snaps[-1].session_date if snaps else None, initial_equity_paise=start,
-            final_equity_paise=final, trades=len(closed),
-            win_rate_pct=100.0 * sum(1 for t in closed if t.net_pnl_paise > 0) / len(closed) if closed else 0.0,
-            profit_factor=(wins / losses) if losses > 0 else None,
-            average_hold_minutes=float(np.mean(holds)) if holds else 0.0,
-            costs_paid_paise=snaps[-1].fees_paid_paise if snaps else 0,
-            net_pnl_paise=final - start, signals=c["signals"], traces=c["traces"],
-            circuit_breaker_trips=c["trips"], **stats))
-    return books, meta
+
+    def books(self) -> list[BookSummary]:
+        snapshots, trades, initial = self._snapshots, self._trades, self._initial
+        books = []
+        for name in sorted(set(snapshots) | set(trades)):
+            snaps = snapshots.get(name, [])
+            start = initial.get(name, snaps[0].equity_paise if snaps else 0)
+            stats = daily_stats([s.equity_paise for s in snaps], start)
+            closed = trades.get(name, [])
+            wins = sum(t.net_pnl_paise for t in closed if t.net_pnl_paise > 0)
+            losses = -sum(t.net_pnl_paise for t in closed if t.net_pnl_paise < 0)
+            holds = [(t.exit_time - t.entry_time).total_seconds() / 60 for t in closed]
+            final = snaps[-1].equity_paise if snaps else start
+            c = self._counts.get(name, {"signals": 0, "traces": 0, "trips": 0})
+            books.append(BookSummary(
+                strategy=name, sessions=len(snaps), first_session=snaps[0].session_date if snaps else None,
+                last_session=snaps[-1].session_date if snaps else None, initial_equity_paise=start,
+                final_equity_paise=final, trades=len(closed),
+                win_rate_pct=100.0 * sum(1 for t in closed if t.net_pnl_paise > 0) / len(closed) if closed else 0.0,
+                profit_factor=(wins / losses) if losses > 0 else None,
+                average_hold_minutes=float(np.mean(holds)) if holds else 0.0,
+                costs_paid_paise=snaps[-1].fees_paid_paise if snaps else 0,
+                net_pnl_paise=final - start, signals=c["signals"], traces=c["traces"],
+                circuit_breaker_trips=c["trips"], **stats))
+        return books
+
+    def summary(self, run: RunInfo) -> "RunSummary":
+        return RunSummary(run=run, books=self.books(), status=str(self.meta["status"]),
+                          bars_processed=int(self.meta["bars_processed"]), events=int(self.meta["events"]))
+
+
+def summarize_books(events: Iterable[RecordedEvent]) -> tuple[list[BookSummary], dict[str, int | str]]:
+    """Fold the events of one run into one summary per strategy book."""
+    fold = SummaryFold()
+    fold.add_all(events)
+    return fold.books(), fold.meta
 
 
 def summarize_run(store: EventStore, run_id: str, page_size: int = 10_000) -> RunSummary:
@@ -150,9 +179,9 @@ def summarize_run(store: EventStore, run_id: str, page_size: int = 10_000) -> Ru
             yield from page
             after = page[-1].seq
 
-    books, meta = summarize_books(events())
-    return RunSummary(run=run, books=books, status=str(meta["status"]),
-                      bars_processed=int(meta["bars_processed"]), events=int(meta["events"]))
+    fold = SummaryFold()
+    fold.add_all(events())
+    return fold.summary(run)
 
 
 def summary_rows(summary: RunSummary) -> tuple[list[str], list[list[str]]]:

@@ -168,7 +168,9 @@ class TradingEngine:
         names = list(books)
         book_list = [books[n] for n in names]
         step = self.step
-        if len(book_list) == 1:
+        if len(book_list) == 1 and self._can_skip_quiet_bars():
+            self._run_skipping_quiet_bars(book_list[0], progress, progress_every)
+        elif len(book_list) == 1:
             only = book_list[0]
             for done, i in enumerate(range(len(only)), start=1):
                 step(only, i)
@@ -181,6 +183,57 @@ class TradingEngine:
                 if progress is not None and done % progress_every == 0:
                     progress(progress_every)
         return self.finish()
+
+    def _can_skip_quiet_bars(self) -> bool:
+        # Sentiment and predictions are read (and recorded) on every bar, and a
+        # checkpointed step records per bar: only a pure per-bar decision can be skipped.
+        return (getattr(self.strategy, "decision_bars", None) is not None and self.sentiment is None
+                and self.predictor is None and not self.settings.checkpoint_bars)
+
+    def _run_skipping_quiet_bars(self, book: FeatureBook, progress: Callable[[int], None] | None,
+                                 progress_every: int) -> None:
+        """``step`` on every bar where something can happen; the same events as stepping all.
+
+        A bar is quiet when no order works for the symbol, no open position needs the bar
+        (intraday venue, daily-loss watch), it opens no new session and the strategy's
+        ``decision_bars`` says ``decide`` returns None there. Stepping a quiet bar would
+        only move the last close, the last time and the bar count, so runs of quiet bars
+        are applied as that, at once.
+        """
+        import bisect
+
+        n = len(book)
+        session = np.asarray(book.session, dtype=np.int64)
+        wake = self.strategy.decision_bars(book).copy()  # type: ignore[attr-defined]
+        if n:
+            wake[0] = True
+            wake[1:] |= session[1:] != session[:-1]
+        wake_at = np.flatnonzero(wake).tolist()
+        symbol = book.symbol
+        step = self.step
+        close, ts_ns = book.close, book.ts_ns
+        working, opened = self._working, self._open
+        pending_entry, pending_exit = self._pending_entry, self._pending_exit
+        needs_open_bars = self._intraday or self._watch_daily_loss
+        reported = 0
+        i = 0
+        while i < n:
+            if not (working.get(symbol) or symbol in pending_entry or symbol in pending_exit
+                    or (needs_open_bars and symbol in opened)):
+                k = bisect.bisect_left(wake_at, i)
+                j = wake_at[k] if k < len(wake_at) else n
+                if j > i:
+                    self.bars_processed += j - i
+                    self._last_close[symbol] = close[j - 1]
+                    self._last_ts_ns = ts_ns[j - 1]
+                    i = j
+            if i < n:
+                step(book, i)
+                i += 1
+            if progress is not None:
+                while i - reported >= progress_every:
+                    reported += progress_every
+                    progress(progress_every)
 
     def _step_checkpointed(self, book: FeatureBook, i: int) -> None:
         """``step`` plus, when the bar recorded anything, a checkpoint and a durable flush."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
-from core.events.base import Event, NewEvent
+from core.events.base import Event, NewEvent, RecordedEvent
 from ports.event_store import EventStore
 
 
@@ -20,11 +21,16 @@ class EventRecorder:
     a run, unique across runs, and stable across a retry of the same batch — which is
     what makes a retried append idempotent. ``batch_size=1`` gives one durable append
     per event (live trading); backtests use large batches (one transaction each).
+
+    ``on_committed`` (optional) receives every committed batch as the store returned it,
+    so a caller can fold projections (the run summary) without reading the log back.
     """
 
     def __init__(self, store: EventStore, *, stream_id: str, run_id: str, namespace: uuid.UUID,
-                 batch_size: int = 5000, expected_version: int | None = None) -> None:
+                 batch_size: int = 5000, expected_version: int | None = None,
+                 on_committed: Callable[[list[RecordedEvent]], None] | None = None) -> None:
         self.store = store
+        self._on_committed = on_committed
         self.stream_id = stream_id
         self.run_id = run_id
         # Ids are (hash of run namespace and stream) + version: deterministic, unique across
@@ -56,10 +62,12 @@ class EventRecorder:
             return
         batch, self._buffer = self._buffer, []
         try:
-            self.store.append(self.stream_id, self._version, batch, run_id=self.run_id)
+            committed = self.store.append(self.stream_id, self._version, batch, run_id=self.run_id)
         except Exception:
             # Keep the batch so a caller may retry the identical append (idempotent by id).
             self._buffer = batch + self._buffer
             raise
         self._version += len(batch)
         self.appended += len(batch)
+        if self._on_committed is not None:
+            self._on_committed(committed)

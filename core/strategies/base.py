@@ -71,6 +71,11 @@ class Strategy(Protocol):
     the book of that symbol, the index of the bar that just closed, the current
     position, the latest sentiment score (or ``None``) and the model prediction (or
     ``None`` when no predictor is configured). Returning ``None`` means "nothing to do".
+
+    A strategy may also offer ``decision_bars(book) -> numpy bool array``: True on every
+    bar where ``decide`` could return a signal for some position (False must guarantee
+    ``None``, whatever the position). The backtest loop then skips the other bars while
+    no order works and no position needs watching (``TradingEngine.run``).
     """
 
     name: str

@@ -37,14 +37,16 @@ HOSTILE = [
 ]
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+# "-durable": the same SQL stores with durable appends, which go through group commit.
+@pytest.fixture(params=["memory", "sqlite", "postgres", "sqlite-durable", "postgres-durable"])
 def store(request) -> Iterator[EventStore]:
     if request.param == "memory":
         s: EventStore = InMemoryEventStore()
     else:
         from adapters.sql import open_sql_store
-        url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-        s = open_sql_store(url)
+        backend = request.param.removesuffix("-durable")
+        url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "pg_url")
+        s = open_sql_store(url, durable=request.param.endswith("-durable"))
     yield s
     s.close()
 
