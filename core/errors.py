@@ -120,3 +120,15 @@ class ResumeError(SenseQuantError):
 
 class SchedulerLockedError(SenseQuantError):
     """Another scheduler already runs on this job store (it holds the store's lock file)."""
+
+
+class DestructiveActionRefusedError(SenseQuantError):
+    """A command would delete stored events or runs and was not explicitly confirmed."""
+
+
+class LeaseHeldError(SenseQuantError):
+    """Another live process holds the run's writer lease (one writer per run)."""
+
+
+class IntegrityViolationError(SenseQuantError):
+    """The event log's hash chain does not match what is stored: events or runs were edited."""

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from adapters.sql.engine import create_engine, safe_url
 from adapters.sql.event_store import SqlEventStore
-from adapters.sql.migrate import current_revision, downgrade, ensure_schema, head_revision, upgrade
+from adapters.sql.backup import backup_database
+from adapters.sql.migrate import (
+    DowngradePlan,
+    current_revision,
+    downgrade,
+    ensure_schema,
+    head_revision,
+    plan_downgrade,
+    upgrade,
+)
 
 
 def open_sql_store(url: str, *, durable: bool = False) -> SqlEventStore:
@@ -24,4 +33,4 @@ def open_sql_store(url: str, *, durable: bool = False) -> SqlEventStore:
 
 
 __all__ = ["SqlEventStore", "open_sql_store", "upgrade", "downgrade", "current_revision", "head_revision",
-           "safe_url"]
+           "safe_url", "plan_downgrade", "DowngradePlan", "backup_database"]
