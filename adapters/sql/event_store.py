@@ -140,8 +140,15 @@ class SqlEventStore:
         return self._engine.connect()
 
     def _begin(self) -> Any:
+        """A write transaction: on SQLite it takes the write lock up front (``BEGIN IMMEDIATE``).
+
+        A deferred transaction that reads and then writes (``finish_run`` resolves the id
+        first) cannot wait for the lock at its first write; it fails at once with
+        "database is locked", whatever the busy timeout. Every write path goes through here
+        or through ``_write``.
+        """
         self._after_fork()
-        return self._engine.begin()
+        return self._engine.execution_options(**{engine_settings.SQLITE_BEGIN: "IMMEDIATE"}).begin()
 
     @property
     def engine(self) -> sa.Engine:
