@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from adapters.sql.engine import create_engine, safe_url
 from adapters.sql.event_store import SqlEventStore
+from core.errors import StoreUnavailableError
+import sqlalchemy as sa
+
 from adapters.sql.backup import backup_database
 from adapters.sql.migrate import (
     DowngradePlan,
@@ -29,7 +32,16 @@ def open_sql_store(url: str, *, durable: bool = False) -> SqlEventStore:
     except BaseException:
         engine.dispose()
         raise
-    return SqlEventStore(engine, durable=durable)
+    store = SqlEventStore(engine, durable=durable)
+    try:
+        # Runs whose writer died (kill -9, power loss) are sealed `crashed` by whoever opens next.
+        store.seal_crashed_runs()
+    except Exception as exc:
+        store.close()
+        if isinstance(exc, sa.exc.OperationalError):
+            raise StoreUnavailableError(f"the event store {safe_url(url)} failed: {exc.orig}") from None
+        raise
+    return store
 
 
 __all__ = ["SqlEventStore", "open_sql_store", "upgrade", "downgrade", "current_revision", "head_revision",
