@@ -304,3 +304,13 @@ def test_resume_refuses_a_tampered_run(sqlite_url):
                       options=PaperOptions(replay_speed=0))
     finally:
         store.close()
+
+
+def test_upgrading_a_store_with_events_hashes_them_so_it_verifies(url):
+    from adapters.sql import downgrade, upgrade
+    run_id = tiny(url)
+    downgrade(url, "0002")
+    upgrade(url)
+    result = run("--db", url, "events", "verify", run_id, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["events_checked"] > 10
