@@ -132,3 +132,15 @@ class ReleaseIntegrityError(ReleaseError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class DestructiveActionRefusedError(SenseQuantError):
+    """A command would delete stored events or runs and was not explicitly confirmed."""
+
+
+class LeaseHeldError(SenseQuantError):
+    """Another live process holds the run's writer lease (one writer per run)."""
+
+
+class IntegrityViolationError(SenseQuantError):
+    """The event log's hash chain does not match what is stored: events or runs were edited."""

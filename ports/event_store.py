@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from core.events.base import NewEvent, RecordedEvent, RunInfo
+from core.events.integrity import IntegrityReport
 
 
 @runtime_checkable
@@ -57,6 +58,21 @@ class EventStore(Protocol):
 
     def finish_run(self, run_id: str, status: str, ended_at: datetime) -> None:
         """Mark a run ended with ``status``."""
+        ...
+
+    def claim_run(self, run_id: str) -> RunInfo:
+        """Become the one writer of an existing run (to resume it) and mark it running.
+
+        ``LeaseHeldError`` names the holder while another live process writes the run.
+        """
+        ...
+
+    def seal_crashed_runs(self) -> list[str]:
+        """Mark ``crashed`` the runs still ``running`` whose writer is gone; their ids."""
+        ...
+
+    def verify(self, run_id: str | None = None) -> IntegrityReport:
+        """Recompute the tamper-evident hash chain of one run, or of every run (None)."""
         ...
 
     def get_run(self, run_id: str) -> RunInfo:

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from adapters.sql.engine import create_engine, safe_url
 from adapters.sql.event_store import SqlEventStore
-from adapters.sql.migrate import current_revision, downgrade, ensure_schema, head_revision, upgrade
+from core.errors import StoreUnavailableError
+import sqlalchemy as sa
+
+from adapters.sql.backup import backup_database
+from adapters.sql.migrate import (
+    DowngradePlan,
+    current_revision,
+    downgrade,
+    ensure_schema,
+    head_revision,
+    plan_downgrade,
+    upgrade,
+)
 
 
 def open_sql_store(url: str, *, durable: bool = False) -> SqlEventStore:
@@ -20,8 +32,17 @@ def open_sql_store(url: str, *, durable: bool = False) -> SqlEventStore:
     except BaseException:
         engine.dispose()
         raise
-    return SqlEventStore(engine, durable=durable)
+    store = SqlEventStore(engine, durable=durable)
+    try:
+        # Runs whose writer died (kill -9, power loss) are sealed `crashed` by whoever opens next.
+        store.seal_crashed_runs()
+    except Exception as exc:
+        store.close()
+        if isinstance(exc, sa.exc.OperationalError):
+            raise StoreUnavailableError(f"the event store {safe_url(url)} failed: {exc.orig}") from None
+        raise
+    return store
 
 
 __all__ = ["SqlEventStore", "open_sql_store", "upgrade", "downgrade", "current_revision", "head_revision",
-           "safe_url"]
+           "safe_url", "plan_downgrade", "DowngradePlan", "backup_database"]

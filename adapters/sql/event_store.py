@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -35,17 +36,20 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from adapters.sql import engine as engine_settings
+from adapters.sql import integrity, leases
 from adapters.sql.tables import events as ev
 from adapters.sql.tables import runs as rn
 from core.errors import (
     ConcurrencyError,
     IdempotencyError,
+    LeaseHeldError,
     RunNotFoundError,
     SenseQuantError,
     StoreUnavailableError,
 )
 from core.events.base import NewEvent, RecordedEvent, RunInfo
 from core.events.codec import decode_payload, encode_payload
+from core.events.integrity import IntegrityReport
 
 UTC = timezone.utc
 
@@ -106,8 +110,16 @@ class SqlEventStore:
     """EventStore on a SQLAlchemy engine made by ``adapters.sql.engine.create_engine``."""
 
     def __init__(self, engine: sa.Engine, *, durable: bool = False,
-                 now: Callable[[], datetime] = _utc_now) -> None:
+                 now: Callable[[], datetime] = _utc_now, lease_ttl_s: float = leases.DEFAULT_TTL_S) -> None:
         self._engine = engine
+        # One writer per run (adapters.sql.leases): the runs this store object holds.
+        self._holder = leases.new_holder()
+        self._lease_ttl_ms = int(lease_ttl_s * 1000)
+        self._held: set[str] = set()
+        self._lost: set[str] = set()
+        self._leases_lock = threading.Lock()
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
         self._now = now
         self.durable = durable
         self._sqlite = engine.dialect.name == "sqlite"
@@ -141,6 +153,8 @@ class SqlEventStore:
                               "(SELECT coalesce(max(seq), 0) FROM events), "
                               "(SELECT event_id FROM events WHERE stream_id = ? AND stream_version = ?)",
             "find_id": "SELECT seq FROM events WHERE event_id = ?",
+            "chain_head": "SELECT chain_hash FROM event_hashes WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
+            "insert_hash": "INSERT INTO event_hashes (seq, run_id, chain_hash) VALUES (?, ?, ?)",
             "range": f"SELECT {columns} FROM events WHERE stream_id = ? AND stream_version > ? "
                      "AND stream_version <= ? ORDER BY stream_version",
         }
@@ -150,12 +164,17 @@ class SqlEventStore:
         self._sql_state = sql["state"]
         self._sql_state_and_slot = sql["state_and_slot"]
         self._sql_find_id = sql["find_id"]
+        self._sql_chain_head = sql["chain_head"]
+        self._sql_insert_hash = sql["insert_hash"]
         self._sql_range = sql["range"]
 
     def _after_fork(self) -> None:
         """In a forked child, drop (never use or close) the parent's connections."""
         if self._pid != os.getpid():
             self._writer = None
+            # Leases belong to the parent process (and its heartbeat thread did not fork).
+            self._held, self._lost, self._heartbeat = set(), set(), None
+            self._holder = leases.new_holder()
             self._engine.dispose(close=False)
             self._pid = os.getpid()
 
@@ -164,8 +183,15 @@ class SqlEventStore:
         return self._engine.connect()
 
     def _begin(self) -> Any:
+        """A write transaction: on SQLite it takes the write lock up front (``BEGIN IMMEDIATE``).
+
+        A deferred transaction that reads and then writes (``finish_run`` resolves the id
+        first) cannot wait for the lock at its first write; it fails at once with
+        "database is locked", whatever the busy timeout. Every write path goes through here
+        or through ``_write``.
+        """
         self._after_fork()
-        return self._engine.begin()
+        return self._engine.execution_options(**{engine_settings.SQLITE_BEGIN: "IMMEDIATE"}).begin()
 
     @property
     def engine(self) -> sa.Engine:
@@ -239,6 +265,9 @@ class SqlEventStore:
                run_id: str) -> list[RecordedEvent]:
         _check_key("stream_id", stream_id)
         _check_key("run_id", run_id)
+        if run_id in self._lost:
+            raise LeaseHeldError(f"this process lost the writer lease of run {run_id} (it stopped heartbeating "
+                                 "long enough for another process to take over); nothing more is written")
         encoded = [(new, encode_payload(new.event)) for new in events]
         if self.durable:
             return self._append_grouped(_GroupedAppend(stream_id, expected_version, encoded, run_id))
@@ -354,6 +383,12 @@ class SqlEventStore:
             cur.execute(self._sql_insert, rows[0])
         else:
             cur.executemany(self._sql_insert, rows)
+        # --- integrity hook (adapters.sql.integrity): extend the run's hash chain in this
+        # same transaction, over the exact rows just inserted.
+        cur.execute(self._sql_chain_head, (run_id,))
+        head = cur.fetchone()
+        cur.executemany(self._sql_insert_hash, integrity.chain(integrity.GENESIS if head is None else head[0], rows))
+        # --- end of integrity hook
         return out
 
     def _refuse_reused_id(self, cur: Any, new: NewEvent) -> None:
@@ -461,17 +496,124 @@ class SqlEventStore:
             "ended_at": None if run.ended_at is None else self._ts_db(run.ended_at.astimezone(UTC)),
             "status": run.status, "label": run.label,
         }
+        values |= self._sealed(values, integrity.GENESIS, 0)
         try:
             with self._begin() as conn:
                 conn.execute(rn.insert(), values)
+                if run.status == "running":
+                    leases.acquire(conn, run.run_id, self._holder, _now_ms(), self._lease_ttl_ms)
         except sa.exc.IntegrityError:
             raise ValueError(f"run {run.run_id} already exists") from None
+        if run.status == "running":
+            self._hold(run.run_id)
+
+    def _sealed(self, values: dict[str, Any], head: str, count: int) -> dict[str, Any]:
+        return {"chain_head": head, "chain_events": count, "row_hash": integrity.run_row_hash(values, head, count)}
+
+    def _reseal(self, conn: sa.Connection, run_id: str, **changes: Any) -> None:
+        """Update a runs row (status, end time) and re-hash it at the run's current chain head."""
+        row = conn.execute(sa.select(*[rn.c[name] for name in integrity.RUN_FIELDS])
+                           .where(rn.c.run_id == run_id)).mappings().one()
+        values = dict(row) | changes
+        head, count = integrity.chain_head(conn, run_id)
+        conn.execute(rn.update().where(rn.c.run_id == run_id).values(**changes, **self._sealed(values, head, count)))
 
     def finish_run(self, run_id: str, status: str, ended_at: datetime) -> None:
         with self._begin() as conn:
             run = self._resolve(conn, run_id)
-            conn.execute(rn.update().where(rn.c.run_id == run.run_id)
-                         .values(status=status, ended_at=self._ts_db(ended_at.astimezone(UTC))))
+            self._reseal(conn, run.run_id, status=status, ended_at=self._ts_db(ended_at.astimezone(UTC)))
+            leases.release(conn, run.run_id, self._holder)
+        self._unhold(run.run_id)
+
+    def claim_run(self, run_id: str) -> RunInfo:
+        """Take the writer lease of an existing run (``--resume``) and mark it running again.
+
+        Refused with ``LeaseHeldError`` naming the holder while another process's lease is live.
+        """
+        with self._begin() as conn:
+            run = self._resolve(conn, run_id)
+            leases.acquire(conn, run.run_id, self._holder, _now_ms(), self._lease_ttl_ms)
+            if run.status != "running":
+                self._reseal(conn, run.run_id, status="running", ended_at=None)
+        self._hold(run.run_id)
+        return self.get_run(run.run_id)
+
+    def seal_crashed_runs(self) -> list[str]:
+        """Mark ``crashed`` every run still ``running`` whose writer is gone; returns their ids."""
+        now = _now_ms()
+        with self._connect() as conn:
+            if not leases.crashed_run_ids(conn, now):
+                return []
+        with self._begin() as conn:
+            leases.lock_leases(conn)
+            sealed = leases.crashed_run_ids(conn, now)
+            for run_id in sealed:
+                last = conn.execute(sa.select(sa.func.max(ev.c.recorded_at)).where(ev.c.run_id == run_id)).scalar()
+                self._reseal(conn, run_id, status="crashed", ended_at=last if last is not None else
+                             self._ts_db(self._now().astimezone(UTC)))
+                conn.execute(sa.text("DELETE FROM run_leases WHERE run_id = :run_id"), {"run_id": run_id})
+        return sealed
+
+    def verify(self, run_id: str | None = None) -> IntegrityReport:
+        """Recompute the hash chain of one run (id or unique prefix) or, with None, of the whole store."""
+        with self._connect() as conn:
+            if run_id is None:
+                return integrity.verify_all(conn)
+            try:
+                resolved = self._resolve(conn, run_id).run_id
+            except RunNotFoundError:
+                if conn.execute(sa.text("SELECT 1 FROM events WHERE run_id = :r LIMIT 1"), {"r": run_id}).first():
+                    resolved = run_id  # events without their runs row: verify says so
+                else:
+                    raise
+            return integrity.verify_run(conn, resolved)
+
+    # ------------------------------------------------------------------ leases
+
+    def _hold(self, run_id: str) -> None:
+        with self._leases_lock:
+            self._held.add(run_id)
+            self._lost.discard(run_id)
+            if self._heartbeat is None or not self._heartbeat.is_alive():
+                self._heartbeat_stop.clear()
+                self._heartbeat = threading.Thread(target=self._beat, name="sensequant-lease-heartbeat",
+                                                   daemon=True)
+                self._heartbeat.start()
+
+    def _unhold(self, run_id: str) -> None:
+        with self._leases_lock:
+            self._held.discard(run_id)
+
+    def _beat(self) -> None:
+        interval = self._lease_ttl_ms / 3000
+        while not self._heartbeat_stop.wait(interval):
+            self._beat_once()
+
+    def _beat_once(self) -> None:
+        """Renew every held lease; one taken over meanwhile is lost (appends to it are refused)."""
+        with self._leases_lock:
+            held = sorted(self._held)
+        for run_id in held:
+            try:
+                with self._begin() as conn:
+                    if not leases.renew(conn, run_id, self._holder, _now_ms(), self._lease_ttl_ms):
+                        self._lost.add(run_id)
+                        self._unhold(run_id)
+            except Exception:  # noqa: BLE001 - a missed beat is retried; expiry is the safety net
+                continue
+
+    def _release_all(self) -> None:
+        self._heartbeat_stop.set()
+        with self._leases_lock:
+            held, self._held = sorted(self._held), set()
+        if not held or self._pid != os.getpid():
+            return
+        try:
+            with self._begin() as conn:
+                for run_id in held:
+                    leases.release(conn, run_id, self._holder)
+        except Exception:  # noqa: BLE001 - closing must not fail; the leases then expire
+            pass
 
     def get_run(self, run_id: str) -> RunInfo:
         with self._connect() as conn:
@@ -513,11 +655,16 @@ class SqlEventStore:
             return [self._run(row) for row in conn.execute(query).all()]
 
     def close(self) -> None:
+        self._release_all()
         with self._write_lock:
             writer, self._writer = self._writer, None
             if writer is not None:
                 writer.close()
         self._engine.dispose()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def _iso_utc(value: datetime) -> str:

@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
+import attrs
+
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -23,7 +25,7 @@ from alembic.util.exc import CommandError
 
 import migrations
 from adapters.sql.engine import SQLITE_BEGIN, create_engine, safe_url
-from core.errors import ConfigError, SchemaOutOfDateError, StoreUnavailableError
+from core.errors import ConfigError, DestructiveActionRefusedError, SchemaOutOfDateError, StoreUnavailableError
 
 # Arbitrary constant: the PostgreSQL advisory lock key serialising migrations.
 _PG_MIGRATION_LOCK = 7_361_552_001
@@ -122,8 +124,63 @@ def upgrade(url: str, revision: str = "head") -> None:
     _with_engine(url, lambda engine: _locked_migration(engine, "upgrade", revision))
 
 
-def downgrade(url: str, revision: str) -> None:
-    """Migrate the database at ``url`` down to ``revision`` (``base`` drops everything)."""
+@attrs.frozen
+class DowngradePlan:
+    """What ``downgrade(url, revision)`` would undo, and the data it would delete."""
+
+    current: str | None
+    target: str | None
+    undone: tuple[str, ...]
+    destructive: tuple[str, ...]  # the undone revisions whose downgrade drops stored data
+    events: int
+    runs: int
+
+    @property
+    def deletes_data(self) -> bool:
+        return bool(self.destructive)
+
+
+def plan_downgrade(url: str, revision: str) -> DowngradePlan:
+    """Resolve ``revision`` (an id, ``-N`` or ``base``) against the database's current one.
+
+    A revision module declares ``destroys_data = True`` when its downgrade drops tables
+    holding events or runs; such a plan must be confirmed and backed up by the caller.
+    """
+
+    def plan(engine: sa.Engine) -> DowngradePlan:
+        with engine.connect() as conn:
+            current = _current(conn)
+            tables = set(sa.inspect(conn).get_table_names())
+            events = conn.exec_driver_sql("SELECT count(*) FROM events").scalar_one() if "events" in tables else 0
+            runs = conn.exec_driver_sql("SELECT count(*) FROM runs").scalar_one() if "runs" in tables else 0
+        if current is None:
+            raise ConfigError(f"the event store at {safe_url(url)} has no schema; there is nothing to "
+                              f"downgrade to {revision!r}")
+        script = ScriptDirectory.from_config(_config())
+        try:
+            undone = [s for s in script.iterate_revisions(current, revision) if s.revision != revision]
+        except CommandError as exc:
+            raise ConfigError(f"cannot downgrade to {revision!r}: {exc}") from None
+        target = undone[-1].down_revision if undone else current
+        destructive = tuple(s.revision for s in undone if getattr(s.module, "destroys_data", False))
+        return DowngradePlan(current=current, target=target if isinstance(target, str) else None,
+                             undone=tuple(s.revision for s in undone), destructive=destructive,
+                             events=int(events), runs=int(runs))
+
+    return _with_engine(url, plan)
+
+
+def downgrade(url: str, revision: str, *, allow_data_loss: bool = False) -> None:
+    """Migrate the database at ``url`` down to ``revision``.
+
+    A downgrade that drops stored events or runs (``base``) raises
+    ``DestructiveActionRefusedError`` unless ``allow_data_loss`` (the caller backs up first).
+    """
+    plan = plan_downgrade(url, revision)
+    if plan.deletes_data and not allow_data_loss:
+        raise DestructiveActionRefusedError(
+            f"downgrading {safe_url(url)} to {revision} drops the events and runs tables "
+            f"({plan.events:,} events, {plan.runs:,} runs); refused without confirmation")
     _with_engine(url, lambda engine: _locked_migration(engine, "downgrade", revision))
 
 

@@ -46,4 +46,25 @@ runs = sa.Table(
     sa.Column("ended_at", _timestamp(), nullable=True),
     sa.Column("status", sa.Text(), nullable=False),
     sa.Column("label", sa.Text(), nullable=False),
+    # Tamper evidence (revision 0005_integrity, adapters.sql.integrity).
+    sa.Column("chain_head", sa.Text(), nullable=True),
+    sa.Column("chain_events", sa.Integer(), nullable=True),
+    sa.Column("row_hash", sa.Text(), nullable=True),
+)
+
+event_hashes = sa.Table(
+    "event_hashes", metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=False),
+    sa.Column("run_id", sa.Text(), nullable=False),
+    sa.Column("chain_hash", sa.Text(), nullable=False),
+)
+
+run_leases = sa.Table(
+    "run_leases", metadata,
+    sa.Column("run_id", sa.Text(), primary_key=True),
+    sa.Column("holder", sa.Text(), nullable=False),
+    sa.Column("acquired_at_ms", sa.BigInteger(), nullable=False),
+    sa.Column("heartbeat_at_ms", sa.BigInteger(), nullable=False),
+    sa.Column("expires_at_ms", sa.BigInteger(), nullable=False),
 )

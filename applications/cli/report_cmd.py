@@ -19,7 +19,7 @@ from applications.analytics.metrics import DIRECTIONS, DegradationThresholds
 from applications.analytics.projections import RunData, latest_run_id, load_run
 from applications.cli.output import console, err_console, print_json
 from applications.cli.runs_cmd import runs
-from applications.wiring.store import open_store, runs_dir
+from applications.wiring.store import open_store, require_intact, runs_dir
 
 T = TypeVar("T")
 STRATEGY_CHOICE = click.Choice(["intraday", "swing", "both"])
@@ -42,6 +42,7 @@ def _load(db_url: str | None, run_id: str | None) -> RunData:
     store = open_store(db_url)
     try:
         target = run_id if run_id and run_id != "latest" else latest_run_id(store)
+        require_intact(store, store.get_run(target).run_id)
         return load_run(store, target)
     finally:
         store.close()

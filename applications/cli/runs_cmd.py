@@ -5,8 +5,10 @@ from __future__ import annotations
 import attrs
 import click
 
-from applications.cli.output import print_json, print_table
-from applications.wiring.store import open_store
+from rich.markup import escape
+
+from applications.cli.output import err_console, print_json, print_table
+from applications.wiring.store import open_store, require_intact
 
 
 @click.group("runs")
@@ -45,14 +47,17 @@ def show_run(obj: dict, run_id: str, as_json: bool) -> None:
 
     store = open_store(obj.get("db_url"))
     try:
+        require_intact(store, store.get_run(run_id).run_id)
         summary = summarize_run(store, run_id)
     finally:
         store.close()
     if as_json:
         print_json({"run": attrs.asdict(summary.run), "status": summary.status,
                     "bars_processed": summary.bars_processed, "events": summary.events,
-                    "books": [attrs.asdict(b) for b in summary.books]})
+                    "books": [attrs.asdict(b) for b in summary.books], "missing": list(summary.missing)})
         return
+    for line in summary.missing:
+        err_console.print(f"[bold yellow]warning:[/] {escape(line)}")
     run = summary.run
     header, rows = summary_rows(summary)
     print_table(f"Run {run.run_id} ({run.mode}, {summary.status})", header, rows)

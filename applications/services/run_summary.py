@@ -63,6 +63,8 @@ class RunSummary:
     status: str
     bars_processed: int
     events: int
+    # What a crashed or partial run lacks (no run.completed, books without any session).
+    missing: tuple[str, ...] = ()
 
 
 def daily_stats(equity: Iterable[int], initial: int) -> dict[str, float]:
@@ -125,7 +127,9 @@ class SummaryFold:
         elif isinstance(ev, RunStarted):
             for name, cash in ev.config.get("initial_cash_paise_by_book", {}).items():
                 self._initial[name] = int(cash)
+            meta["strategies"] = ",".join(ev.strategies)
         elif isinstance(ev, RunCompleted):
+            meta["completed"] = 1
             meta["status"] = ev.status
             meta["bars_processed"] = ev.bars_processed
 
@@ -155,8 +159,10 @@ class SummaryFold:
         return books
 
     def summary(self, run: RunInfo) -> "RunSummary":
-        return RunSummary(run=run, books=self.books(), status=str(self.meta["status"]),
-                          bars_processed=int(self.meta["bars_processed"]), events=int(self.meta["events"]))
+        books = self.books()
+        return RunSummary(run=run, books=books, status=str(self.meta["status"]),
+                          bars_processed=int(self.meta["bars_processed"]), events=int(self.meta["events"]),
+                          missing=_missing(run, books, self.meta))
 
 
 def summarize_books(events: Iterable[RecordedEvent]) -> tuple[list[BookSummary], dict[str, int | str]]:
@@ -182,6 +188,24 @@ def summarize_run(store: EventStore, run_id: str, page_size: int = 10_000) -> Ru
     fold = SummaryFold()
     fold.add_all(events())
     return fold.summary(run)
+
+
+def _missing(run: RunInfo, books: list[BookSummary], meta: dict[str, int | str]) -> tuple[str, ...]:
+    """Say plainly what a run that did not finish lacks, so a partial summary is not read as whole."""
+    out = []
+    if not meta.get("completed"):
+        out.append(f"no run.completed event: the run is {run.status} and did not finish; the figures cover only "
+                   "what was recorded before it stopped" + (f" (resume it with `sensequant {run.mode} --resume "
+                                                             f"{run.run_id}`)" if run.mode in ("paper", "live")
+                                                            else ""))
+    elif run.status == "crashed":
+        out.append("the runs row says crashed: its writer stopped without finishing the run")
+    planned = [name for name in str(meta.get("strategies", "")).split(",") if name]
+    present = {b.strategy for b in books}
+    for name in planned:
+        if name not in present:
+            out.append(f"book {name!r} was planned but has no recorded session")
+    return tuple(out)
 
 
 def summary_rows(summary: RunSummary) -> tuple[list[str], list[list[str]]]:

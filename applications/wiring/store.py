@@ -64,3 +64,16 @@ def open_store(url: str | None = None, *, durable: bool = False) -> EventStore:
         return InMemoryEventStore()
     from adapters.sql import open_sql_store
     return open_sql_store(url, durable=durable)
+
+
+def require_intact(store: EventStore, run_id: str) -> None:
+    """Refuse to read a run whose hash chain or runs row does not verify (events were edited).
+
+    ``IntegrityViolationError`` names the first bad seq and the command that lists every break.
+    """
+    from core.errors import IntegrityViolationError
+    report = store.verify(run_id)
+    if not report.ok:
+        raise IntegrityViolationError(
+            f"run {run_id} failed verification: {report.first_break()}; its figures cannot be trusted. "
+            f"`sensequant events verify {run_id}` lists every break")

@@ -113,7 +113,10 @@ class RunStatus:
     COMPLETED = "completed"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
-    ALL = (RUNNING, COMPLETED, FAILED, INTERRUPTED)
+    # Its writer stopped heartbeating without finishing the run (kill -9, power loss, a
+    # crash): sealed so by the next process that opens the store. It may be resumed.
+    CRASHED = "crashed"
+    ALL = (RUNNING, COMPLETED, FAILED, INTERRUPTED, CRASHED)
 
 
 @attrs.frozen(kw_only=True)

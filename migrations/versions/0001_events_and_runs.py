@@ -21,6 +21,9 @@ revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+# Its downgrade drops the events and runs tables: `sensequant db downgrade` refuses it
+# without confirmation and backs the database up first.
+destroys_data = True
 
 
 def _timestamp() -> sa.types.TypeEngine:

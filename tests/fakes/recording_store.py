@@ -38,6 +38,15 @@ class RecordingEventStore:
     def finish_run(self, run_id: str, status: str, ended_at: datetime) -> None:
         self.inner.finish_run(run_id, status, ended_at)
 
+    def claim_run(self, run_id: str) -> RunInfo:
+        return self.inner.claim_run(run_id)
+
+    def seal_crashed_runs(self) -> list[str]:
+        return self.inner.seal_crashed_runs()
+
+    def verify(self, run_id: str | None = None):
+        return self.inner.verify(run_id)
+
     def get_run(self, run_id: str) -> RunInfo:
         return self.inner.get_run(run_id)
 

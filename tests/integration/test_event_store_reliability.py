@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.sql import current_revision, downgrade, head_revision, open_sql_store, upgrade
-from core.errors import ConcurrencyError, SchemaOutOfDateError, StoreUnavailableError
+from core.errors import DestructiveActionRefusedError, ConcurrencyError, SchemaOutOfDateError, StoreUnavailableError
 from core.events import AlertRaised, NewEvent, PredictionTraced
 
 pytestmark = pytest.mark.slow
@@ -258,7 +258,10 @@ def test_upgrade_downgrade_upgrade(url):
     store = open_sql_store(url)
     assert [r.event.message for r in store.read_stream("s")] == ["m:0", "m:1"]
     store.close()
-    downgrade(url, "base")
+    with pytest.raises(DestructiveActionRefusedError, match="2 events"):
+        downgrade(url, "base")
+    assert current_revision(url) == head_revision()
+    downgrade(url, "base", allow_data_loss=True)
     assert current_revision(url) is None
     with pytest.raises(SchemaOutOfDateError, match="no SenseQuant schema version"):
         open_sql_store(url)

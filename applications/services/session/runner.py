@@ -14,7 +14,7 @@ from applications.wiring.store import code_version
 from core.engine.engine import EngineSettings, TradingEngine
 from core.engine.recorder import EventRecorder
 from core.engine.state import EngineState
-from core.errors import ResumeError
+from core.errors import IntegrityViolationError, ResumeError
 from core.events.base import RunInfo, RunStatus
 from core.events.catalog import (
     PredictionTraced,
@@ -71,6 +71,13 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         for rec in store.read_stream(run_stream_id):
             if isinstance(rec.event, RunCompleted) and rec.event.status == RunStatus.COMPLETED:
                 raise ResumeError(f"run {run_id} already completed; start a new session instead of --resume")
+        # Resume only a log that is what was written (hash chain), then become its one writer:
+        # a second --resume (or live) while the first process still heartbeats is refused.
+        report = store.verify(run_id)
+        if not report.ok:
+            raise IntegrityViolationError(f"refusing to resume: {report.first_break()}; "
+                                          f"`sensequant events verify {run_id}` shows every break")
+        info = store.claim_run(run_id)
         run_recorder = EventRecorder(store, stream_id=run_stream_id, run_id=run_id, namespace=namespace,
                                      batch_size=1)
     else:
