@@ -116,9 +116,11 @@ class AlertAcknowledged(Event):
 @event_type("monitor.alert_delivered", 1)
 @attrs.frozen(kw_only=True)
 class AlertDelivered(Event):
-    """An alert reached its channels (``channels``: the routing tags it went to, never URLs)."""
+    """An alert's ``kind`` notice (``raised`` or ``cleared``) reached its channels (``channels``: route
+    labels, never URLs)."""
 
     alert_id: str
+    kind: str
     channels: list[str]
     attempts: int
 
@@ -126,9 +128,10 @@ class AlertDelivered(Event):
 @event_type("monitor.alert_delivery_failed", 1)
 @attrs.frozen(kw_only=True)
 class AlertDeliveryFailed(Event):
-    """Every retry to deliver an alert failed; the reason has secrets scrubbed."""
+    """Every retry to deliver an alert's ``kind`` notice failed; the reason has secrets scrubbed."""
 
     alert_id: str
+    kind: str
     channels: list[str]
     attempts: int
     reason: str

@@ -123,7 +123,8 @@ class CircuitBreakerRule(_Passive):
 @attrs.define
 class DailyLossRule(_Passive):
     """Early warning: a book's loss on the day reached ``share`` of its daily-loss cap while the
-    breaker has not tripped yet (WARNING); clears when the loss falls back under the share."""
+    breaker has not tripped yet (WARNING); clears when the loss falls back under the share, or
+    when the breaker trips (``circuit_breaker_triggered`` takes over)."""
 
     share: float = 0.8
     name: str = "daily_loss_high"
@@ -137,7 +138,10 @@ class DailyLossRule(_Passive):
             limit = int(state.get("loss_limit_paise") or 0)
             loss = -int(state.get("day_pnl_paise") or 0)
             key = f"{self.name}:{event.run_id}:{book}"
-            if limit <= 0 or state.get("breaker_tripped"):
+            if limit <= 0:
+                continue
+            if state.get("breaker_tripped"):
+                out.append(Clear(key=key, reason="the circuit breaker tripped (its own alert takes over)"))
                 continue
             if loss >= self.share * limit:
                 out.append(Raise(key=key, severity=WARNING, subject_run_id=event.run_id,
