@@ -31,6 +31,7 @@ from applications.services.books import BacktestConfig, BookPlan, plan_books
 from applications.wiring.adapters import live_sentiment
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
 from applications.services.session.runner import run_session
+from applications.services.session.watch import HealthInbox, WatchSettings
 from applications.wiring.store import runs_dir
 from core.errors import ConfigError
 from core.events.catalog import PredictionTraced
@@ -58,6 +59,8 @@ class LiveOptions:
     square_off_polls: int = 10
     square_off_poll_seconds: float = 1.0
     tick_poll_seconds: float = 0.5
+    # Live: no bar for three minutes during the session is a stale feed (reduce-only).
+    watch: WatchSettings = attrs.Factory(lambda: WatchSettings(feed_stale_seconds=180.0))
 
 
 def check_live_allowed(confirm_live: bool, *, environ: dict[str, str] | None = None,
@@ -91,12 +94,14 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     end_h, end_m = (int(x) for x in options.session_end_ist.split(":"))
     session_end = datetime.combine(today, time(end_h, end_m), tzinfo=IST)
     book_cfg = config.intraday if config.strategy == "intraday" else config.swing
+    health = HealthInbox()
     data = open_breeze_data(credentials, clock, list(book_cfg.symbols), sdk_factory=sdk_factory,
-                            session_end=session_end, tick_poll_seconds=options.tick_poll_seconds)
+                            session_end=session_end, tick_poll_seconds=options.tick_poll_seconds,
+                            on_health=health.report)
     session, symbol_map, history, source = data.session, data.symbol_map, data.history, data.bars
     warm = attrs.evolve(config, start=(today - timedelta(days=options.warmup_days)).isoformat(), end=None)
     plans = plan_books(warm, history)
-    provider = live_sentiment(config, clock, environ) if sentiment == "default" else sentiment
+    provider = live_sentiment(config, clock, environ, on_health=health.report) if sentiment == "default" else sentiment
     run_id = resume or run_id or uuid.uuid4().hex
     records_dir = orders_dir or (runs_dir() / "breeze_orders")
     records_dir.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,7 @@ from applications.wiring.adapters import (
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
 from applications.services.session.bars import iter_merge, paper_square_off_fills
 from applications.services.session.runner import run_session
+from applications.services.session.watch import HealthInbox, WatchSettings
 from core.errors import ConfigError
 from core.events.catalog import PredictionTraced
 from core.model import Bar
@@ -70,6 +71,8 @@ class PaperOptions:
     square_off_on_stop: bool = True
     telemetry: TelemetryConfig = attrs.Factory(lambda: TelemetryConfig(enabled=False, sample_rate=0.1))
     measure_latency: bool = False
+    # Replays are legitimately quiet overnight: no staleness check unless asked for.
+    watch: WatchSettings = attrs.Factory(WatchSettings)
 
 
 def _paper_broker(plan: BookPlan):
@@ -85,8 +88,11 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
               sentiment: SentimentProvider | None | str = "default", predictor: Predictor | None = None,
               options: PaperOptions = PaperOptions(), run_id: str | None = None, resume: str | None = None,
               shutdown: StopSignal | None = None, trace_sink: Callable[[PredictionTraced], None] | None = None,
-              log: Callable[[str], None] = lambda _m: None, label: str = "") -> SessionResult:
-    """Run (or, with ``resume=RUN_ID``, continue) a paper session. No broker can be passed in."""
+              log: Callable[[str], None] = lambda _m: None, label: str = "",
+              health: HealthInbox | None = None) -> SessionResult:
+    """Run (or, with ``resume=RUN_ID``, continue) a paper session. No broker can be passed in.
+
+    ``health``: where the feed and sentiment adapters built by the caller report their health."""
     from adapters.memory import InMemoryFeed
     from adapters.simulated import ReplayBarSource
     from adapters.system import WallClock
@@ -118,7 +124,7 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
                                  event_batch_size=config.event_batch_size,
                                  measure_latency=options.measure_latency),
         square_off_fills=paper_square_off_fills, data_fingerprint=data_fingerprint(all_series),
-        describe=describe, trace_sink=trace_sink, log=log, label=label)
+        describe=describe, trace_sink=trace_sink, log=log, label=label, watch=options.watch, health=health)
 
 
 def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_days: int = 10,
@@ -138,12 +144,13 @@ def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_
     symbols = sorted({s for name in config.books()
                       for s in (config.intraday if name == "intraday" else config.swing
                                 if name == "swing" else config.reference).symbols})
+    health = kwargs.pop("health", None) or HealthInbox()
     data = open_breeze_data(credentials, clock, symbols, sdk_factory=sdk_factory,
-                            tick_poll_seconds=tick_poll_seconds)
+                            tick_poll_seconds=tick_poll_seconds, on_health=health.report)
     warm = attrs.evolve(config, start=(today - timedelta(days=warmup_days)).isoformat(), end=None)
     if kwargs.get("sentiment", "default") == "default":
-        kwargs["sentiment"] = live_sentiment(config, clock, environ)
-    return run_paper(warm, store=store, feed=data.history, source=data.bars, clock=clock, **kwargs)
+        kwargs["sentiment"] = live_sentiment(config, clock, environ, on_health=health.report)
+    return run_paper(warm, store=store, feed=data.history, source=data.bars, clock=clock, health=health, **kwargs)
 
 
 __all__ = ["MODE", "PaperOptions", "run_paper", "run_paper_on_live_data"]

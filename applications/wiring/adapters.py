@@ -37,7 +37,8 @@ def default_sentiment(config: BacktestConfig) -> SentimentProvider | None:
     return HeadlinesSentimentProvider(news, lookback=timedelta(days=config.sentiment.lookback_days))
 
 
-def live_sentiment(config: BacktestConfig, clock: Any, environ: Any = None) -> SentimentProvider | None:
+def live_sentiment(config: BacktestConfig, clock: Any, environ: Any = None,
+                   on_health: Any = None) -> SentimentProvider | None:
     """Live sentiment: the registry over every configured source (headlines folder, NewsAPI with
     ``SENTIMENT_NEWSAPI_API_KEY``, X with ``SENTIMENT_TWITTER_BEARER_TOKEN``), with circuit breakers,
     rate limits, a TTL cache and a neutral last resort; None when sentiment is disabled."""
@@ -54,7 +55,7 @@ def live_sentiment(config: BacktestConfig, clock: Any, environ: Any = None) -> S
     return build_sentiment_registry(clock, news_dir=news if news.is_dir() else None,
                                     newsapi_key=env.get("SENTIMENT_NEWSAPI_API_KEY") or None,
                                     twitter_bearer_token=env.get("SENTIMENT_TWITTER_BEARER_TOKEN") or None,
-                                    lookback=timedelta(days=config.sentiment.lookback_days))
+                                    lookback=timedelta(days=config.sentiment.lookback_days), on_health=on_health)
 
 
 def default_broker_factory(plan: BookPlan):

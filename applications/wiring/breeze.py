@@ -41,13 +41,16 @@ def load_credentials(environ: dict[str, str] | None = None, dotenv_path: Path | 
 
 def open_breeze_data(credentials: BreezeCredentials, clock: WaitableClock, symbols: list[str], *,
                      sdk_factory: Any = None, session_end: datetime | None = None,
-                     tick_poll_seconds: float = 0.5) -> BreezeData:
-    """Log in, then build the history feed and the websocket bar source (bars close on the clock's IST day)."""
+                     tick_poll_seconds: float = 0.5, on_health: Any = None) -> BreezeData:
+    """Log in, then build the history feed and the websocket bar source (bars close on the clock's IST day).
+
+    ``on_health`` receives the session's ``FeedHealthChanged`` (login, expired token, websocket)."""
     from adapters.system import IST
 
     # Rate-limit waits and retry back-off go through the clock port (instant under a test clock).
     limiter = TokenBucket(100, 60.0, monotonic=lambda: clock.now().timestamp(), sleep=clock.sleep)
-    session = BreezeSession(credentials, sdk_factory=sdk_factory, rate_limiter=limiter, sleep=clock.sleep).connect()
+    session = BreezeSession(credentials, sdk_factory=sdk_factory, rate_limiter=limiter, sleep=clock.sleep,
+                           on_health=on_health).connect()
     symbol_map = BreezeSymbolMap(lookup=lambda symbol: session.call("get_names", exchange_code="NSE",
                                                                     stock_code=symbol))
     history = BreezeHistoricalFeed(session, symbol_map, clock, universe=symbols)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 
@@ -19,10 +19,12 @@ def _key(bar_ns: int, symbol: str, order: dict[str, int]) -> tuple[int, int]:
 _DONE = object()
 
 
-def _interruptible(bars: Iterator[Bar], shutdown: StopSignal, poll_seconds: float) -> Iterator[Bar]:
+def _interruptible(bars: Iterator[Bar], shutdown: StopSignal, poll_seconds: float,
+                   on_idle: Callable[[], None] | None = None) -> Iterator[Bar]:
     """Yield ``bars`` (produced on a daemon thread) but return as soon as a stop is requested.
 
-    Exceptions of the producer are re-raised here, in the trading thread.
+    Exceptions of the producer are re-raised here, in the trading thread; ``on_idle`` runs
+    there every ``poll_seconds`` while no bar arrives (heartbeats of a quiet session).
     """
     import queue
     import threading
@@ -60,6 +62,8 @@ def _interruptible(bars: Iterator[Bar], shutdown: StopSignal, poll_seconds: floa
             except queue.Empty:
                 if shutdown.requested:
                     return
+                if on_idle is not None:
+                    on_idle()
                 continue
             if item is _DONE:
                 return

@@ -36,6 +36,7 @@ from applications.services.session.settings import SessionResult, SessionSetting
 from applications.services.session.book import _Book, _TimedStore, _finish_book, _stop_book, _symbols
 from applications.services.session.bars import _interruptible, _key
 from applications.services.session.recovery import _restore
+from applications.services.session.watch import HealthInbox, SessionWatch, WatchSettings
 
 BrokerFactory = Callable[[BookPlan], Broker]
 
@@ -48,12 +49,14 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                 shutdown: StopSignal | None = None, settings: SessionSettings = SessionSettings(),
                 square_off_fills: SquareOffFills | None = None, data_fingerprint: str = "",
                 describe: dict[str, Any] | None = None, trace_sink: Callable[[PredictionTraced], None] | None = None,
-                log: Callable[[str], None] = lambda _m: None, label: str = "") -> SessionResult:
+                log: Callable[[str], None] = lambda _m: None, label: str = "",
+                watch: WatchSettings = WatchSettings(), health: HealthInbox | None = None) -> SessionResult:
     """Run (or resume) a paper/live session; see the module docstring.
 
     ``stream(resume_from)`` yields closed bars in merge order (time, then the plan's
     symbol order), starting at ``resume_from`` (bar start, inclusive) or at the
     beginning when None. ``warmup_feed`` (optional) supplies the bars before that.
+    ``watch``/``health``: heartbeats, latency rollups and feed health (``session.watch``).
     """
     shutdown = shutdown or _NeverStop()
     timed = _TimedStore(store) if settings.measure_latency else None
@@ -151,6 +154,8 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                 for bar in warmup_feed.history(symbol, fb.interval, warmup_start, resume_from):
                     fb.append(bar)
 
+    watcher = SessionWatch(EventRecorder(store, stream_id=f"{run_id}:health", run_id=run_id, namespace=namespace,
+                                         batch_size=1), all_books, mode=mode, settings=watch, inbox=health)
     reconciliation: dict[str, dict[str, Any]] = {}
     latencies: list[float] = []
     commits: list[float] = []
@@ -159,7 +164,8 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
     try:
         bars_in = stream(resume_from)
         if settings.interruptible_stream:
-            bars_in = _interruptible(bars_in, shutdown, settings.stop_poll_seconds)
+            bars_in = _interruptible(bars_in, shutdown, settings.stop_poll_seconds, on_idle=watcher.idle)
+        watcher.heartbeat()
         for bar in bars_in:
             if shutdown.requested:
                 stopped = True
@@ -182,11 +188,13 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
             i = fb.append(bar)
             b.engine.step(fb, i)
             bars += 1
+            watcher.bar_done(bar.start, _time.perf_counter() - t0)
             if timed is not None:
                 latencies.append(_time.perf_counter() - t0)
                 commits.append(timed.take())
         if shutdown.requested:
             stopped = True
+        watcher.close()
         for b in all_books:
             if b.pending_restore:
                 reconciliation[b.plan.name] = _restore(b, run_recorder, log, settings)

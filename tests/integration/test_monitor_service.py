@@ -1,0 +1,112 @@
+"""The monitor over a real store (SQLite and PostgreSQL): alerts raised once and delivered once,
+acknowledgements, and a restart that neither re-delivers nor misses anything."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from applications.services.monitoring import (
+    ALERTS_STREAM,
+    AlertNotFoundError,
+    Monitor,
+    MonitorBusyError,
+    acknowledge,
+    read_alerts,
+)
+from applications.wiring.store import open_store
+from core.events.base import NewEvent
+from core.events.catalog import CircuitBreakerTripped
+from core.events.monitoring import AlertDelivered, SessionHeartbeat
+from ports.alerts import AlertMessage, DeliveryReport
+from tests.fakes.manual_clock import ManualClock
+
+T0 = datetime(2026, 12, 3, 4, 0, tzinfo=timezone.utc)
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.sent: list[AlertMessage] = []
+
+    def send(self, message: AlertMessage) -> DeliveryReport:
+        self.sent.append(message)
+        return DeliveryReport(delivered=True, channels=("test#1",), attempts=1)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    s = open_store(url)
+    yield s
+    s.close()
+
+
+def beat(store, run: str, n: int, at: datetime, day_pnl: int = 0, tripped: bool = False) -> None:
+    ev = SessionHeartbeat(mode="paper", sequence=n, bars_processed=n, last_bar_start=None, seconds_since_bar=None,
+                          feed_status="ok", reduce_only=False,
+                          books={"intraday": {"equity_paise": 1, "day_pnl_paise": day_pnl, "loss_limit_paise": 1000,
+                                              "breaker_tripped": tripped, "open_positions": 0}})
+    stream = f"{run}:health"
+    store.append(stream, store.stream_version(stream), [NewEvent(event=ev, occurred_at=at)], run_id=run)
+
+
+def test_raise_deliver_ack_and_restart_without_duplicates(store):
+    clock, sink = ManualClock(T0), RecordingSink()
+    monitor = Monitor(store, sink, now=clock.now)
+    beat(store, "S1", 1, clock.now(), day_pnl=-900)  # 90 % of the cap: daily_loss_high
+    monitor.poll()
+    assert [m.rule for m in sink.sent] == ["daily_loss_high"]
+    clock.advance(31)
+    monitor.poll()  # heartbeat lapsed
+    assert [m.rule for m in sink.sent] == ["daily_loss_high", "heartbeat_lapsed"]
+    lapsed = sink.sent[-1]
+    assert lapsed.alert_id in lapsed.body and lapsed.severity == "critical"
+    monitor.poll()
+    assert len(sink.sent) == 2  # raised once
+
+    row = acknowledge(store, lapsed.alert_id[:8], by="asha", note="restarting the box")
+    assert row.status == "acknowledged"
+    with pytest.raises(AlertNotFoundError):
+        acknowledge(store, "zzzz", by="asha", note="x")
+
+    # the monitor dies; meanwhile the session trips its breaker. A new monitor resumes.
+    store.append("S1:intraday", 0, [NewEvent(event=CircuitBreakerTripped(
+        session_date=date(2026, 12, 3), daily_pnl_paise=-1100, limit_paise=-1000, equity_paise=1),
+        occurred_at=clock.now())], run_id="S1")
+    clock.advance(10 * 60)  # past heartbeat_lapsed's 5-minute suppression: only the ack keeps it quiet
+    sink2 = RecordingSink()
+    restarted = Monitor(store, sink2, now=clock.now)
+    restarted.poll()
+    assert [m.rule for m in sink2.sent] == ["circuit_breaker_triggered"]
+    beat(store, "S1", 2, clock.now(), day_pnl=-1100, tripped=True)
+    restarted.poll()
+    assert sorted((m.kind, m.rule) for m in sink2.sent[1:]) == [("cleared", "daily_loss_high"),
+                                                                ("cleared", "heartbeat_lapsed")]
+    rows = {r.rule: r for r in read_alerts(store)}
+    assert rows["heartbeat_lapsed"].status == "cleared" and rows["heartbeat_lapsed"].acknowledged_by == "asha"
+    assert rows["circuit_breaker_triggered"].status == "open" and rows["circuit_breaker_triggered"].delivery == "delivered"
+    assert [r.rule for r in read_alerts(store, open_only=True)] == ["circuit_breaker_triggered"]
+
+
+def test_undelivered_notice_is_sent_on_restart_and_a_second_monitor_is_refused(store):
+    clock = ManualClock(T0)
+
+    class DownSink(RecordingSink):
+        def send(self, message):  # the process "dies" before recording the outcome
+            raise KeyboardInterrupt
+
+    beat(store, "S2", 1, clock.now(), day_pnl=-950)
+    with pytest.raises(KeyboardInterrupt):
+        Monitor(store, DownSink(), now=clock.now).poll()
+    sink = RecordingSink()
+    Monitor(store, sink, now=clock.now).poll()
+    assert [m.rule for m in sink.sent] == ["daily_loss_high"]
+    outcomes = [r.event for r in store.read_stream(ALERTS_STREAM) if isinstance(r.event, AlertDelivered)]
+    assert len(outcomes) == 1
+    first, second = Monitor(store, RecordingSink(), now=clock.now), Monitor(store, RecordingSink(), now=clock.now)
+    first.start(), second.start()
+    clock.advance(timedelta(seconds=31))
+    first.poll()
+    with pytest.raises(MonitorBusyError):
+        second.poll()
