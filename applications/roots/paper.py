@@ -116,7 +116,7 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
         sentiment=provider, predictor=predictor, shutdown=shutdown,
         settings=SessionSettings(square_off_on_stop=options.square_off_on_stop,
                                  event_batch_size=config.event_batch_size,
-                                 measure_latency=options.measure_latency),
+                                 measure_latency=options.measure_latency, warmup_is_replay=source is None),
         square_off_fills=paper_square_off_fills, data_fingerprint=data_fingerprint(all_series),
         describe=describe, trace_sink=trace_sink, log=log, label=label)
 

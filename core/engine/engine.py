@@ -244,6 +244,10 @@ class TradingEngine:
             book, i = self.last_step
             self.recorder.record(self.checkpoint_event(book, i), self._bar_end(book, i))
         self.recorder.flush()
+        return self.result()
+
+    def result(self) -> BookResult:
+        """The book's summary as of now, recording nothing."""
         return BookResult(
             strategy=self.strategy.name, bars_processed=self.bars_processed,
             final_equity_paise=self.portfolio.equity_paise(), cash_paise=self.portfolio.cash_paise,

@@ -92,6 +92,24 @@ def test_crash_anywhere_and_resume_gives_the_uninterrupted_event_stream(config, 
     assert all(r["ok"] for r in result.reconciliation.values())
 
 
+@pytest.mark.parametrize("crash_at", [1, 2, 5])
+def test_crash_before_the_first_checkpoint_resumes_from_the_first_bar(crash_at, feed):
+    # regression: the resume warmed the books up with every replay bar and traded none
+    options = PaperOptions(replay_speed=1e6)
+    reference = InMemoryEventStore()
+    expected = run_paper(INTRADAY, store=reference, feed=feed, sentiment=None, clock=CrashingClock(),
+                         options=options, run_id="E")
+    store = InMemoryEventStore()
+    with pytest.raises(SimulatedCrash):
+        run_paper(INTRADAY, store=store, feed=feed, sentiment=None, clock=CrashingClock(crash_at=crash_at),
+                  options=options, run_id="E")
+    assert store.stream_version("E:intraday") == 0
+    result = run_paper(INTRADAY, store=store, feed=feed, sentiment=None, clock=CrashingClock(), options=options,
+                       resume="E")
+    assert result.bars == expected.bars and result.books[0].trades_closed == expected.books[0].trades_closed > 0
+    assert payloads(store, "E:intraday") == payloads(reference, "E:intraday")
+
+
 def _crash_with_open_position(feed) -> tuple[InMemoryEventStore, str]:
     options = PaperOptions(replay_speed=1e6)
     for crash_at in range(30, 3000, 37):

@@ -137,7 +137,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         first_ns = min(k[0] for k in keys)
         resume_from = datetime.fromtimestamp(first_ns // 1_000_000_000, tz=timezone.utc).replace(
             microsecond=(first_ns % 1_000_000_000) // 1000)
-    if warmup_feed is not None:
+    if warmup_feed is not None and not (settings.warmup_is_replay and resume_from is None):
         for b in all_books:
             for symbol, fb in b.books.items():
                 for bar in warmup_feed.history(symbol, fb.interval, warmup_start, resume_from):
