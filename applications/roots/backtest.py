@@ -11,16 +11,20 @@ from applications.services.books import BacktestConfig
 from applications.services.run_summary import RunSummary, summarize_run
 from applications.wiring.adapters import load_model
 from applications.wiring.store import open_store
+from core.venue import venue_rules as rules_named
 
 
 def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None = None,
              registry_dir: Path | None = None, label: str = "",
-             progress: Callable[[str, int, int], None] | None = None) -> tuple[BacktestResult, RunSummary]:
+             progress: Callable[[str, int, int], None] | None = None,
+             venue_rules: str | None = None) -> tuple[BacktestResult, RunSummary]:
     """Run one backtest into the store at ``db_url`` and return its result and summary."""
     predictor = load_model(model_id, registry_dir) if model_id else None
+    venue = None if venue_rules is None else rules_named(venue_rules)
     store = open_store(db_url)
     try:
-        result = run_backtest(config, store=store, label=label, predictor=predictor, progress=progress)
+        result = run_backtest(config, store=store, label=label, predictor=predictor, progress=progress,
+                              venue=venue)
         return result, summarize_run(store, result.run_id)
     finally:
         store.close()

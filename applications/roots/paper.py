@@ -35,7 +35,14 @@ from typing import Any
 
 import attrs
 
-from applications.services.books import BacktestConfig, BookPlan, data_fingerprint, describe_feed, plan_books
+from applications.services.books import (
+    BacktestConfig,
+    BookPlan,
+    check_books_against_venue,
+    data_fingerprint,
+    describe_feed,
+    plan_books,
+)
 from applications.wiring.adapters import (
     default_broker_factory,
     default_feed,
@@ -49,6 +56,7 @@ from core.errors import ConfigError
 from core.events.catalog import PredictionTraced
 from core.model import Bar
 from core.telemetry import TelemetryConfig
+from core.venue import venue_rules
 from ports.clock import WaitableClock
 from ports.event_store import EventStore
 from ports.market_data import LiveBarSource, MarketDataFeed
@@ -64,12 +72,16 @@ class PaperOptions:
 
     ``replay_speed``: replay bars at this many times real time (0 = as fast as possible).
     ``telemetry``: live trace settings, by default 10 % of closed trades, no throttle.
+    ``venue_rules``: the venue whose rules every entry is checked against, by default the
+    live venue's (``breeze_cash``: no short selling) so that paper rehearses live; None
+    ignores venue rules (research; then paper makes exactly a plain backtest's decisions).
     """
 
     replay_speed: float = 60.0
     square_off_on_stop: bool = True
     telemetry: TelemetryConfig = attrs.Factory(lambda: TelemetryConfig(enabled=False, sample_rate=0.1))
     measure_latency: bool = False
+    venue_rules: str | None = "breeze_cash"
 
 
 def _paper_broker(plan: BookPlan):
@@ -93,6 +105,9 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
 
     feed = feed if feed is not None else default_feed(config)
     plans = plan_books(config, feed)
+    venue = None if options.venue_rules is None else venue_rules(options.venue_rules)
+    if venue is not None:
+        check_books_against_venue(plans, venue, log)
     provider = default_sentiment(config) if sentiment == "default" else sentiment
     all_series = [s for p in plans for s in p.series]
     replay_feed = InMemoryFeed(all_series)
@@ -118,7 +133,8 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
                                  event_batch_size=config.event_batch_size,
                                  measure_latency=options.measure_latency, warmup_is_replay=source is None),
         square_off_fills=paper_square_off_fills, data_fingerprint=data_fingerprint(all_series),
-        describe=describe, trace_sink=trace_sink, log=log, label=label)
+        describe=describe, trace_sink=trace_sink, log=log, label=label,
+        venue=venue)
 
 
 def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_days: int = 10,

@@ -26,6 +26,7 @@ from core.features.book import FeatureBook, bar_start_ns
 from core.model import Bar, Interval
 from core.risk import RiskManager
 from core.sizing import PositionSizer
+from core.venue import VenueRules
 from core.telemetry import TelemetryConfig
 from ports.broker import Broker
 from ports.event_store import EventStore
@@ -40,6 +41,14 @@ from applications.services.session.recovery import _restore
 BrokerFactory = Callable[[BookPlan], Broker]
 
 
+def _check_same_venue(run_id: str, recorded: str | None, venue: VenueRules | None) -> None:
+    """A resumed run keeps the venue rules it started with (else its decisions would change mid-run)."""
+    wanted = None if venue is None else venue.name
+    if recorded != wanted:
+        raise ResumeError(f"run {run_id} was started with venue rules {recorded or 'none'}; it cannot be resumed "
+                          f"with {wanted or 'none'} (pass the same --ignore-venue-rules choice as at the start)")
+
+
 def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: EventStore, mode: str,
                 stream: Callable[[datetime | None], Iterator[Bar]], broker_factory: BrokerFactory,
                 telemetry: TelemetryConfig, run_id: str, resume: bool = False,
@@ -48,12 +57,14 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                 shutdown: StopSignal | None = None, settings: SessionSettings = SessionSettings(),
                 square_off_fills: SquareOffFills | None = None, data_fingerprint: str = "",
                 describe: dict[str, Any] | None = None, trace_sink: Callable[[PredictionTraced], None] | None = None,
-                log: Callable[[str], None] = lambda _m: None, label: str = "") -> SessionResult:
+                log: Callable[[str], None] = lambda _m: None, label: str = "",
+                venue: VenueRules | None = None) -> SessionResult:
     """Run (or resume) a paper/live session; see the module docstring.
 
     ``stream(resume_from)`` yields closed bars in merge order (time, then the plan's
     symbol order), starting at ``resume_from`` (bar start, inclusive) or at the
     beginning when None. ``warmup_feed`` (optional) supplies the bars before that.
+    ``venue``: the rules every entry is checked against before it is sent (None: none).
     """
     shutdown = shutdown or _NeverStop()
     timed = _TimedStore(store) if settings.measure_latency else None
@@ -71,6 +82,8 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         for rec in store.read_stream(run_stream_id):
             if isinstance(rec.event, RunCompleted) and rec.event.status == RunStatus.COMPLETED:
                 raise ResumeError(f"run {run_id} already completed; start a new session instead of --resume")
+            if isinstance(rec.event, RunStarted):
+                _check_same_venue(run_id, rec.event.config.get("venue_rules"), venue)
         run_recorder = EventRecorder(store, stream_id=run_stream_id, run_id=run_id, namespace=namespace,
                                      batch_size=1)
     else:
@@ -78,6 +91,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         config_dict["initial_cash_paise_by_book"] = {p.name: p.initial_cash_paise for p in plans}
         config_dict["data"] = describe or {}
         config_dict["telemetry_live"] = converter.unstructure(telemetry)
+        config_dict["venue_rules"] = None if venue is None else venue.name
         info = RunInfo(run_id=run_id, mode=mode, config_hash=config_hash(config), code_version=code_version(),
                        data_fingerprint=data_fingerprint, started_at=datetime.now(timezone.utc), label=label)
         store.start_run(info)
@@ -112,7 +126,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
             strategy=plan.strategy, portfolio=portfolio, risk=RiskManager(plan.risk),
             sizer=PositionSizer(plan.sizing), broker=broker, recorder=recorder, telemetry=telemetry,
             settings=EngineSettings(product=plan.product, record_signals=config.record_signals,
-                                    checkpoint_bars=True),
+                                    checkpoint_bars=True, venue=venue),
             sentiment=sentiment if plan.name != "sma_cross" else None, predictor=predictor, trace_sink=trace_sink)
         wanted = plan.strategy.feature_spec()
         specs = list(wanted.values()) if isinstance(wanted, dict) else list(wanted)
