@@ -21,7 +21,8 @@ from applications.wiring.store import open_store
 @click.pass_obj
 def live(obj: dict, config_file: Path | None, resume: str | None, db_url: str | None, enable_telemetry: bool,
          telemetry_sample_rate: float, telemetry_throttle: float, square_off: bool, label: str, as_json: bool,
-         confirm_live: bool, warmup_days: int, **options: Any) -> None:
+         confirm_live: bool, warmup_days: int, model_id: str | None, registry_dir: Path | None,
+         **options: Any) -> None:
     """Live trading on ICICI Breeze: the backtest's strategies with real orders.
 
     Needs BREEZE_API_KEY, BREEZE_API_SECRET and today's BREEZE_SESSION_TOKEN in the
@@ -43,7 +44,7 @@ def live(obj: dict, config_file: Path | None, resume: str | None, db_url: str | 
         result = run_live(config, store=store, confirm_live=confirm_live, resume=resume, shutdown=flag,
                           label=label, options=LiveOptions(warmup_days=warmup_days, square_off_on_stop=square_off,
                                                            telemetry=telemetry),
-                          log=lambda m: err_console.print(m))
+                          log=lambda m: err_console.print(m), model=model_id, registry_dir=registry_dir)
     finally:
         store.close()
     report("Live", result, as_json)

@@ -42,6 +42,12 @@ def session_options(func):
                      help="On SIGINT/SIGTERM square off intraday positions before exiting."),
         click.option("--sentiment/--no-sentiment", default=None,
                      help="Gate entries with point-in-time headline sentiment (default: on)."),
+        click.option("--model", "model_id", metavar="ID|production",
+                     help="Score every decision with a registered student model (hash-verified), fixed when "
+                          "the session starts: a promotion takes effect at the next session. 'production' = "
+                          "the champion. A --resume keeps the model the run started with."),
+        click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Model registry folder (default: data/runs/models)."),
         click.option("--label", default="", help="Free text stored with the run."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
     ]
@@ -97,7 +103,7 @@ def report(kind: str, result: Any, as_json: bool) -> None:
 def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str | None, enable_telemetry: bool,
           telemetry_sample_rate: float, telemetry_throttle: float, square_off: bool, label: str, as_json: bool,
           replay_speed: float, live_data: bool, warmup_days: int, ignore_venue_rules: bool,
-          **options: Any) -> None:
+          model_id: str | None, registry_dir: Path | None, **options: Any) -> None:
     """Paper trading: the backtest's strategies, risk and sizing on bars as they close; fills are simulated.
 
     Bars are replayed from the shipped CSVs (or --data-dir) at --replay-speed; no real
@@ -119,11 +125,13 @@ def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str |
                                      venue_rules=None if ignore_venue_rules else "breeze_cash")
         if live_data:
             result = run_paper_on_live_data(config, store=store, warmup_days=warmup_days, resume=resume,
-                                            shutdown=flag, label=label, options=paper_options,
+                                            shutdown=flag, label=label, options=paper_options, model=model_id,
+                                            registry_dir=registry_dir,
                                             log=lambda m: err_console.print(m))
         else:
             result = run_paper(config, store=store, resume=resume, shutdown=flag, label=label,
-                               options=paper_options, log=lambda m: err_console.print(m))
+                               options=paper_options, log=lambda m: err_console.print(m), model=model_id,
+                               registry_dir=registry_dir)
     finally:
         store.close()
     report("Paper", result, as_json)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -48,7 +49,9 @@ from applications.wiring.adapters import (
     default_feed,
     default_sentiment,
     live_sentiment,
+    load_model,
 )
+from applications.services.session.model import ModelLoader, select_session_model
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
 from applications.services.session.bars import iter_merge, paper_square_off_fills
 from applications.services.session.runner import run_session
@@ -97,8 +100,13 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
               sentiment: SentimentProvider | None | str = "default", predictor: Predictor | None = None,
               options: PaperOptions = PaperOptions(), run_id: str | None = None, resume: str | None = None,
               shutdown: StopSignal | None = None, trace_sink: Callable[[PredictionTraced], None] | None = None,
-              log: Callable[[str], None] = lambda _m: None, label: str = "") -> SessionResult:
-    """Run (or, with ``resume=RUN_ID``, continue) a paper session. No broker can be passed in."""
+              log: Callable[[str], None] = lambda _m: None, label: str = "", model: str | None = None,
+              registry_dir: Path | None = None, model_loader: ModelLoader | None = None) -> SessionResult:
+    """Run (or, with ``resume=RUN_ID``, continue) a paper session. No broker can be passed in.
+
+    ``model`` (``production`` or a registered id) scores every decision, fixed at the
+    session start (``applications.services.session.model``); a resume keeps the run's model.
+    """
     from adapters.memory import InMemoryFeed
     from adapters.simulated import ReplayBarSource
     from adapters.system import WallClock
@@ -113,6 +121,12 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
     replay_feed = InMemoryFeed(all_series)
     clock = clock if clock is not None else WallClock()
     requests = [([s.symbol for s in p.series], p.series[0].interval) for p in plans]
+    start_events = []
+    if predictor is None:
+        loader = model_loader or (lambda model_id: load_model(model_id, registry_dir))
+        predictor, selected = select_session_model(store, mode=MODE, requested=model, load=loader,
+                                                   resume_run=resume, log=log)
+        start_events = [selected] if selected is not None else []
 
     def stream(resume_from: datetime | None) -> Iterator[Bar]:
         if source is not None:
@@ -134,7 +148,7 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
                                  measure_latency=options.measure_latency, warmup_is_replay=source is None),
         square_off_fills=paper_square_off_fills, data_fingerprint=data_fingerprint(all_series),
         describe=describe, trace_sink=trace_sink, log=log, label=label,
-        venue=venue)
+        venue=venue, start_events=start_events)
 
 
 def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_days: int = 10,

@@ -130,3 +130,24 @@ def test_a_short_signal_in_live_is_rejected_with_the_venue_reason_and_never_sent
     assert any("intraday.strategy.allow_short" in line for line in logged)
     started = [r.event for r in store.read_stream("S:run") if r.type == "run.started"][0]
     assert started.config["venue_rules"] == "breeze_cash"
+
+
+def test_live_scores_decisions_with_the_champion_fixed_at_the_session_start(tmp_path):
+    from tests.fakes.predictor import FakePredictor
+
+    day = datetime(2025, 6, 9)
+    sdk = fake_sdk(day)
+    champion = FakePredictor(model_id="student-champion")
+    asked: list[str] = []
+    store = InMemoryEventStore()
+    clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
+    result = run_live(BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False)), store=store,
+                      confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env", sdk_factory=lambda _k: sdk,
+                      clock=clock, run_id="M", orders_dir=tmp_path / "orders", model="production",
+                      model_loader=lambda requested: asked.append(requested) or champion,
+                      options=LiveOptions(warmup_days=6, tick_poll_seconds=0.001))
+    assert result.status == "completed" and asked == ["production"] and champion.calls
+    selected = [r.event for r in store.read_stream("M:run") if r.type == "session.model_selected"]
+    assert [(e.requested, e.model_id) for e in selected] == [("production", "student-champion")]
+    signals = [r.event for r in store.read_stream("M:intraday") if r.type == "signal.generated"]
+    assert signals and all(s.signals["model_id"] == "student-champion" for s in signals)

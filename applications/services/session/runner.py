@@ -15,7 +15,7 @@ from core.engine.engine import EngineSettings, TradingEngine
 from core.engine.recorder import EventRecorder
 from core.engine.state import EngineState
 from core.errors import ResumeError
-from core.events.base import RunInfo, RunStatus
+from core.events.base import Event, RunInfo, RunStatus
 from core.events.catalog import (
     PredictionTraced,
     RunCompleted,
@@ -58,13 +58,15 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                 square_off_fills: SquareOffFills | None = None, data_fingerprint: str = "",
                 describe: dict[str, Any] | None = None, trace_sink: Callable[[PredictionTraced], None] | None = None,
                 log: Callable[[str], None] = lambda _m: None, label: str = "",
-                venue: VenueRules | None = None) -> SessionResult:
+                venue: VenueRules | None = None, start_events: Sequence[Event] = ()) -> SessionResult:
     """Run (or resume) a paper/live session; see the module docstring.
 
     ``stream(resume_from)`` yields closed bars in merge order (time, then the plan's
     symbol order), starting at ``resume_from`` (bar start, inclusive) or at the
     beginning when None. ``warmup_feed`` (optional) supplies the bars before that.
     ``venue``: the rules every entry is checked against before it is sent (None: none).
+    ``start_events`` (e.g. ``SessionModelSelected``) go on the run stream when the session
+    (or its resumption) starts, before any bar.
     """
     shutdown = shutdown or _NeverStop()
     timed = _TimedStore(store) if settings.measure_latency else None
@@ -92,6 +94,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         config_dict["data"] = describe or {}
         config_dict["telemetry_live"] = converter.unstructure(telemetry)
         config_dict["venue_rules"] = None if venue is None else venue.name
+        config_dict["predictor"] = getattr(predictor, "model_id", None)
         info = RunInfo(run_id=run_id, mode=mode, config_hash=config_hash(config), code_version=code_version(),
                        data_fingerprint=data_fingerprint, started_at=datetime.now(timezone.utc), label=label)
         store.start_run(info)
@@ -104,6 +107,9 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
             symbols=sorted({s for p in plans for s in _symbols(p)}), strategies=[p.name for p in plans],
             initial_cash_paise=sum(p.initial_cash_paise for p in plans), seed=config.seed),
             datetime.now(timezone.utc))
+
+    for event in start_events:
+        run_recorder.record(event, datetime.now(timezone.utc))
 
     sessions: dict[tuple[Interval, str], _Book] = {}
     all_books: list[_Book] = []
