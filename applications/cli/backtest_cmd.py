@@ -15,6 +15,7 @@ from applications.cli.output import console, err_console, print_json, print_tabl
 from applications.wiring.config import build_config, environment_layer, read_toml
 from applications.services.run_summary import summary_rows
 from applications.wiring.store import project_root
+from core.venue import VENUE_RULES
 
 
 def backtest_config_from_options(config_file: Path | None, options: dict[str, Any]) -> BacktestConfig:
@@ -85,11 +86,14 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
                    "its id is recorded in the signals and prediction traces. 'production' = the champion.")
 @click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Model registry folder (default: data/runs/models).")
+@click.option("--venue-rules", type=click.Choice(sorted(VENUE_RULES)), default=None,
+              help="Check every entry against a venue's rules as paper and live do (breeze_cash: no short "
+                   "selling). Default: none (research).")
 @click.option("--label", default="", help="Free text stored with the run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (no progress bar).")
 @click.pass_obj
 def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, model_id: str | None,
-             registry_dir: Path | None, **options: Any) -> None:
+             registry_dir: Path | None, venue_rules: str | None, **options: Any) -> None:
     """Backtest the strategies on historical bars; every decision goes to the event log.
 
     With no arguments it runs both strategies on the shipped real NSE data:
@@ -101,7 +105,7 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
     config = backtest_config_from_options(config_file, options)
     if as_json:
         result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
-                                        registry_dir=registry_dir, label=label)
+                                        registry_dir=registry_dir, label=label, venue_rules=venue_rules)
     else:
         with Progress(TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("bars"), TimeElapsedColumn(), console=err_console, transient=False) as bar:
@@ -114,7 +118,8 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
                     bar.advance(tasks[book], advance)
 
             result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
-                                            registry_dir=registry_dir, label=label, progress=progress)
+                                            registry_dir=registry_dir, label=label, progress=progress,
+                                            venue_rules=venue_rules)
             for task in tasks.values():
                 bar.update(task, completed=bar.tasks[task].total)
     if as_json:

@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from applications.cli.output import err_console
-from applications.cli.paper_cmd import report, session_config, session_options, session_release, telemetry_config
+from applications.cli.paper_cmd import (
+    report,
+    session_config,
+    session_options,
+    session_release,
+    start_with_release,
+    telemetry_config,
+)
 from applications.wiring.store import open_store
 
 
@@ -21,7 +28,8 @@ from applications.wiring.store import open_store
 @click.pass_obj
 def live(obj: dict, config_file: Path | None, resume: str | None, db_url: str | None, enable_telemetry: bool,
          telemetry_sample_rate: float, telemetry_throttle: float, square_off: bool, label: str, as_json: bool,
-         confirm_live: bool, warmup_days: int, release_choice: str, **options: Any) -> None:
+         confirm_live: bool, warmup_days: int, model_id: str | None, registry_dir: Path | None,
+         release_choice: str, **options: Any) -> None:
     """Live trading on ICICI Breeze: the backtest's strategies with real orders.
 
     Needs BREEZE_API_KEY, BREEZE_API_SECRET and today's BREEZE_SESSION_TOKEN in the
@@ -36,20 +44,8 @@ def live(obj: dict, config_file: Path | None, resume: str | None, db_url: str | 
     check_live_allowed(confirm_live)  # both refusals before the store or the network is touched
     url = db_url or obj.get("db_url")
     release = session_release(url, release_choice, config_file, resume)
-    if release is not None and release.model_id:
-        # live sessions take no model yet: refusing beats trading a release without its model
-        from applications.cli.output import fail
-        fail(f"release {release.release_id} carries model {release.model_id}, but live sessions cannot load a "
-             "model yet; deploy a release without a model or start with --release none")
     config = session_config(release.config_file if release else config_file, options)
-    run_id = None
-    if release is not None:
-        import uuid
-
-        from applications.roots.release import record_session
-        run_id = uuid.uuid4().hex
-        record_session(release, db_url=url, run_id=run_id, mode="live")
-        label = label or f"release {release.release_id}"
+    run_id, model_id, label = start_with_release(release, url, "live", label, model_id)
     telemetry = telemetry_config(enable_telemetry, telemetry_sample_rate, telemetry_throttle, config.seed)
     flag = ShutdownFlag()
     install_shutdown_handlers(flag)
@@ -58,7 +54,7 @@ def live(obj: dict, config_file: Path | None, resume: str | None, db_url: str | 
         result = run_live(config, store=store, confirm_live=confirm_live, resume=resume, shutdown=flag, run_id=run_id,
                           label=label, options=LiveOptions(warmup_days=warmup_days, square_off_on_stop=square_off,
                                                            telemetry=telemetry),
-                          log=lambda m: err_console.print(m))
+                          log=lambda m: err_console.print(m), model=model_id, registry_dir=registry_dir)
     finally:
         store.close()
     report("Live", result, as_json)

@@ -42,6 +42,12 @@ def session_options(func):
                      help="On SIGINT/SIGTERM square off intraday positions before exiting."),
         click.option("--sentiment/--no-sentiment", default=None,
                      help="Gate entries with point-in-time headline sentiment (default: on)."),
+        click.option("--model", "model_id", metavar="ID|production",
+                     help="Score every decision with a registered student model (hash-verified), fixed when "
+                          "the session starts: a promotion takes effect at the next session. 'production' = "
+                          "the champion. A --resume keeps the model the run started with."),
+        click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Model registry folder (default: data/runs/models)."),
         click.option("--label", default="", help="Free text stored with the run."),
         click.option("--release", "release_choice", type=click.Choice(["active", "none"]), default="active",
                      show_default=True,
@@ -79,20 +85,24 @@ def session_release(db_url: str | None, release_choice: str, config_file: Path |
     return found
 
 
-def start_with_release(release, db_url: str | None, mode: str, label: str) -> tuple[str | None, Any, str]:
-    """Run id, predictor and label of a session started from ``release`` (recorded as ReleaseApplied)."""
+def start_with_release(release, db_url: str | None, mode: str, label: str,
+                       model_id: str | None) -> tuple[str | None, str | None, str]:
+    """Run id, model and label of a session started from ``release`` (recorded as ReleaseApplied).
+
+    The release's model is the session's model unless --model names another one."""
     if release is None:
-        return None, None, label
+        return None, model_id, label
     import uuid
 
     from applications.roots.release import record_session
-    from applications.wiring.adapters import load_model
 
-    predictor = load_model(release.model_id) if release.model_id else None
+    if model_id and release.model_id and model_id != release.model_id:
+        err_console.print(f"note: --model {model_id} replaces release {release.release_id}'s model "
+                          f"{release.model_id} for this session")
     run_id = uuid.uuid4().hex
     record_session(release, db_url=db_url, run_id=run_id, mode=mode)
     err_console.print(f"using release {release.release_id} (configuration and model verified)")
-    return run_id, predictor, label or f"release {release.release_id}"
+    return run_id, model_id or release.model_id, label or f"release {release.release_id}"
 
 
 def telemetry_config(enable: bool, sample_rate: float, throttle: float, seed: int) -> TelemetryConfig:
@@ -128,10 +138,14 @@ def report(kind: str, result: Any, as_json: bool) -> None:
                    "fills are still simulated, no order reaches the broker).")
 @click.option("--warmup-days", type=click.IntRange(1), default=10, show_default=True,
               help="--live-data: days of Breeze history loaded into the books before trading.")
+@click.option("--ignore-venue-rules", is_flag=True, default=False,
+              help="Research: trade without the live venue's rules (Breeze cash: no short selling), "
+                   "as a plain backtest does. By default paper applies them, so it rehearses live.")
 @click.pass_obj
 def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str | None, enable_telemetry: bool,
           telemetry_sample_rate: float, telemetry_throttle: float, square_off: bool, label: str, as_json: bool,
-          replay_speed: float, live_data: bool, warmup_days: int, release_choice: str, **options: Any) -> None:
+          replay_speed: float, live_data: bool, warmup_days: int, ignore_venue_rules: bool,
+          model_id: str | None, registry_dir: Path | None, release_choice: str, **options: Any) -> None:
     """Paper trading: the backtest's strategies, risk and sizing on bars as they close; fills are simulated.
 
     Bars are replayed from the shipped CSVs (or --data-dir) at --replay-speed; no real
@@ -147,19 +161,22 @@ def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str |
     release = session_release(url, release_choice, config_file, resume)
     config = session_config(release.config_file if release else config_file, options)
     telemetry = telemetry_config(enable_telemetry, telemetry_sample_rate, telemetry_throttle, config.seed)
-    run_id, predictor, label = start_with_release(release, url, "paper", label)
+    run_id, model_id, label = start_with_release(release, url, "paper", label, model_id)
     flag = ShutdownFlag()
     install_shutdown_handlers(flag)
     store = open_store(url, durable=True)
     try:
-        paper_options = PaperOptions(replay_speed=replay_speed, square_off_on_stop=square_off, telemetry=telemetry)
+        paper_options = PaperOptions(replay_speed=replay_speed, square_off_on_stop=square_off, telemetry=telemetry,
+                                     venue_rules=None if ignore_venue_rules else "breeze_cash")
         if live_data:
             result = run_paper_on_live_data(config, store=store, warmup_days=warmup_days, resume=resume,
-                                            shutdown=flag, label=label, options=paper_options, run_id=run_id,
-                                            predictor=predictor, log=lambda m: err_console.print(m))
+                                            shutdown=flag, label=label, options=paper_options, model=model_id,
+                                            registry_dir=registry_dir, run_id=run_id,
+                                            log=lambda m: err_console.print(m))
         else:
             result = run_paper(config, store=store, resume=resume, shutdown=flag, label=label, run_id=run_id,
-                               predictor=predictor, options=paper_options, log=lambda m: err_console.print(m))
+                               options=paper_options, log=lambda m: err_console.print(m), model=model_id,
+                               registry_dir=registry_dir)
     finally:
         store.close()
     report("Paper", result, as_json)

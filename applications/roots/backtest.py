@@ -12,20 +12,23 @@ from applications.services.books import BacktestConfig
 from applications.services.run_summary import RunSummary, SummaryFold
 from applications.wiring.adapters import load_model
 from applications.wiring.store import open_store
+from core.venue import venue_rules as rules_named
 
 
 def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None = None,
              registry_dir: Path | None = None, label: str = "",
-             progress: Callable[[str, int, int], None] | None = None) -> tuple[BacktestResult, RunSummary]:
+             progress: Callable[[str, int, int], None] | None = None,
+             venue_rules: str | None = None) -> tuple[BacktestResult, RunSummary]:
     """Run one backtest into the store at ``db_url`` and return its result and summary."""
     predictor = load_model(model_id, registry_dir) if model_id else None
+    venue = None if venue_rules is None else rules_named(venue_rules)
     store = open_store(db_url)
     try:
         # The summary is folded from the events as they commit (the same fold `runs show`
         # runs over the stored log), so the run is not read back at the end.
         fold = SummaryFold()
         result = run_backtest(config, store=store, label=label, predictor=predictor, progress=progress,
-                              on_committed=fold.add_all)
+                              venue=venue, on_committed=fold.add_all)
         return result, fold.summary(store.get_run(result.run_id))
     finally:
         store.close()

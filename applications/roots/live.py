@@ -11,7 +11,11 @@
   client-id records (``data/runs/breeze_orders/<run>.json``) make a resend after a crash
   idempotent;
 * one book per live session (``intraday`` or ``swing``): the account's positions are
-  reconciled against that book on ``--resume``.
+  reconciled against that book on ``--resume``;
+* every entry is checked against the Breeze cash rules (``core.venue.BREEZE_CASH``): a
+  short entry becomes ``EntryRejected`` with the venue's reason, and a book that could
+  only ever short is refused before the session starts (the message names the setting).
+  A same-day round trip in ``cash`` is costed as intraday (the intraday book's cost model).
 
 ``breeze_connect`` is imported only by the default SDK factory of ``adapters.breeze``;
 tests pass a fake ``sdk_factory``.
@@ -27,8 +31,9 @@ from typing import Any
 
 import attrs
 
-from applications.services.books import BacktestConfig, BookPlan, plan_books
-from applications.wiring.adapters import live_sentiment
+from applications.services.books import BacktestConfig, BookPlan, check_books_against_venue, plan_books
+from applications.wiring.adapters import live_sentiment, load_model
+from applications.services.session.model import ModelLoader, select_session_model
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
 from applications.services.session.runner import run_session
 from applications.services.session.watch import HealthInbox, WatchSettings
@@ -38,6 +43,7 @@ from core.events.catalog import PredictionTraced
 from core.model import Bar
 from core.orders import Fill
 from core.telemetry import TelemetryConfig
+from core.venue import BREEZE_CASH
 from ports.broker import Broker
 from ports.event_store import EventStore
 from ports.sentiment import SentimentProvider
@@ -78,8 +84,9 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
              clock: Any = None, sentiment: SentimentProvider | None | str = "default", run_id: str | None = None,
              resume: str | None = None, shutdown: StopSignal | None = None,
              trace_sink: Callable[[PredictionTraced], None] | None = None, orders_dir: Path | None = None,
-             log: Callable[[str], None] = lambda _m: None, label: str = "") -> SessionResult:
-    """Trade live on Breeze (see the module docstring)."""
+             log: Callable[[str], None] = lambda _m: None, label: str = "", model: str | None = None,
+             registry_dir: Path | None = None, model_loader: ModelLoader | None = None) -> SessionResult:
+    """Trade live on Breeze (see the module docstring). ``model``: as ``run_paper``'s."""
     credentials = check_live_allowed(confirm_live, environ=environ, dotenv_path=dotenv_path)
     if config.strategy not in LIVE_STRATEGIES:
         raise ConfigError(f"live trading runs one book; --strategy must be one of {', '.join(LIVE_STRATEGIES)}, "
@@ -101,8 +108,12 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     session, symbol_map, history, source = data.session, data.symbol_map, data.history, data.bars
     warm = attrs.evolve(config, start=(today - timedelta(days=options.warmup_days)).isoformat(), end=None)
     plans = plan_books(warm, history)
+    check_books_against_venue(plans, BREEZE_CASH, log)
     provider = live_sentiment(config, clock, environ, on_health=health.report) if sentiment == "default" else sentiment
     run_id = resume or run_id or uuid.uuid4().hex
+    loader = model_loader or (lambda model_id: load_model(model_id, registry_dir))
+    predictor, selected = select_session_model(store, mode=MODE, requested=model, load=loader, resume_run=resume,
+                                               log=log)
     records_dir = orders_dir or (runs_dir() / "breeze_orders")
     records_dir.mkdir(parents=True, exist_ok=True)
     records = JsonFileOrderRecords(records_dir / f"{run_id}.json")
@@ -130,9 +141,10 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
         config, plans, store=store, mode=MODE, stream=stream, broker_factory=broker_factory,
         telemetry=options.telemetry, run_id=run_id, resume=resume is not None,
         warmup_feed=InMemoryFeed([s for p in plans for s in p.series]), sentiment=provider, shutdown=shutdown,
+        predictor=predictor, start_events=[selected] if selected is not None else [],
         settings=SessionSettings(square_off_on_stop=options.square_off_on_stop),
         square_off_fills=square_off_fills, data_fingerprint="", describe={"feed": "breeze", "today": str(today)},
-        trace_sink=trace_sink, log=log, label=label)
+        trace_sink=trace_sink, log=log, label=label, venue=BREEZE_CASH)
 
 
 __all__ = ["LIVE_STRATEGIES", "LiveNotConfirmedError", "LiveOptions", "MODE", "check_live_allowed", "run_live"]

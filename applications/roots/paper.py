@@ -31,17 +31,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-from applications.services.books import BacktestConfig, BookPlan, data_fingerprint, describe_feed, plan_books
+from applications.services.books import (
+    BacktestConfig,
+    BookPlan,
+    check_books_against_venue,
+    data_fingerprint,
+    describe_feed,
+    plan_books,
+)
 from applications.wiring.adapters import (
     default_broker_factory,
     default_feed,
     default_sentiment,
     live_sentiment,
+    load_model,
 )
+from applications.services.session.model import ModelLoader, select_session_model
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
 from applications.services.session.bars import iter_merge, paper_square_off_fills
 from applications.services.session.runner import run_session
@@ -50,6 +60,7 @@ from core.errors import ConfigError
 from core.events.catalog import PredictionTraced
 from core.model import Bar
 from core.telemetry import TelemetryConfig
+from core.venue import venue_rules
 from ports.clock import WaitableClock
 from ports.event_store import EventStore
 from ports.market_data import LiveBarSource, MarketDataFeed
@@ -65,6 +76,9 @@ class PaperOptions:
 
     ``replay_speed``: replay bars at this many times real time (0 = as fast as possible).
     ``telemetry``: live trace settings, by default 10 % of closed trades, no throttle.
+    ``venue_rules``: the venue whose rules every entry is checked against, by default the
+    live venue's (``breeze_cash``: no short selling) so that paper rehearses live; None
+    ignores venue rules (research; then paper makes exactly a plain backtest's decisions).
     """
 
     replay_speed: float = 60.0
@@ -73,6 +87,7 @@ class PaperOptions:
     measure_latency: bool = False
     # Replays are legitimately quiet overnight: no staleness check unless asked for.
     watch: WatchSettings = attrs.Factory(WatchSettings)
+    venue_rules: str | None = "breeze_cash"
 
 
 def _paper_broker(plan: BookPlan):
@@ -89,21 +104,34 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
               options: PaperOptions = PaperOptions(), run_id: str | None = None, resume: str | None = None,
               shutdown: StopSignal | None = None, trace_sink: Callable[[PredictionTraced], None] | None = None,
               log: Callable[[str], None] = lambda _m: None, label: str = "",
-              health: HealthInbox | None = None) -> SessionResult:
+              health: HealthInbox | None = None, model: str | None = None,
+              registry_dir: Path | None = None, model_loader: ModelLoader | None = None) -> SessionResult:
     """Run (or, with ``resume=RUN_ID``, continue) a paper session. No broker can be passed in.
 
-    ``health``: where the feed and sentiment adapters built by the caller report their health."""
+    ``health``: where the feed and sentiment adapters built by the caller report their health.
+    ``model`` (``production`` or a registered id) scores every decision, fixed at the
+    session start (``applications.services.session.model``); a resume keeps the run's model.
+    """
     from adapters.memory import InMemoryFeed
     from adapters.simulated import ReplayBarSource
     from adapters.system import WallClock
 
     feed = feed if feed is not None else default_feed(config)
     plans = plan_books(config, feed)
+    venue = None if options.venue_rules is None else venue_rules(options.venue_rules)
+    if venue is not None:
+        check_books_against_venue(plans, venue, log)
     provider = default_sentiment(config) if sentiment == "default" else sentiment
     all_series = [s for p in plans for s in p.series]
     replay_feed = InMemoryFeed(all_series)
     clock = clock if clock is not None else WallClock()
     requests = [([s.symbol for s in p.series], p.series[0].interval) for p in plans]
+    start_events = []
+    if predictor is None:
+        loader = model_loader or (lambda model_id: load_model(model_id, registry_dir))
+        predictor, selected = select_session_model(store, mode=MODE, requested=model, load=loader,
+                                                   resume_run=resume, log=log)
+        start_events = [selected] if selected is not None else []
 
     def stream(resume_from: datetime | None) -> Iterator[Bar]:
         if source is not None:
@@ -122,9 +150,10 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
         sentiment=provider, predictor=predictor, shutdown=shutdown,
         settings=SessionSettings(square_off_on_stop=options.square_off_on_stop,
                                  event_batch_size=config.event_batch_size,
-                                 measure_latency=options.measure_latency),
+                                 measure_latency=options.measure_latency, warmup_is_replay=source is None),
         square_off_fills=paper_square_off_fills, data_fingerprint=data_fingerprint(all_series),
-        describe=describe, trace_sink=trace_sink, log=log, label=label, watch=options.watch, health=health)
+        describe=describe, trace_sink=trace_sink, log=log, label=label, watch=options.watch, health=health,
+        venue=venue, start_events=start_events)
 
 
 def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_days: int = 10,

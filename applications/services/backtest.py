@@ -38,6 +38,7 @@ from core.events.codec import converter
 from core.features.book import FeatureBook
 from core.risk import RiskManager
 from core.sizing import PositionSizer
+from core.venue import VenueRules
 from ports.event_store import EventStore
 from ports.market_data import MarketDataFeed
 from ports.predictor import Predictor
@@ -58,10 +59,12 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
                  sentiment: SentimentProvider | None | str = "default", predictor: Predictor | None = None,
                  broker_factory: Callable[[BookPlan], Any] = default_broker_factory,
                  run_id: str | None = None, progress: Callable[[str, int, int], None] | None = None,
-                 mode: str = "backtest", label: str = "",
+                 mode: str = "backtest", label: str = "", venue: VenueRules | None = None,
                  on_committed: Callable[[list[RecordedEvent]], None] | None = None) -> BacktestResult:
     """Run a backtest and record it in ``store``. Returns ids and counts; metrics live in the log.
 
+    ``venue``: apply a venue's rules (``core.venue``) as paper and live do; None (the
+    default) trades without them and records nothing about them.
     ``on_committed`` receives every batch of events once committed, in stream order (the
     root folds the run summary from it instead of reading the whole log back).
     """
@@ -80,6 +83,8 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
     config_dict["data"] = {"feed": describe_feed(feed), "fingerprint": fingerprint}
     config_dict["sentiment_provider"] = getattr(provider, "name", None)
     config_dict["predictor"] = getattr(predictor, "model_id", None)
+    if venue is not None:
+        config_dict["venue_rules"] = venue.name
     first_ts = min(int(s.start_ns[0]) for s in all_series)
     started_at = datetime.fromtimestamp(first_ts / 1e9, tz=timezone.utc)
     run_info = RunInfo(run_id=run_id, mode=mode, config_hash=config_hash(config), code_version=code_version(),
@@ -98,7 +103,7 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
     try:
         for plan in plans:
             results.append(_run_book(plan, config, store, run_id, namespace, provider, predictor,
-                                     broker_factory, progress, on_committed))
+                                     broker_factory, progress, venue, on_committed))
         status = RunStatus.COMPLETED
     except KeyboardInterrupt:
         status, message = RunStatus.INTERRUPTED, "interrupted by the user"
@@ -122,7 +127,7 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
 def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id: str, namespace: uuid.UUID,
               provider: SentimentProvider | None, predictor: Predictor | None,
               broker_factory: Callable[[BookPlan], Any],
-              progress: Callable[[str, int, int], None] | None,
+              progress: Callable[[str, int, int], None] | None, venue: VenueRules | None = None,
               on_committed: Callable[[list[RecordedEvent]], None] | None = None) -> BookResult:
     wanted = plan.strategy.feature_spec()
     specs = list(wanted.values()) if isinstance(wanted, dict) else list(wanted)
@@ -134,7 +139,8 @@ def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id:
         strategy=plan.strategy, portfolio=book_portfolio(plan), risk=RiskManager(plan.risk),
         sizer=PositionSizer(plan.sizing), broker=broker_factory(plan), recorder=recorder,
         telemetry=config.telemetry, settings=EngineSettings(product=plan.product,
-                                                            record_signals=config.record_signals),
+                                                            record_signals=config.record_signals,
+                                                            venue=venue),
         sentiment=provider if plan.name != "sma_cross" else None, predictor=predictor)
     total = sum(len(b) for b in books.values())
     if progress is not None:

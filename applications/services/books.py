@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import numpy as np
 from applications.wiring.store import project_root
 from core.costs import CostConfig, FlatPercentCosts, NseEquityCosts
 from core.errors import ConfigError
-from core.model import IST_OFFSET_NS, BarSeries, CorporateAction, Interval, back_adjust, rupees_to_paise
+from core.model import IST_OFFSET_NS, Direction, BarSeries, CorporateAction, Interval, back_adjust, rupees_to_paise
 from core.orders import Product
 from core.risk import RiskConfig
 from core.sizing import SizingConfig
@@ -34,6 +34,7 @@ from core.strategies import (
 )
 from core.strategies.base import Strategy
 from core.telemetry import TelemetryConfig
+from core.venue import VenueRules
 from ports.market_data import MarketDataFeed
 
 STRATEGY_CHOICES = ("intraday", "swing", "both", "sma_cross")
@@ -218,6 +219,30 @@ def plan_books(config: BacktestConfig, feed: MarketDataFeed) -> list[BookPlan]:
                               initial_cash_paise=rupees_to_paise(book.initial_cash_rupees), cost_model=costs,
                               risk=risk, sizing=sizing, slippage_bps=slippage, tick_rounding=ticks))
     return plans
+
+
+def entry_directions(plan: BookPlan) -> tuple[frozenset[Direction], str]:
+    """The directions a book's strategy can enter, and the setting that decides them (for messages)."""
+    strategy = plan.strategy
+    if isinstance(strategy, (IntradayStrategy, SwingStrategy)):
+        section = "intraday" if isinstance(strategy, IntradayStrategy) else "swing"
+        wanted = {Direction.LONG} | ({Direction.SHORT} if strategy.config.allow_short else set())
+        return frozenset(wanted), f"{section}.strategy.allow_short"
+    declared = getattr(strategy, "entry_directions", None)
+    return frozenset(declared or {Direction.LONG}), f"the {plan.name} strategy"
+
+
+def check_books_against_venue(plans: Sequence[BookPlan], venue: VenueRules,
+                              log: Callable[[str], None] = lambda _m: None) -> None:
+    """Refuse (``ConfigError``) a book the venue would reject every entry of; note partial conflicts."""
+    for plan in plans:
+        directions, setting = entry_directions(plan)
+        refusal = venue.book_refusal(plan.name, directions, setting)
+        if refusal is not None:
+            raise ConfigError(refusal)
+        warning = venue.book_warning(plan.name, directions, setting)
+        if warning is not None:
+            log(warning)
 
 
 def book_portfolio(plan: BookPlan):

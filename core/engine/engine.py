@@ -46,6 +46,7 @@ from core.risk import RiskManager
 from core.sizing import PositionSizer
 from core.strategies.base import FLAT_POSITION, PositionView, Signal, Strategy
 from core.telemetry.traces import TelemetryConfig, TraceSampler, actual_direction
+from core.venue import VenueRules
 from ports.broker import Broker
 from ports.predictor import Predictor
 from ports.sentiment import SentimentProvider
@@ -89,6 +90,9 @@ class EngineSettings:
     product: Product
     record_signals: bool = True
     checkpoint_bars: bool = False
+    # What the venue allows (``core.venue``); None: no venue rules (research, the shipped
+    # backtest). A refused entry becomes ``EntryRejected`` with the venue's reason.
+    venue: VenueRules | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -297,6 +301,10 @@ class TradingEngine:
             book, i = self.last_step
             self.recorder.record(self.checkpoint_event(book, i), self._bar_end(book, i))
         self.recorder.flush()
+        return self.result()
+
+    def result(self) -> BookResult:
+        """The book's summary as of now, recording nothing."""
         return BookResult(
             strategy=self.strategy.name, bars_processed=self.bars_processed,
             final_equity_paise=self.portfolio.equity_paise(), cash_paise=self.portfolio.cash_paise,
@@ -440,6 +448,13 @@ class TradingEngine:
                                                direction=signal.direction.value,
                                                reason="circuit breaker tripped for this session",
                                                requested_quantity=0), decided_at)
+            return
+        refusal = None if self.settings.venue is None else self.settings.venue.entry_refusal(signal.direction)
+        if refusal is not None:
+            cause = self._record_signal(book, i, signal, "suppressed", reason="venue")
+            self.recorder.record(EntryRejected(symbol=symbol, strategy=self.strategy.name,
+                                               direction=signal.direction.value, reason=refusal,
+                                               requested_quantity=0), decided_at, causation_id=cause)
             return
         self._mark_open_positions()
         atr = signal.features.get("atr_14")

@@ -50,6 +50,7 @@ from core.events.catalog import (
     SignalGenerated,
     TradeClosed,
 )
+from core.features.book import ist_session
 from core.model import Direction, Side, datetime_to_ns
 from core.orders import Fill, OrderRequest, OrderType, Product
 from core.portfolio import Portfolio
@@ -117,6 +118,10 @@ class EngineState:
     checkpoint: EngineCheckpointed | None = None
     events_folded: int = 0
     stream_version: int = 0
+    # The log ends with the book's finish (the last session's snapshot, then the checkpoint
+    # of the same bar): a process killed after that but before the run was marked done
+    # must not finish the book a second time when nothing new is traded.
+    finished: bool = False
 
     @property
     def resume_after_ns(self) -> int | None:
@@ -152,6 +157,12 @@ class EngineState:
             state._apply(rec, prefix, enter_signal, product)
         state.events_folded = last_cp + 1
         state.stream_version = recorded[last_cp].stream_version if last_cp >= 0 else 0
+        if last_cp >= 1 and isinstance(recorded[last_cp - 1].event, PortfolioSnapshotted):
+            snapshot, checkpoint = recorded[last_cp - 1].event, recorded[last_cp].event
+            assert isinstance(checkpoint, EngineCheckpointed)
+            # a session roll snapshots the previous session; a finish snapshots the current one
+            state.finished = (snapshot.session_date.toordinal()
+                              == ist_session(datetime_to_ns(checkpoint.bar_start)))
         if state.checkpoint is not None:
             extras = state.checkpoint.open_trades
             for symbol, trade in state.open.items():

@@ -91,3 +91,63 @@ def test_paper_on_live_breeze_data_simulates_fills_and_sends_no_order(tmp_path):
     kinds = [r.type for r in store.read_stream("P:intraday")]
     assert kinds.count("order.filled") >= 2 and "trade.closed" in kinds  # simulated venue on live prices
     assert sdk.orders == {} and sdk.count("place_order") == 0
+
+
+def falling_minute_candles(day: datetime, code: str, start_price: float) -> list[dict]:
+    """The mirror image of ``minute_candles``: a gentle deterministic fall (the intraday rule's short setup)."""
+    rows = minute_candles(day, code=code, start_price=start_price)
+    out, price = [], start_price
+    for row in rows:
+        o = price
+        c = round(o - (float(row["close"]) - float(row["open"])), 2)
+        out.append(dict(row, open=o, high=max(o, c) + 0.2, low=min(o, c) - 0.3, close=c))
+        price = c
+    return out
+
+
+def test_a_short_signal_in_live_is_rejected_with_the_venue_reason_and_never_sent(tmp_path):
+    day = datetime(2025, 6, 9)
+    sdk = FakeBreezeSDK(CREDS["BREEZE_API_KEY"])
+    for back in (5, 4, 3):
+        sdk.add_candles("TCS", "1minute", falling_minute_candles(day - timedelta(days=back), "TCS", 3800.0))
+    sdk.ticks_on_subscribe = [dict(row, interval="1minute") for row in falling_minute_candles(day, "TCS", 3790.0)]
+    sdk.quotes["TCS"] = {"ltp": 3790.0, "upper_circuit": 4169.0, "lower_circuit": 3411.0}
+    config = BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False))
+    store = InMemoryEventStore()
+    logged: list[str] = []
+    clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
+    result = run_live(config, store=store, confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env",
+                      sdk_factory=lambda _key: sdk, clock=clock, run_id="S", sentiment=None, log=logged.append,
+                      orders_dir=tmp_path / "orders", options=LiveOptions(warmup_days=6, tick_poll_seconds=0.001))
+    assert result.status == "completed"
+    events = store.read_stream("S:intraday")
+    rejected = [r.event for r in events if r.type == "risk.entry_rejected"]
+    assert rejected, "the falling day should have produced a short setup"
+    assert all(e.direction == "SHORT" for e in rejected)
+    assert "Breeze cash: no short selling" in rejected[0].reason
+    assert sdk.count("place_order") == 0 and not [r for r in events if r.type == "order.submitted"]
+    # the start warned that this book's short entries will be rejected, naming the setting
+    assert any("intraday.strategy.allow_short" in line for line in logged)
+    started = [r.event for r in store.read_stream("S:run") if r.type == "run.started"][0]
+    assert started.config["venue_rules"] == "breeze_cash"
+
+
+def test_live_scores_decisions_with_the_champion_fixed_at_the_session_start(tmp_path):
+    from tests.fakes.predictor import FakePredictor
+
+    day = datetime(2025, 6, 9)
+    sdk = fake_sdk(day)
+    champion = FakePredictor(model_id="student-champion")
+    asked: list[str] = []
+    store = InMemoryEventStore()
+    clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
+    result = run_live(BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False)), store=store,
+                      confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env", sdk_factory=lambda _k: sdk,
+                      clock=clock, run_id="M", orders_dir=tmp_path / "orders", model="production",
+                      model_loader=lambda requested: asked.append(requested) or champion,
+                      options=LiveOptions(warmup_days=6, tick_poll_seconds=0.001))
+    assert result.status == "completed" and asked == ["production"] and champion.calls
+    selected = [r.event for r in store.read_stream("M:run") if r.type == "session.model_selected"]
+    assert [(e.requested, e.model_id) for e in selected] == [("production", "student-champion")]
+    signals = [r.event for r in store.read_stream("M:intraday") if r.type == "signal.generated"]
+    assert signals and all(s.signals["model_id"] == "student-champion" for s in signals)

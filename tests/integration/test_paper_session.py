@@ -23,6 +23,7 @@ from core.errors import ReconciliationError, ResumeError
 from core.events.codec import converter
 from core.model import Interval
 from core.telemetry import TelemetryConfig
+from core.venue import BREEZE_CASH
 from tests.fakes.broker import FakeBroker
 from tests.fakes.crashing_clock import CrashingClock, SimulatedCrash
 from tests.fakes.duplicating_broker import DuplicatingBroker
@@ -54,7 +55,8 @@ def test_paper_over_replay_makes_exactly_the_backtest_decisions(config, feed):
     backtest, paper = InMemoryEventStore(), InMemoryEventStore()
     # the headline sentiment provider is used point in time by both modes (shipped news, VADER)
     sentiment = "default" if config.sentiment.enabled else None
-    run_backtest(config, store=backtest, feed=feed, sentiment=sentiment, run_id="bt")
+    # paper rehearses live: Breeze cash rules by default; a backtest asks for them explicitly
+    run_backtest(config, store=backtest, feed=feed, sentiment=sentiment, run_id="bt", venue=BREEZE_CASH)
     result = run_paper(config, store=paper, feed=feed, sentiment=sentiment, clock=SimulatedClock(), options=FAST,
                        run_id="pp")
     assert result.status == "completed"
@@ -65,6 +67,26 @@ def test_paper_over_replay_makes_exactly_the_backtest_decisions(config, feed):
     if sentiment is not None:
         scored = payloads(backtest, f"bt:{name}", ("sentiment.scored",))
         assert scored and payloads(paper, f"pp:{name}", ("sentiment.scored",)) == scored
+
+
+def test_paper_rejects_short_entries_with_the_venue_reason_unless_told_to_ignore_venue_rules(feed):
+    ruled, research, plain = InMemoryEventStore(), InMemoryEventStore(), InMemoryEventStore()
+    run_paper(INTRADAY, store=ruled, feed=feed, sentiment=None, clock=SimulatedClock(), options=FAST, run_id="v")
+    run_paper(INTRADAY, store=research, feed=feed, sentiment=None, clock=SimulatedClock(), run_id="r",
+              options=PaperOptions(replay_speed=0, venue_rules=None))
+    run_backtest(INTRADAY, store=plain, feed=feed, sentiment=None, run_id="bt")
+    rejected = [e for t, e in payloads(ruled, "v:intraday") if t == "risk.entry_rejected"]
+    assert rejected and all(e["direction"] == "SHORT" and "no short selling" in e["reason"] for e in rejected)
+    assert "Breeze cash" in rejected[0]["reason"]
+    entries = [e for t, e in payloads(ruled, "v:intraday") if t == "order.submitted" and e["reason"] != "square_off"]
+    opened = {e["client_order_id"] for e in entries}
+    assert opened and not any(e["side"] == "SELL" and e["reason"].startswith("short") for e in entries)
+    # the research flag gives exactly the plain backtest's decisions (shorts included)
+    assert payloads(research, "r:intraday", DECISIONS) == payloads(plain, "bt:intraday", DECISIONS)
+    assert any(e["direction"] == "SHORT" and e["action"] == "enter"
+               for _t, e in payloads(research, "r:intraday", ("signal.generated",)))
+    started = [e for t, e in payloads(ruled, "v:run") if t == "run.started"][0]
+    assert started["config"]["venue_rules"] == "breeze_cash"
 
 
 @pytest.mark.parametrize("config,seed,most", [(INTRADAY, 1, 1500), (INTRADAY, 2, 1500), (SWING, 3, 400)],
@@ -92,6 +114,24 @@ def test_crash_anywhere_and_resume_gives_the_uninterrupted_event_stream(config, 
     assert all(r["ok"] for r in result.reconciliation.values())
 
 
+@pytest.mark.parametrize("crash_at", [1, 2, 5])
+def test_crash_before_the_first_checkpoint_resumes_from_the_first_bar(crash_at, feed):
+    # regression: the resume warmed the books up with every replay bar and traded none
+    options = PaperOptions(replay_speed=1e6)
+    reference = InMemoryEventStore()
+    expected = run_paper(INTRADAY, store=reference, feed=feed, sentiment=None, clock=CrashingClock(),
+                         options=options, run_id="E")
+    store = InMemoryEventStore()
+    with pytest.raises(SimulatedCrash):
+        run_paper(INTRADAY, store=store, feed=feed, sentiment=None, clock=CrashingClock(crash_at=crash_at),
+                  options=options, run_id="E")
+    assert store.stream_version("E:intraday") == 0
+    result = run_paper(INTRADAY, store=store, feed=feed, sentiment=None, clock=CrashingClock(), options=options,
+                       resume="E")
+    assert result.bars == expected.bars and result.books[0].trades_closed == expected.books[0].trades_closed > 0
+    assert payloads(store, "E:intraday") == payloads(reference, "E:intraday")
+
+
 def _crash_with_open_position(feed) -> tuple[InMemoryEventStore, str]:
     options = PaperOptions(replay_speed=1e6)
     for crash_at in range(30, 3000, 37):
@@ -117,7 +157,7 @@ def test_resume_refuses_to_trade_when_the_broker_disagrees(feed):
     with pytest.raises(ReconciliationError, match="broker and event log disagree"):
         run_session(INTRADAY, plans, store=store, mode="paper", stream=stream,
                     broker_factory=lambda _plan: FakeBroker(),  # a venue that is flat: it lost the position
-                    telemetry=TelemetryConfig(), run_id=run_id, resume=True,
+                    telemetry=TelemetryConfig(), run_id=run_id, resume=True, venue=BREEZE_CASH,
                     warmup_feed=InMemoryFeed([s for p in plans for s in p.series]))
     run_events = payloads(store, f"{run_id}:run")
     done = [e for t, e in run_events if t == "reconciliation.completed"]

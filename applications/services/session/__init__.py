@@ -14,7 +14,10 @@ Resuming (``resume=True`` with the run's id):
    after the last checkpoint would mean a torn batch and refuse the resume;
 3. bars are replayed into the books up to each book's checkpoint without stepping
    (warm-up from ``warmup_feed`` and then the stream itself), the engine and the venue
-   are restored (a ``SimulatedBroker`` from the log's working orders: ``restore``), and
+   are restored (a ``SimulatedBroker`` from the log's working orders: ``restore``); a
+   book killed before its first checkpoint starts again from its first bar (a replay's
+   warm-up is then skipped: ``SessionSettings.warmup_is_replay``), and a book whose log
+   already ends with its finish is not finished twice, and
 4. the broker is reconciled: positions and open orders from the ``Broker`` port must
    equal the log's; every difference is recorded (``PositionReconciled``), the outcome
    too (``ReconciliationCompleted``, on the run stream), and a mismatch raises

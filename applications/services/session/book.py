@@ -74,4 +74,10 @@ def _stop_book(b: _Book, settings: SessionSettings, square_off_fills: SquareOffF
 
 def _finish_book(b: _Book) -> BookResult:
     engine = b.engine
+    state = b.state
+    if (state is not None and state.finished and state.checkpoint is not None
+            and engine.recorder.version == state.stream_version and not b.pending_restore):
+        # killed after this book finished but before the run was marked done: nothing new
+        # was recorded since, so its finish is already in the log
+        return engine.result()
     return engine.finish()

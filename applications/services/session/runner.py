@@ -15,7 +15,7 @@ from core.engine.engine import EngineSettings, TradingEngine
 from core.engine.recorder import EventRecorder
 from core.engine.state import EngineState
 from core.errors import IntegrityViolationError, ResumeError
-from core.events.base import RunInfo, RunStatus
+from core.events.base import Event, RunInfo, RunStatus
 from core.events.catalog import (
     PredictionTraced,
     RunCompleted,
@@ -26,6 +26,7 @@ from core.features.book import FeatureBook, bar_start_ns
 from core.model import Bar, Interval
 from core.risk import RiskManager
 from core.sizing import PositionSizer
+from core.venue import VenueRules
 from core.telemetry import TelemetryConfig
 from ports.broker import Broker
 from ports.event_store import EventStore
@@ -41,6 +42,14 @@ from applications.services.session.watch import HealthInbox, SessionWatch, Watch
 BrokerFactory = Callable[[BookPlan], Broker]
 
 
+def _check_same_venue(run_id: str, recorded: str | None, venue: VenueRules | None) -> None:
+    """A resumed run keeps the venue rules it started with (else its decisions would change mid-run)."""
+    wanted = None if venue is None else venue.name
+    if recorded != wanted:
+        raise ResumeError(f"run {run_id} was started with venue rules {recorded or 'none'}; it cannot be resumed "
+                          f"with {wanted or 'none'} (pass the same --ignore-venue-rules choice as at the start)")
+
+
 def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: EventStore, mode: str,
                 stream: Callable[[datetime | None], Iterator[Bar]], broker_factory: BrokerFactory,
                 telemetry: TelemetryConfig, run_id: str, resume: bool = False,
@@ -50,13 +59,17 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                 square_off_fills: SquareOffFills | None = None, data_fingerprint: str = "",
                 describe: dict[str, Any] | None = None, trace_sink: Callable[[PredictionTraced], None] | None = None,
                 log: Callable[[str], None] = lambda _m: None, label: str = "",
-                watch: WatchSettings = WatchSettings(), health: HealthInbox | None = None) -> SessionResult:
+                watch: WatchSettings = WatchSettings(), health: HealthInbox | None = None,
+                venue: VenueRules | None = None, start_events: Sequence[Event] = ()) -> SessionResult:
     """Run (or resume) a paper/live session; see the module docstring.
 
     ``stream(resume_from)`` yields closed bars in merge order (time, then the plan's
     symbol order), starting at ``resume_from`` (bar start, inclusive) or at the
     beginning when None. ``warmup_feed`` (optional) supplies the bars before that.
     ``watch``/``health``: heartbeats, latency rollups and feed health (``session.watch``).
+    ``venue``: the rules every entry is checked against before it is sent (None: none).
+    ``start_events`` (e.g. ``SessionModelSelected``) go on the run stream when the session
+    (or its resumption) starts, before any bar.
     """
     shutdown = shutdown or _NeverStop()
     timed = _TimedStore(store) if settings.measure_latency else None
@@ -74,6 +87,8 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         for rec in store.read_stream(run_stream_id):
             if isinstance(rec.event, RunCompleted) and rec.event.status == RunStatus.COMPLETED:
                 raise ResumeError(f"run {run_id} already completed; start a new session instead of --resume")
+            if isinstance(rec.event, RunStarted):
+                _check_same_venue(run_id, rec.event.config.get("venue_rules"), venue)
         # Resume only a log that is what was written (hash chain), then become its one writer:
         # a second --resume (or live) while the first process still heartbeats is refused.
         report = store.verify(run_id)
@@ -88,7 +103,8 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         config_dict["initial_cash_paise_by_book"] = {p.name: p.initial_cash_paise for p in plans}
         config_dict["data"] = describe or {}
         config_dict["telemetry_live"] = converter.unstructure(telemetry)
-        config_dict["predictor"] = getattr(predictor, "model_id", None)  # as a backtest records it
+        config_dict["venue_rules"] = None if venue is None else venue.name
+        config_dict["predictor"] = getattr(predictor, "model_id", None)
         info = RunInfo(run_id=run_id, mode=mode, config_hash=config_hash(config), code_version=code_version(),
                        data_fingerprint=data_fingerprint, started_at=datetime.now(timezone.utc), label=label)
         store.start_run(info)
@@ -101,6 +117,9 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
             symbols=sorted({s for p in plans for s in _symbols(p)}), strategies=[p.name for p in plans],
             initial_cash_paise=sum(p.initial_cash_paise for p in plans), seed=config.seed),
             datetime.now(timezone.utc))
+
+    for event in start_events:
+        run_recorder.record(event, datetime.now(timezone.utc))
 
     sessions: dict[tuple[Interval, str], _Book] = {}
     all_books: list[_Book] = []
@@ -123,7 +142,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
             strategy=plan.strategy, portfolio=portfolio, risk=RiskManager(plan.risk),
             sizer=PositionSizer(plan.sizing), broker=broker, recorder=recorder, telemetry=telemetry,
             settings=EngineSettings(product=plan.product, record_signals=config.record_signals,
-                                    checkpoint_bars=True),
+                                    checkpoint_bars=True, venue=venue),
             sentiment=sentiment if plan.name != "sma_cross" else None, predictor=predictor, trace_sink=trace_sink)
         wanted = plan.strategy.feature_spec()
         specs = list(wanted.values()) if isinstance(wanted, dict) else list(wanted)
@@ -148,7 +167,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         first_ns = min(k[0] for k in keys)
         resume_from = datetime.fromtimestamp(first_ns // 1_000_000_000, tz=timezone.utc).replace(
             microsecond=(first_ns % 1_000_000_000) // 1000)
-    if warmup_feed is not None:
+    if warmup_feed is not None and not (settings.warmup_is_replay and resume_from is None):
         for b in all_books:
             for symbol, fb in b.books.items():
                 for bar in warmup_feed.history(symbol, fb.interval, warmup_start, resume_from):

@@ -36,6 +36,12 @@ class SessionSettings:
     # ``stop_poll_seconds`` even while no bar arrives (a quiet websocket, a slow replay).
     interruptible_stream: bool = True
     stop_poll_seconds: float = 0.2
+    # A replay's warm-up feed holds the very bars the stream will trade: it may only warm
+    # the books up to a resume point. When some book never reached a checkpoint before a
+    # crash there is none, so nothing is warmed up and the stream starts from its beginning
+    # (books that did checkpoint catch up without trading). A live warm-up feed is history
+    # before the stream and is always loaded.
+    warmup_is_replay: bool = False
 
 
 @attrs.frozen(kw_only=True)

@@ -1,0 +1,27 @@
+"""Events of a trading account that outlives one session (paper / live): which model a session trades."""
+
+from __future__ import annotations
+
+import attrs
+
+from core.events.base import Event, event_type
+
+__all__ = ["SessionModelSelected"]
+
+
+@event_type("session.model_selected", 1)
+@attrs.frozen(kw_only=True)
+class SessionModelSelected(Event):
+    """A paper/live session fixed the model it scores every decision with, at its start.
+
+    ``requested`` is what the user asked for (``production`` or an id); ``model_id`` what it
+    resolved to. A promotion therefore takes effect at the next session start, never
+    mid-session: a resumed session keeps the model its run started with (``resumed``).
+    ``previous_model_id`` is the model of the latest earlier session of the same mode
+    (None: there was none, or it traded without a model).
+    """
+
+    requested: str
+    model_id: str
+    previous_model_id: str | None
+    resumed: bool
