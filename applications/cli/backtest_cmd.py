@@ -125,6 +125,8 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
     if as_json:
         print_json({"run_id": result.run_id, "bars": result.bars, "events": result.events,
                     "seconds": round(result.seconds_loading + result.seconds_running, 3),
+                    "seconds_loading": round(result.seconds_loading, 3),
+                    "seconds_running": round(result.seconds_running, 3),
                     "books": [attrs.asdict(b) for b in summary.books]})
         return
     header, rows = summary_rows(summary)
