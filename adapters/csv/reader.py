@@ -15,6 +15,7 @@ import gzip
 import io
 import re
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -298,12 +299,87 @@ def read_bar_file(path: Path, *, symbol: str, interval: Interval, spec: SourceSp
     if report.errors:
         return None, report
     assert cols is not None
-    cols = _sessions_and_stats(cols, path, interval, calendar, big_move_threshold, report)
+    try:
+        _check_known_range(cols, path, calendar)
+        cols = _sessions_and_stats(cols, path, interval, calendar, big_move_threshold, report)
+        if len(cols) == 0:
+            raise DataError(f"no usable row: all {report.rows_read:,} row(s) fall outside NSE session hours "
+                            "(check the file's timezone and bar label)", path=str(path))
+        _check_price_band(cols, path, interval, symbol, report)
+    except DataError as exc:
+        report.errors.append(exc)
+        return None, report
     report.rows_used = len(cols)
     if len(cols):
         report.first = _fmt_ns(cols.start_ns[0], interval.is_intraday)
         report.last = _fmt_ns(cols.start_ns[-1], interval.is_intraday)
     return cols, report
+
+
+# Impossible values (issue 19): no NSE share has traded above Rs 1 crore, and no bar above 10^12 shares.
+MAX_PRICE_RUPEES = 10_000_000.0
+MAX_VOLUME = 1e12
+# NSE stops a share at its price band (2-20 %); F&O shares have dynamic bands that are widened
+# step by step within a day, and real days beyond 20 % exist (SBIN +29 % on 2017-10-25,
+# TATAMOTORS -30 % on 2019-02-08). A price more than 40 % away from the previous session's close
+# is not a trade: it is an error unless that day is a corporate action (split, bonus) of the
+# symbol in the corporate-actions list next to the file.
+PRICE_BAND = 0.40
+CORPORATE_ACTIONS_FILE = "corporate_actions.csv"
+
+
+def _check_known_range(cols: BarColumns, path: Path, calendar: NseCalendar | None) -> None:
+    """Timestamps before or after the years the NSE calendar knows cannot be checked as sessions."""
+    first, last = (calendar or NseCalendar()).describe()["years"]
+    lo = (date(int(first), 1, 1) - date(1970, 1, 1)).days * NS_PER_DAY - IST_OFFSET_NS
+    hi = (date(int(last) + 1, 1, 1) - date(1970, 1, 1)).days * NS_PER_DAY - IST_OFFSET_NS
+    outside = (cols.start_ns < lo) | (cols.start_ns >= hi)
+    if outside.any():
+        i = int(np.argmax(outside))
+        raise DataError(f"timestamp {_fmt_ns(int(cols.start_ns[i]))} is outside the NSE calendar's known years "
+                        f"{first}-{last} ({int(outside.sum())} such row(s))", path=str(path),
+                        row=int(cols.row[i]), column="timestamp")
+
+
+def _exempt_days(path: Path, symbol: str) -> set[int]:
+    """Ex-dates (IST day numbers) of the symbol's corporate actions listed next to the file."""
+    listed = path.parent / CORPORATE_ACTIONS_FILE
+    if not listed.is_file():
+        return set()
+    from adapters.csv.corporate_actions import load_corporate_actions
+    return {(a.ex_date - date(1970, 1, 1)).days for a in load_corporate_actions(listed)
+            if a.symbol == symbol.upper()}
+
+
+def _check_price_band(cols: BarColumns, path: Path, interval: Interval, symbol: str, report: FileReport) -> None:
+    """Every bar's high and low within PRICE_BAND of the previous session's close (first session: its open)."""
+    days = (cols.start_ns + IST_OFFSET_NS) // NS_PER_DAY
+    change = np.flatnonzero(np.diff(days)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(days)]])
+    reference = np.empty(len(starts))
+    reference[0] = cols.open[0]
+    reference[1:] = cols.close[ends[:-1] - 1]
+    per_bar = np.repeat(reference, ends - starts)
+    too_high = cols.high > per_bar * (1 + PRICE_BAND)
+    too_low = cols.low < per_bar * (1 - PRICE_BAND)
+    bad = too_high | too_low
+    if not bad.any():
+        return
+    exempt = _exempt_days(path, symbol)
+    if exempt:
+        bad &= ~np.isin(days, np.fromiter(exempt, dtype=np.int64))
+    if not bad.any():
+        return
+    i = int(np.argmax(bad))
+    column = "high" if too_high[i] else "low"
+    value = float(cols.high[i] if too_high[i] else cols.low[i])
+    hint = _split_hint(value / per_bar[i])
+    raise DataError(f"{column} {value!r} on {day_to_date(int(days[i]))} is {abs(value / per_bar[i] - 1):.0%} away "
+                    f"from the previous close {float(per_bar[i])!r}, beyond NSE's price bands (+/-{PRICE_BAND:.0%}) "
+                    f"and not a listed corporate action ({int(bad.sum())} such bar(s){'; ' + hint if hint else ''}); "
+                    "fix the price or list the "
+                    f"split/bonus in {CORPORATE_ACTIONS_FILE}", path=str(path), row=int(cols.row[i]), column=column)
 
 
 def _read_and_check(path: Path, interval: Interval, spec: SourceSpec, lenient: bool,
@@ -372,8 +448,15 @@ def _read_and_check(path: Path, interval: Interval, spec: SourceSpec, lenient: b
         i = first_bad(nonpos)
         if i is not None:
             add(nonpos, col, f"{k} is {float(arr[i])!r}: prices must be positive")
+        absurd = np.isfinite(arr) & (arr > MAX_PRICE_RUPEES)
+        i = first_bad(absurd)
+        if i is not None:
+            add(absurd, col, f"{k} is {float(arr[i])!r}: beyond any NSE share price "
+                f"(at most Rs {MAX_PRICE_RUPEES:,.0f}); a corrupted or mis-scaled value")
     if "volume" in mapping:
         add(np.isinf(vol), mapping["volume"], "volume is infinite")
+        add(np.isfinite(vol) & (vol > MAX_VOLUME), mapping["volume"],
+            f"volume is beyond any NSE bar (at most {MAX_VOLUME:.0e} shares); a corrupted value")
         neg = vol < 0
         i = first_bad(neg)
         if i is not None:

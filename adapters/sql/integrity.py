@@ -50,16 +50,24 @@ def canonical_id(value: Any) -> str | None:
     """A uuid as 32 hex digits, whatever the driver gave (bytes on SQLite, UUID on PostgreSQL)."""
     if value is None:
         return None
+    if isinstance(value, bytes):
+        return value.hex()  # the 16 raw bytes: the same digits as UUID.hex
     if isinstance(value, uuid.UUID):
         return value.hex
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return uuid.UUID(bytes=bytes(value)).hex
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value).hex()
     return uuid.UUID(str(value)).hex
+
+
+_UTC_SUFFIX = "+00:00"
 
 
 def canonical_time(value: Any) -> str:
     """A timestamp as fixed-width ISO-8601 UTC with microseconds (text on SQLite, timestamptz on PG)."""
     if isinstance(value, str):
+        # The SQLite store already writes exactly this form (YYYY-MM-DDTHH:MM:SS.ffffff+00:00).
+        if len(value) == 32 and value.endswith(_UTC_SUFFIX):
+            return value
         value = datetime.fromisoformat(value)
     return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
 

@@ -21,6 +21,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError as AlembicResolutionError
 from alembic.util.exc import CommandError
 
 import migrations
@@ -73,7 +74,7 @@ def _translated(url: str) -> Iterator[None]:
             f"the event store at {safe_url(url)} refused the schema check or migration: {exc.orig}; "
             "check that the user may create tables there (PostgreSQL: that the schema in search_path "
             "exists)") from None
-    except CommandError as exc:
+    except (CommandError, AlembicResolutionError) as exc:
         raise ConfigError(f"{exc}; `sensequant db current --db {safe_url(url)}` shows the revisions") from None
 
 
@@ -159,7 +160,7 @@ def plan_downgrade(url: str, revision: str) -> DowngradePlan:
         script = ScriptDirectory.from_config(_config())
         try:
             undone = [s for s in script.iterate_revisions(current, revision) if s.revision != revision]
-        except CommandError as exc:
+        except (CommandError, AlembicResolutionError) as exc:
             raise ConfigError(f"cannot downgrade to {revision!r}: {exc}") from None
         target = undone[-1].down_revision if undone else current
         destructive = tuple(s.revision for s in undone if getattr(s.module, "destroys_data", False))

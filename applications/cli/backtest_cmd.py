@@ -7,6 +7,9 @@ from typing import Any
 
 import attrs
 import click
+
+from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty, symbol_list
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from applications.services.books import STRATEGY_CHOICES, BacktestConfig
@@ -21,15 +24,20 @@ from core.venue import VENUE_RULES
 def backtest_config_from_options(config_file: Path | None, options: dict[str, Any]) -> BacktestConfig:
     """defaults < TOML file < environment (.env) < CLI flags."""
     layers: list[dict[str, Any]] = []
+    sources: list[Any] = []
     if config_file is not None:
         layers.append(read_toml(config_file))
+        sources.append(lambda path: f"config file {config_file} ([{'.'.join(path[:-1])}] {path[-1]})"
+                       if len(path) > 1 else f"config file {config_file} ({path[0]})")
     env = environment_layer(dotenv_path=project_root() / ".env")
     env.pop("db_url", None)
     env.pop("runs_dir", None)
     env.pop("test_postgres_url", None)
     layers.append(env.get("backtest", {}))
+    sources.append(lambda path: "environment variable SENSEQUANT_BACKTEST__" + "__".join(path).upper())
     layers.append(_cli_layer(options, layers))
-    return build_config(BacktestConfig, *layers, source="backtest configuration")
+    sources.append(lambda path: f"command-line flag for {'.'.join(path)}")
+    return build_config(BacktestConfig, *layers, source="backtest configuration", sources=sources)
 
 
 def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[str, Any]:
@@ -70,15 +78,14 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
               help="TOML file with [sections] matching the config (see README); flags override it.")
 @click.option("--strategy", type=click.Choice(STRATEGY_CHOICES),
               help="Which strategy book(s) to run. Default: both (intraday on 1-minute, swing on daily bars).")
-@click.option("--symbols", callback=lambda _c, _p, v: [s.strip().upper() for s in v.split(",") if s.strip()]
-              if v else None, help="Comma-separated NSE symbols for the selected book(s), e.g. TCS,INFY.")
-@click.option("--interval", help="Bar interval for the selected book(s): 1minute, 5minute, 15minute, 1day.")
-@click.option("--start", help="First session (YYYY-MM-DD, IST).")
-@click.option("--end", help="Last session (YYYY-MM-DD, IST), inclusive.")
+@click.option("--symbols", callback=symbol_list, help="Comma-separated NSE symbols for the selected book(s), e.g. TCS,INFY.")
+@click.option("--interval", type=INTERVAL, help="Bar interval for the selected book(s): 1minute, 5minute, 15minute, 1day.")
+@click.option("--start", type=ISO_DATE, help="First session (YYYY-MM-DD, IST).")
+@click.option("--end", type=ISO_DATE, help="Last session (YYYY-MM-DD, IST), inclusive.")
 @click.option("--data-dir", help="Folder of bar CSVs (default: the shipped data/market).")
 @click.option("--telemetry/--no-telemetry", default=None, help="Record prediction traces (default: on).")
-@click.option("--sample-rate", type=click.FloatRange(0, 1), help="Share of closed trades traced (0-1, default 1).")
-@click.option("--seed", type=int, help="Seed for every random draw (telemetry sampling). Default 42.")
+@click.option("--sample-rate", type=finite(0, 1), help="Share of closed trades traced (0-1, default 1).")
+@click.option("--seed", type=count(0, 2**32 - 1), help="Seed for every random draw (telemetry sampling). Default 42.")
 @click.option("--sentiment/--no-sentiment", default=None,
               help="Gate entries with point-in-time headline sentiment (default: on).")
 @click.option("--model", "model_id", metavar="ID|production",
@@ -107,7 +114,7 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
         result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
                                         registry_dir=registry_dir, label=label, venue_rules=venue_rules)
     else:
-        with Progress(TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
+        with Progress(TextColumn("{task.description:<9}", markup=False), BarColumn(), MofNCompleteColumn(),
                       TextColumn("bars"), TimeElapsedColumn(), console=err_console, transient=False) as bar:
             tasks: dict[str, Any] = {}
 
@@ -133,7 +140,7 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
     print_table(f"Backtest {result.run_id}", header, rows)
     console.print(f"{result.bars:,} bars, {result.events:,} events in "
                   f"{result.seconds_running:.2f} s (+{result.seconds_loading:.2f} s loading)")
-    console.print(f"run id: [bold]{result.run_id}[/]   (sensequant runs show {result.run_id[:12]})")
+    console.print(f"run id: [bold]{escape(result.run_id)}[/]   (sensequant runs show {escape(result.run_id[:12])})")
 
 
 COMMANDS = [backtest]

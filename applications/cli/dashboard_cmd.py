@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from applications.cli.output import err_console
 from applications.wiring.store import open_store
@@ -52,7 +53,7 @@ def dashboard(obj: dict, host: str, port: int, refresh_seconds: float, alert_pre
 
         def ready(url: str) -> None:
             how = f" (basic auth: {auth.source})" if auth else ""
-            err_console.print(f"SenseQuant dashboard at [bold]{url}[/bold]{how}; refreshing every "
+            err_console.print(f"SenseQuant dashboard at [bold]{escape(str(url))}[/bold]{escape(str(how))}; refreshing every "
                               f"{refresh_seconds:g}s. Ctrl+C to stop.")
 
         log = SharedLog(store)

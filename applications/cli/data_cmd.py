@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty
 import numpy as np
 from rich.markup import escape
 
@@ -76,8 +78,8 @@ def _targets(paths: tuple[Path, ...], interval: Interval | None, symbol: str | N
 
 def _report_lines(r: dict[str, Any]) -> list[str]:
     status = "[green]OK[/]" if r["ok"] else "[bold red]INVALID[/]"
-    lines = [f"[bold]{escape(r['path'])}[/]  {status}  {r['symbol']} {r['interval']}  "
-             f"label={r['label']} tz={r['timezone']} ({r['declared_by']})"]
+    lines = [f"[bold]{escape(r['path'])}[/]  {status}  {escape(str(r['symbol']))} {r['interval']}  "
+             f"label={escape(str(r['label']))} tz={escape(str(r['timezone']))} ({escape(str(r['declared_by']))})"]
     if r["ok"]:
         lines.append(f"  rows: {r['rows_read']:,} read, {r['rows_used']:,} used; {r['first']} -> {r['last']} IST; "
                      f"{r['sessions']:,} session(s)")
@@ -151,7 +153,7 @@ def data() -> None:
                    "(SYMBOL_1minute.csv.gz or SYMBOL/1minute/*.csv).")
 @click.option("--symbol", help="Symbol for files whose name does not give it (default: from the name).")
 @click.option("--lenient", is_flag=True, help="Drop exact duplicate rows (warned) instead of rejecting the file.")
-@click.option("--big-move", "big_move", type=float, default=0.20, show_default=True,
+@click.option("--big-move", "big_move", type=finite(0, 100, min_open=True), default=0.20, show_default=True,
               help="Report day-over-day close moves beyond this fraction (unadjusted splits/bonuses).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def validate(paths: tuple[Path, ...], tz: str | None, label: str | None, interval: Interval | None,
@@ -252,17 +254,17 @@ def _bar_rows(series, idx: range) -> list[tuple[str, ...]]:
 
 
 @data.command("inspect")
-@click.argument("symbol")
+@click.argument("symbol", callback=non_empty)
 @click.option("--interval", callback=_interval, required=True, metavar="|".join(INTERVALS),
               help="Bar interval (5/15-minute are built from 1-minute files if needed).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of bar files (default: the shipped data/market).")
-@click.option("--start", help="First bar start, inclusive: a date (IST) or ISO date-time.")
+@click.option("--start", callback=non_empty, help="First bar start, inclusive: a date (IST) or ISO date-time.")
 @click.option("--end", help="End, exclusive for date-times; a date includes that whole day.")
 @click.option("--tz", "tz", metavar="ZONE", help="Timezone of naive timestamps for undeclared files.")
 @click.option("--label", type=click.Choice(["start", "end"]), help="Bar label convention for undeclared files.")
 @click.option("--lenient", is_flag=True, help="Drop exact duplicate rows instead of rejecting the file.")
-@click.option("--bars", "n_bars", default=3, show_default=True, help="How many first/last bars to show.")
+@click.option("--bars", "n_bars", default=3, show_default=True, type=count(0, 100_000), help="How many first/last bars to show.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def inspect_cmd(symbol: str, interval: Interval, data_dir: Path | None, start: str | None, end: str | None,
             tz: str | None, label: str | None, lenient: bool, n_bars: int, as_json: bool) -> None:
@@ -300,7 +302,7 @@ def inspect_cmd(symbol: str, interval: Interval, data_dir: Path | None, start: s
     if as_json:
         print_json(summary)
         return
-    console.print(f"[bold]{symbol}[/] {interval.value} from {root}: {n:,} bar(s) in {len(days)} session(s), "
+    console.print(f"[bold]{escape(symbol)}[/] {interval.value} from {escape(str(root))}: {n:,} bar(s) in {len(days)} session(s), "
                   f"{summary['first']} -> {summary['last']} IST (bar start); {gaps} gap(s) inside sessions; "
                   f"volume {'yes' if len(vol) else 'none'}")
     cols = ["start (IST)", "open", "high", "low", "close", "volume"]

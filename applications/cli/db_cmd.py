@@ -29,6 +29,10 @@ def _state(url: str) -> dict:
     return {"url": safe_url(url), "current": current, "head": head, "status": status}
 
 
+def _say(text: str) -> None:
+    console.print(text, markup=False)  # URLs and paths are shown as written
+
+
 @click.group("db")
 def db() -> None:
     """Create, upgrade and inspect the event store schema (alembic migrations).
@@ -39,8 +43,14 @@ def db() -> None:
     """
 
 
+def _revision(_ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value.strip():
+        raise click.BadParameter("give a revision id, head, base or -N", param=param)
+    return value.strip()
+
+
 @db.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="head", callback=_revision)
 @click.option("--db", "db", metavar="URL", help=_DB_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
@@ -54,9 +64,9 @@ def upgrade_cmd(obj: dict, revision: str, db: str | None, as_json: bool) -> None
     if as_json:
         print_json(state)
     elif before == state["current"]:
-        console.print(f"{state['url']}: already at revision {state['current']} ({state['status']})")
+        _say(f"{state['url']}: already at revision {state['current']} ({state['status']})")
     else:
-        console.print(f"{state['url']}: upgraded {before or 'empty'} -> {state['current']} ({state['status']})")
+        _say(f"{state['url']}: upgraded {before or 'empty'} -> {state['current']} ({state['status']})")
 
 
 CONFIRM_FLAG = "--yes-i-understand-this-deletes-events"
@@ -64,7 +74,7 @@ CONFIRM_FLAG = "--yes-i-understand-this-deletes-events"
 
 # ignore_unknown_options: `db downgrade -1` (one step down) is a revision, not an option.
 @db.command("downgrade", context_settings={"ignore_unknown_options": True})
-@click.argument("revision")
+@click.argument("revision", callback=_revision)
 @click.option("--db", "db", metavar="URL", help=_DB_HELP)
 @click.option(CONFIRM_FLAG, "confirmed", is_flag=True,
               help="Needed when the downgrade drops the events and runs tables (e.g. to base).")
@@ -109,7 +119,7 @@ def downgrade_cmd(obj: dict, revision: str, db: str | None, confirmed: bool, bac
     if as_json:
         print_json(state)
         return
-    console.print(f"{state['url']}: downgraded {before or 'empty'} -> {state['current'] or 'base'} "
+    _say(f"{state['url']}: downgraded {before or 'empty'} -> {state['current'] or 'base'} "
                   f"(head is {state['head']})")
     if plan.deletes_data:
         console.print("`sensequant db upgrade` recreates EMPTY tables; the deleted events are only in the "
@@ -128,10 +138,10 @@ def current_cmd(obj: dict, db: str | None, as_json: bool) -> None:
     if as_json:
         print_json(state)
         return
-    console.print(f"{state['url']}: revision {state['current'] or '(none)'}, head {state['head']} "
+    _say(f"{state['url']}: revision {state['current'] or '(none)'}, head {state['head']} "
                   f"- {state['status']}")
     if state["status"] == "out of date":
-        console.print(f"run `sensequant db upgrade --db {state['url']}`")
+        _say(f"run `sensequant db upgrade --db {state['url']}`")
 
 
 COMMANDS = [db]

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from applications.cli.output import console, print_json
 from applications.wiring.store import open_store
@@ -98,7 +99,7 @@ def run_once(obj: dict, registry_dir: Path | None, auto_promote: bool, auto_roll
         if as_json:
             print_json({"status": job.status, "message": job.message, "promoted": None, "rolled_back_to": None})
         else:
-            console.print(f"[bold]{job.status}[/]: {job.message}")
+            console.print(f"[bold]{escape(str(job.status))}[/]: {escape(str(job.message))}")
         return
     outcome = job.eod
     if as_json:
@@ -111,7 +112,7 @@ def run_once(obj: dict, registry_dir: Path | None, auto_promote: bool, auto_roll
     if job.data is not None:
         counts = ", ".join(f"{s.symbol} {s.status} (+{s.new_bars})" for s in job.data.symbols)
         console.print(f"Data update ({job.data.feed}): {counts}")
-    console.print(f"[bold]{outcome.status}[/]: {outcome.message}")
+    console.print(f"[bold]{escape(str(outcome.status))}[/]: {escape(str(outcome.message))}")
     if outcome.rolled_back_to:
         console.print(f"Rollback rule fired: production champion is {outcome.rolled_back_to} again")
 

@@ -8,6 +8,8 @@ from collections import deque
 
 import click
 
+from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty
+
 from rich.markup import escape
 
 from applications.cli.output import console, err_console, print_json
@@ -23,12 +25,12 @@ def events() -> None:
 
 
 @events.command("tail")
-@click.option("--run", "run_id", help="Only events of this run (id or unique prefix).")
-@click.option("--after", "after_seq", default=None, type=int,
+@click.option("--run", "run_id", callback=non_empty, help="Only events of this run (id or unique prefix).")
+@click.option("--after", "after_seq", default=None, type=count(0),
               help="Start after this global sequence number (default: show the last --last events).")
-@click.option("--last", default=20, show_default=True, help="How many recent events to show first.")
+@click.option("--last", default=20, show_default=True, type=count(0, 1_000_000), help="How many recent events to show first.")
 @click.option("--follow/--no-follow", "-f", default=False, help="Keep polling for new events (Ctrl-C stops).")
-@click.option("--interval", default=1.0, show_default=True, help="Polling interval in seconds with --follow.")
+@click.option("--interval", default=1.0, show_default=True, type=finite(0.01, 3600), help="Polling interval in seconds with --follow.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
 def tail(obj: dict, run_id: str | None, after_seq: int | None, last: int, follow: bool, interval: float,
@@ -111,7 +113,7 @@ def _print(rec, as_json: bool) -> None:
                           "payload": to_payload(rec.event)}, ensure_ascii=False, default=str))
     else:
         console.print(f"[dim]{rec.seq:>8}[/] {rec.occurred_at.astimezone(IST):%Y-%m-%d %H:%M} [bold]{rec.type:<28}[/] "
-                      f"{rec.stream_id}  {_summary(rec.event)}")
+                      f"{escape(rec.stream_id)}  {escape(_summary(rec.event))}")
 
 
 def _summary(event) -> str:

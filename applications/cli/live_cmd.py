@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from applications.cli.options import count
+
 from applications.cli.output import err_console
 from applications.cli.paper_cmd import (
     report,
@@ -23,7 +25,7 @@ from applications.wiring.store import open_store
 @session_options
 @click.option("--confirm-live", is_flag=True, default=False,
               help="Required: acknowledge that this sends REAL orders to ICICI Breeze.")
-@click.option("--warmup-days", type=click.IntRange(1), default=10, show_default=True,
+@click.option("--warmup-days", type=count(1, 3650), default=10, show_default=True,
               help="Days of Breeze history loaded into the feature books before trading.")
 @click.pass_obj
 def live(obj: dict, config_file: Path | None, resume: str | None, db_url: str | None, enable_telemetry: bool,

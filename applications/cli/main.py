@@ -15,6 +15,11 @@ from applications.cli.output import fail
 from core.errors import SenseQuantError
 
 
+# Exit codes: 0 success, 1 a check found problems (events verify, data validate), 2 a usage
+# or typed error, 70 (EX_SOFTWARE) an unexpected internal error.
+INTERNAL_ERROR_EXIT = 70
+
+
 class SenseQuantGroup(click.Group):
     """Turns SenseQuant's typed errors into one clear line and a non-zero exit."""
 
@@ -23,6 +28,17 @@ class SenseQuantGroup(click.Group):
             return super().invoke(ctx)
         except SenseQuantError as exc:
             fail(f"{type(exc).__name__}: {exc}")
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except OSError as exc:
+            # A path under a file, an unwritable folder, a full disk: the user's environment.
+            where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+            fail(f"cannot use{where}: {exc.strerror or exc}; check the path and its permissions")
+        except Exception as exc:  # noqa: BLE001 - last resort: one line, never a traceback
+            if ctx.obj and ctx.obj.get("verbose", 0) >= 2:
+                raise
+            fail(f"internal error {type(exc).__name__}: {exc} (please report it; -vv shows the traceback)",
+                 code=INTERNAL_ERROR_EXIT)
 
 
 @click.group(cls=SenseQuantGroup, context_settings={"help_option_names": ["-h", "--help"],
@@ -44,6 +60,7 @@ def cli(ctx: click.Context, db_url: str | None, verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx.ensure_object(dict)
     ctx.obj["db_url"] = db_url
+    ctx.obj["verbose"] = verbose
 
 
 def _register() -> None:

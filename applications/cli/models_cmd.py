@@ -13,6 +13,9 @@ from typing import Any
 
 import click
 
+from applications.cli.options import count, finite
+from rich.markup import escape
+
 from applications.cli.output import console, print_json, print_table
 from applications.wiring.store import open_store
 
@@ -114,11 +117,11 @@ def show_model(obj: dict, model_id: str, as_json: bool) -> None:
 @click.option("--kind", type=click.Choice(["swing", "intraday"]), default="swing", show_default=True,
               help="Label style: swing (0.5% over N sessions) or intraday (0.3% over N bars, same session).")
 @click.option("--interval", default="1day", show_default=True, help="Bar interval to learn from.")
-@click.option("--horizon", default=5, show_default=True, type=int, help="Label horizon: sessions (swing) or bars.")
-@click.option("--threshold", type=float, help="Label threshold as a fraction (default 0.005 swing, 0.003 intraday).")
+@click.option("--horizon", default=5, show_default=True, type=count(1, 10_000), help="Label horizon: sessions (swing) or bars.")
+@click.option("--threshold", type=finite(0, 1, min_open=True), help="Label threshold as a fraction (default 0.005 swing, 0.003 intraday).")
 @click.option("--start", help="First session (YYYY-MM-DD).")
 @click.option("--end", help="Last session (YYYY-MM-DD).")
-@click.option("--test-fraction", default=0.25, show_default=True, help="Newest share of rows held out for testing.")
+@click.option("--test-fraction", default=0.25, show_default=True, type=finite(0, 1, min_open=True, max_open=True), help="Newest share of rows held out for testing.")
 @click.option("--student", type=click.Choice(["logistic", "sgd", "lightgbm"]), default="lightgbm", show_default=True,
               help="Student model: multinomial logistic regression, log-loss SGD, or a small LightGBM.")
 @click.option("--features", type=click.Choice(["strategy", "default"]), default="strategy", show_default=True,
@@ -237,7 +240,7 @@ def promote(obj: dict, model_id: str, reason: str, force: bool, as_json: bool) -
     if as_json:
         print_json({"champion": new, "previous": previous, "registry": str(reg.root)})
         return
-    console.print(f"Production champion is now [bold]{new}[/]" + (f" (archived {previous})" if previous else ""))
+    console.print(f"Production champion is now [bold]{escape(str(new))}[/]" + (f" (archived {escape(str(previous))})" if previous else ""))
 
 
 @models.command("rollback")
@@ -257,7 +260,7 @@ def rollback(obj: dict, reason: str, as_json: bool) -> None:
     if as_json:
         print_json({"champion": restored, "replaced": replaced, "registry": str(reg.root)})
         return
-    console.print(f"Rolled back: production champion is [bold]{restored}[/] again (replaced {replaced})")
+    console.print(f"Rolled back: production champion is [bold]{escape(str(restored))}[/] again (replaced {escape(str(replaced))})")
 
 
 COMMANDS = [models]

@@ -11,8 +11,10 @@ from typing import Any
 from uuid import UUID
 
 import click
+from rich.markup import escape
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -34,15 +36,17 @@ def print_json(data: Any) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    table = Table(title=title, title_justify="left")
+    # Cells, titles and headers are plain Text: a symbol, label or path with square
+    # brackets is shown as written, never parsed as rich markup.
+    table = Table(title=Text(str(title)), title_justify="left")
     for col in columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(Text(str(col)), overflow="fold")
     for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
+        table.add_row(*[Text("" if v is None else str(v)) for v in row])
     console.print(table)
 
 
 def fail(message: str, code: int = 2) -> None:
     """Print an error (never a traceback) and exit non-zero."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {escape(str(message))}")
     raise click.exceptions.Exit(code)

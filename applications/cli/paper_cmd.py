@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty, symbol_list
+
 from applications.cli.backtest_cmd import backtest_config_from_options
 from applications.cli.output import err_console, print_json, print_table
 from applications.wiring.store import open_store
@@ -25,18 +27,18 @@ def session_options(func):
                      help="TOML file with [sections] matching the backtest config; flags override it."),
         click.option("--strategy", type=click.Choice(["intraday", "swing", "both", "sma_cross"]),
                      help="Strategy book(s) to trade (default intraday)."),
-        click.option("--symbols", callback=_symbols, help="Comma-separated NSE symbols, e.g. TCS,INFY."),
-        click.option("--interval", help="Bar interval: 1minute, 5minute, 15minute, 1day."),
-        click.option("--resume", "resume", metavar="RUN",
+        click.option("--symbols", callback=symbol_list, help="Comma-separated NSE symbols, e.g. TCS,INFY."),
+        click.option("--interval", type=INTERVAL, help="Bar interval: 1minute, 5minute, 15minute, 1day."),
+        click.option("--resume", "resume", metavar="RUN", callback=non_empty,
                      help="Continue run RUN after a crash or stop: state is rebuilt from its events and "
                           "reconciled with the broker before any order."),
         click.option("--db", "db_url", metavar="URL",
                      help="Event store URL (overrides the global --db); opened in durable mode."),
         click.option("--enable-telemetry", is_flag=True, default=False,
                      help="Record prediction traces of closed trades (sampled and throttled)."),
-        click.option("--telemetry-sample-rate", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+        click.option("--telemetry-sample-rate", type=finite(0, 1), default=0.1, show_default=True,
                      help="Share of closed trades traced."),
-        click.option("--telemetry-throttle", type=click.FloatRange(0), default=0.0, show_default=True,
+        click.option("--telemetry-throttle", type=finite(0, 86_400), default=0.0, show_default=True,
                      metavar="SECONDS", help="Minimum seconds (market time) between two emitted traces."),
         click.option("--square-off/--no-square-off", default=True, show_default=True,
                      help="On SIGINT/SIGTERM square off intraday positions before exiting."),
@@ -128,15 +130,15 @@ def report(kind: str, result: Any, as_json: bool) -> None:
 
 @click.command("paper")
 @session_options
-@click.option("--start", help="Replay: first session (YYYY-MM-DD, IST).")
-@click.option("--end", help="Replay: last session (YYYY-MM-DD, IST), inclusive.")
+@click.option("--start", type=ISO_DATE, help="Replay: first session (YYYY-MM-DD, IST).")
+@click.option("--end", type=ISO_DATE, help="Replay: last session (YYYY-MM-DD, IST), inclusive.")
 @click.option("--data-dir", help="Replay: folder of bar CSVs (default: the shipped data/market).")
-@click.option("--replay-speed", type=click.FloatRange(0), default=60.0, show_default=True,
+@click.option("--replay-speed", type=finite(0, 1e9), default=60.0, show_default=True,
               help="Replay bars at this many times real time (0 = as fast as possible).")
 @click.option("--live-data", is_flag=True, default=False,
               help="Trade today's Breeze websocket bars instead of a replay (needs the BREEZE_* credentials; "
                    "fills are still simulated, no order reaches the broker).")
-@click.option("--warmup-days", type=click.IntRange(1), default=10, show_default=True,
+@click.option("--warmup-days", type=count(1, 3650), default=10, show_default=True,
               help="--live-data: days of Breeze history loaded into the books before trading.")
 @click.option("--ignore-venue-rules", is_flag=True, default=False,
               help="Research: trade without the live venue's rules (Breeze cash: no short selling), "

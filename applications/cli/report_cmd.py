@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -26,7 +29,7 @@ STRATEGY_CHOICE = click.Choice(["intraday", "swing", "both"])
 
 
 def _steps(quiet: bool) -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console,
+    return Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(), console=err_console,
                     transient=True, disable=quiet)
 
 
@@ -128,7 +131,7 @@ def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
     alerts = [(name, a) for name, r in doc["rolling"].items() for a in r["alerts"]]
     if alerts:
         for name, alert in alerts:
-            console.print(f"[yellow]degradation[/] {name}: {alert}")
+            console.print(f"[yellow]degradation[/] {escape(str(name))}: {escape(str(alert))}")
     else:
         console.print("No degradation: rolling metrics are within thresholds of all-time.")
     if doc.get("live"):
@@ -139,22 +142,22 @@ def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
         for p in doc["attribution"]:
             console.print(f"  • {p['description']}")
     if files:
-        console.print(f"Wrote {len(files)} files to {files[0].parent}: " + ", ".join(p.name for p in files))
+        console.print(f"Wrote {len(files)} files to {files[0].parent}: " + ", ".join(p.name for p in files), markup=False)
 
 
 @click.command("report")
-@click.argument("run_id", required=False, default="latest", metavar="RUN")
-@click.option("--compare", "compare_id", metavar="RUN2", help="Also compare with this run (deltas, t-test).")
+@click.argument("run_id", required=False, default="latest", metavar="RUN", callback=non_empty)
+@click.option("--compare", "compare_id", metavar="RUN2", callback=non_empty, help="Also compare with this run (deltas, t-test).")
 @click.option("--strategy", type=STRATEGY_CHOICE, default="both", show_default=True,
               help="Only this strategy's traces.")
 @click.option("--symbol", help="Only this symbol's traces.")
-@click.option("--start", "start", metavar="YYYY-MM-DD", help="First entry date (inclusive).")
-@click.option("--end", "end", metavar="YYYY-MM-DD", help="Last entry date (inclusive).")
-@click.option("--window", default=100, show_default=True, help="Rolling window (last N trades) for degradation.")
-@click.option("--precision-drop", default=0.10, show_default=True, help="Alert when rolling precision falls this much.")
-@click.option("--win-rate-drop", default=0.10, show_default=True, help="Alert when rolling win rate falls this much.")
-@click.option("--sharpe-drop", default=0.50, show_default=True, help="Alert when rolling Sharpe falls this much.")
-@click.option("--live-minutes", default=30.0, show_default=True,
+@click.option("--start", "start", type=ISO_DATE, help="First entry date (inclusive).")
+@click.option("--end", "end", type=ISO_DATE, help="Last entry date (inclusive).")
+@click.option("--window", default=100, show_default=True, type=count(1, 1_000_000), help="Rolling window (last N trades) for degradation.")
+@click.option("--precision-drop", default=0.10, show_default=True, type=finite(0, 1), help="Alert when rolling precision falls this much.")
+@click.option("--win-rate-drop", default=0.10, show_default=True, type=finite(0, 1), help="Alert when rolling win rate falls this much.")
+@click.option("--sharpe-drop", default=0.50, show_default=True, type=finite(0, 100), help="Alert when rolling Sharpe falls this much.")
+@click.option("--live-minutes", default=30.0, show_default=True, type=finite(0, 525_600),
               help="Live mode when the latest trace is younger than this (relative to now).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for accuracy_metrics.json and the PNG plots (default: data/runs/reports/RUN).")
@@ -199,7 +202,7 @@ def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol
 
 
 @runs.command("export")
-@click.argument("run_id", metavar="RUN")
+@click.argument("run_id", metavar="RUN", callback=non_empty)
 @click.option("--format", "formats", type=click.Choice(["traces", "bundle", "trades"]), multiple=True,
               default=("bundle",), show_default=True, help="What to export (repeat for several).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -207,8 +210,8 @@ def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol
 @click.option("--strategy", type=STRATEGY_CHOICE, default="both", show_default=True,
               help="traces: only this strategy's traces.")
 @click.option("--compress", is_flag=True, help="traces: gzip the CSV files (.csv.gz).")
-@click.option("--max-file-mb", default=100.0, show_default=True, help="traces: rotate files beyond this size (MB).")
-@click.option("--worst", default=10, show_default=True, help="trades: also print the N worst trades and their "
+@click.option("--max-file-mb", default=100.0, show_default=True, type=finite(0, 1_000_000, min_open=True), help="traces: rotate files beyond this size (MB).")
+@click.option("--worst", default=10, show_default=True, type=count(0, 100_000), help="trades: also print the N worst trades and their "
               "grouping by dominant model feature.")
 @click.option("--explain-model", "explain_model", metavar="MODEL",
               help="trades: explain trades that carry no model contributions with this registry model "
@@ -272,9 +275,9 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
     if as_json:
         print_json(result)
         return
-    console.print(f"Exported run {run.run_id} ({', '.join(dict.fromkeys(formats))}) to {target}:")
+    console.print(f"Exported run {run.run_id} ({', '.join(dict.fromkeys(formats))}) to {target}:", markup=False)
     for f in result["files"]:
-        console.print(f"  {f}")
+        console.print(f"  {f}", markup=False)
     if "explained" in result:
         console.print(f"{result['explained']} trades explained by model {result['explained_by']}")
     if result.get("worst_trades"):

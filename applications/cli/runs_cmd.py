@@ -5,6 +5,8 @@ from __future__ import annotations
 import attrs
 import click
 
+from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty
+
 from rich.markup import escape
 
 from applications.cli.output import err_console, print_json, print_table
@@ -18,7 +20,7 @@ def runs() -> None:
 
 @runs.command("list")
 @click.option("--mode", help="Only runs of this mode (backtest, paper, live, validation, eod).")
-@click.option("--limit", default=50, show_default=True, help="At most this many runs, newest first.")
+@click.option("--limit", default=50, show_default=True, type=count(1, 1_000_000), help="At most this many runs, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def list_runs(obj: dict, mode: str | None, limit: int, as_json: bool) -> None:
@@ -38,7 +40,7 @@ def list_runs(obj: dict, mode: str | None, limit: int, as_json: bool) -> None:
 
 
 @runs.command("show")
-@click.argument("run_id")
+@click.argument("run_id", callback=non_empty)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def show_run(obj: dict, run_id: str, as_json: bool) -> None:

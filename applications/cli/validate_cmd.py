@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from applications.cli.output import console, print_json, print_table
 from applications.wiring.store import open_store
@@ -136,7 +137,7 @@ def validate(obj: dict, candidate_id: str | None, champion_id: str | None, regis
     print_table("Promotion gate", ["check", "candidate", "champion", "uplift", "minimum", "result"],
                 [(c.name, _fmt(c.candidate), _fmt(c.champion), _fmt(c.uplift), _fmt(c.threshold),
                   "PASS" if c.passed else "FAIL") for c in decision.checks])
-    console.print(f"[bold]{decision.verdict}[/]: {decision.reason}")
+    console.print(f"[bold]{escape(str(decision.verdict))}[/]: {escape(str(decision.reason))}")
 
 
 def _walk_forward(obj: dict, *, registry_dir: Path | None, champion_id: str | None, start: str | None,
@@ -202,7 +203,7 @@ def _walk_forward(obj: dict, *, registry_dir: Path | None, champion_id: str | No
     print_table(f"Promotion gate ({gate_on} uplift)", ["check", "candidate", "champion", "uplift", "minimum", "result"],
                 [(c.name, _fmt(c.candidate), _fmt(c.champion), _fmt(c.uplift), _fmt(c.threshold),
                   "PASS" if c.passed else "FAIL") for c in decision.checks])
-    console.print(f"[bold]{decision.verdict}[/] {decision.candidate_id}: {decision.reason}")
+    console.print(f"[bold]{escape(str(decision.verdict))}[/] {escape(str(decision.candidate_id))}: {escape(str(decision.reason))}")
     if out_dir is not None:
         console.print(f"wrote {out_dir / 'walk_forward.json'} and {out_dir / 'walk_forward.md'}")
 

@@ -160,7 +160,9 @@ def load_series(feed: MarketDataFeed, symbols: Sequence[str], interval: Interval
     available = set(feed.symbols(interval))
     for symbol in symbols:
         if symbol not in available:
-            raise ConfigError(f"no {interval.value} data for symbol {symbol!r}; available: "
+            root = getattr(feed, "root", None)
+            where = f" under {root}" if root is not None else ""
+            raise ConfigError(f"no {interval.value} data for symbol {symbol!r}{where}; available: "
                               f"{', '.join(sorted(available)) or 'none'} (check --data-dir and --symbols)")
         series = feed.history_series(symbol, interval, _bound(start, end=False), _bound(end, end=True))
         if len(series) == 0:

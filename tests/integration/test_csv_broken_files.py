@@ -86,6 +86,18 @@ CASES = [
      None, "timestamp", ["missing required column(s) timestamp", "timestamp/timestamp_utc/datetime"]),
     ("ragged_row", CLEAN[:2] + [CLEAN[2] + ",99"] + CLEAN[3:], HEADER, 3, None, ["8 fields", "header has 7"]),
     ("header_only", [], HEADER, None, None, ["no data rows"]),
+    # Impossible values (issue 19): absurd magnitudes, spikes beyond NSE's price bands, dates the
+    # calendar does not know, and files with no usable row.
+    ("huge_prices", [",".join([r.split(",")[0], "TCS", "1e308", "1e308", "1e308", "1e308", "10"]) for r in CLEAN],
+     HEADER, 1, "open", ["beyond any NSE share price"]),
+    ("spike_bar", _replace(4, "high", "1000000000000.0"), HEADER, 4, "high", ["beyond any NSE share price"]),
+    ("band_spike", _replace(4, "high", "6000.0"), HEADER, 4, "high", ["beyond NSE's price bands", "58%"]),
+    ("year_2099", [r.replace("2024-01-01", "2099-01-01") for r in CLEAN], HEADER, 1, "timestamp",
+     ["outside the NSE calendar's known years"]),
+    ("year_1970", [r.replace("2024-01-01", "1970-01-01") for r in CLEAN], HEADER, 1, "timestamp",
+     ["outside the NSE calendar's known years"]),
+    ("all_outside_session", [r.replace("T09:", "T03:") for r in CLEAN], HEADER, None, None,
+     ["no usable row", "outside NSE session hours"]),
 ]
 
 

@@ -288,6 +288,10 @@ def test_intraday_big_move_is_flagged(tmp_path, calendar):
         rows += [f"{day} {9 + (15 + m) // 60:02d}:{(15 + m) % 60:02d}:00,{price},{price},{price},{price}"
                  for m in range(375)]
     (tmp_path / "X_1minute.csv").write_text("\n".join(rows) + "\n")
+    # Beyond NSE's price bands: an error unless the split is in the corporate-actions list.
+    with pytest.raises(DataError, match="beyond NSE's price bands.*unadjusted 1:2 split"):
+        CsvFeed(tmp_path, calendar=calendar, big_move_threshold=0.2).history_series("X", Interval.MINUTE_1)
+    (tmp_path / "corporate_actions.csv").write_text("symbol,ex_date,factor\nX,2024-01-02,2\n")
     feed = CsvFeed(tmp_path, calendar=calendar, big_move_threshold=0.2)
     feed.history_series("X", Interval.MINUTE_1)
     moves = feed.reports("X", Interval.MINUTE_1)[0].big_moves

@@ -1,0 +1,131 @@
+"""The hostile probe's failed cases (issue 19), one test each: a one-line error, never a traceback.
+
+Exit code 2 and a message naming the problem; nothing written where the case says so.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from applications.cli.main import cli
+
+BASE = ["backtest", "--strategy", "intraday", "--symbols", "TCS", "--start", "2024-02-23", "--no-sentiment"]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENSEQUANT_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("SENSEQUANT_DB_URL", f"sqlite:///{tmp_path / 'probe.db'}")
+    return tmp_path
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def one_line_error(result, *needles: str) -> str:
+    text = " ".join((result.output or "").split())
+    assert result.exit_code == 2, text
+    assert "Traceback" not in text and "error:" in text.lower(), text
+    for needle in needles:
+        assert needle in text, text
+    return text
+
+
+def _runs(env) -> list:
+    return json.loads(run("runs", "list", "--json").stdout)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["runs", "show", "[/x]"], "'[/x]'"),
+    (["data", "inspect", "[/x]", "--interval", "1day"], "[/x]"),
+    (["backtest", "--symbols", "[/x]", "--start", "2024-02-23", "--no-sentiment"], "[/X]"),
+    (["backtest", "--data-dir", "{tmp}/[red]dir", "--no-sentiment"], "[red]dir"),
+])
+def test_square_brackets_are_shown_as_written(env, args, needle):
+    (env / "[red]dir").mkdir()
+    one_line_error(run(*[a.replace("{tmp}", str(env)) for a in args]), needle)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["backtest", "--interval", "7minute"], "unknown interval '7minute'"),
+    (["events", "tail", "-f", "--interval", "-1"], "--interval"),
+    (["events", "tail", "--after", "99999999999999999999999"], "--after"),
+    (["report", "--window", "0"], "--window"),
+    (["report", "--start", "2024-13-01"], "not a date"),
+    (["runs", "export", "x", "--max-file-mb", "0"], "--max-file-mb"),
+    (["runs", "export", "x", "--worst", "-3"], "--worst"),
+    (["data", "inspect", "TCS", "--interval", "1day", "--bars", "-1"], "--bars"),
+    (["runs", "list", "--limit", "99999999999999999999999"], "--limit"),
+    (["backtest", "--symbols", ""], "at least one symbol"),
+    (["runs", "show", ""], "must not be empty"),
+    (["runs", "export", ""], "must not be empty"),
+    (["report", ""], "must not be empty"),
+    (["events", "tail", "--run", ""], "must not be empty"),
+])
+def test_bad_options_are_usage_errors(env, args, needle):
+    one_line_error(run(*args), needle)
+
+
+def test_out_under_a_file_and_unwritable_out_are_one_line(env):
+    run(*BASE)
+    a_file = env / "a_file"
+    a_file.write_text("x")
+    one_line_error(run("runs", "export", _runs(env)[0]["run_id"], "--out", str(a_file / "sub")), "a_file")
+    one_line_error(run("report", "--out", str(a_file / "sub")), "a_file")
+
+
+def test_a_non_utf8_config_is_a_one_line_error(env):
+    bad = env / "latin1.toml"
+    bad.write_bytes(b"label = \"caf\xe9\"\n")
+    one_line_error(run(*BASE, "--config", str(bad)), "not UTF-8")
+
+
+@pytest.mark.parametrize("toml, needle", [
+    ("[intraday]\ninitial_cash_rupees = -1000\n", "intraday.initial_cash_rupees"),
+    ("[costs]\ngst_rate = 5.0\n", "costs.gst_rate"),
+    ("[costs]\ndelivery_stt_rate = 2.0\n", "costs.delivery_stt_rate"),
+    ("[costs.intraday_brokerage]\nrate = 2.0\n", "costs.intraday_brokerage.rate"),
+    ("[reference]\ncommission_rate = 2.0\n", "reference.commission_rate"),
+    ("[reference]\nfast = 0\n", "reference.fast"),
+    ("[reference]\nquantity = -100\n", "reference.quantity"),
+    ("event_batch_size = -5\n", "event_batch_size"),
+    ("[sentiment]\nlookback_days = -3\n", "sentiment.lookback_days"),
+    ("[risk]\ndaily_loss_cap = inf\n", "risk.daily_loss_cap"),
+])
+def test_out_of_range_settings_name_setting_source_and_range_and_write_nothing(env, toml, needle):
+    path = env / "bad.toml"
+    path.write_text(toml, encoding="utf-8")
+    text = one_line_error(run(*BASE, "--config", str(path)), needle, "bad.toml")
+    assert "allowed" in text or "finite" in text
+    assert _runs(env) == []
+
+
+@pytest.mark.parametrize("name, value, needle", [
+    ("SENSEQUANT_BACKTEST__RISK__DAILY_LOSS_CAP", "true", "must be a number"),
+    ("SENSEQUANT_BACKTEST__RISK__DAILY_LOSS_CAP", "1e999", "finite"),
+    ("SENSEQUANT_BACKTEST__INTRADAY__INITIAL_CASH_RUPEES", "-5", "allowed"),
+    ("SENSEQUANT_BACKTEST__SENTIMENT__ENABLED", "2", "true or false"),
+])
+def test_environment_values_are_checked_and_named(env, monkeypatch, name, value, needle):
+    monkeypatch.setenv(name, value)
+    one_line_error(run(*BASE), needle, name)
+    assert _runs(env) == []
+
+
+def test_the_live_install_hint_keeps_its_extra():
+    from rich.console import Console
+
+    from applications.cli import output
+    console = Console(record=True, width=200)
+    original = output.err_console
+    output.err_console = console
+    try:
+        with pytest.raises(Exception):
+            output.fail("install it: pip install 'sensequant[live]'")
+    finally:
+        output.err_console = original
+    assert "pip install 'sensequant[live]'" in console.export_text()
