@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from applications.cli.output import err_console
-from applications.cli.paper_cmd import report, session_config, session_options, telemetry_config
+from applications.cli.paper_cmd import report, session_config, session_logging, session_options, telemetry_config
 from applications.wiring.store import open_store
 
 
@@ -34,13 +34,14 @@ def live(obj: dict, config_file: Path | None, resume: str | None, db_url: str | 
     from applications.roots.live import LiveOptions, check_live_allowed, run_live
 
     check_live_allowed(confirm_live)  # both refusals before the store or the network is touched
+    run_id = session_logging("live", options, resume)
     config = session_config(config_file, options)
     telemetry = telemetry_config(enable_telemetry, telemetry_sample_rate, telemetry_throttle, config.seed)
     flag = ShutdownFlag()
     install_shutdown_handlers(flag)
     store = open_store(db_url or obj.get("db_url"), durable=True)
     try:
-        result = run_live(config, store=store, confirm_live=confirm_live, resume=resume, shutdown=flag,
+        result = run_live(config, store=store, confirm_live=confirm_live, resume=resume, run_id=run_id, shutdown=flag,
                           label=label, options=LiveOptions(warmup_days=warmup_days, square_off_on_stop=square_off,
                                                            telemetry=telemetry),
                           log=lambda m: err_console.print(m))

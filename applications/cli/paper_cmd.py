@@ -43,6 +43,8 @@ def session_options(func):
         click.option("--sentiment/--no-sentiment", default=None,
                      help="Gate entries with point-in-time headline sentiment (default: on)."),
         click.option("--label", default="", help="Free text stored with the run."),
+        click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Folder of the session's JSON log file, rotated daily (default: data/runs/logs)."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
     ]
     for option in reversed(options):
@@ -59,6 +61,16 @@ def session_config(config_file: Path | None, options: dict[str, Any]):
 
 def telemetry_config(enable: bool, sample_rate: float, throttle: float, seed: int) -> TelemetryConfig:
     return TelemetryConfig(enabled=enable, sample_rate=sample_rate, min_seconds_between=throttle, seed=seed)
+
+
+def session_logging(kind: str, options: dict[str, Any], resume: str | None) -> str:
+    """JSON logs for a session (pops ``log_dir`` from ``options``); returns the run id to use."""
+    import uuid
+
+    from applications.wiring.logs import configure_logging
+    run_id = resume or uuid.uuid4().hex
+    configure_logging(options.pop("log_dir", None), component=kind, run_id=run_id)
+    return run_id
 
 
 def report(kind: str, result: Any, as_json: bool) -> None:
@@ -105,6 +117,7 @@ def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str |
     from adapters.system import ShutdownFlag, install_shutdown_handlers
     from applications.roots.paper import PaperOptions, run_paper, run_paper_on_live_data
 
+    run_id = session_logging("paper", options, resume)
     config = session_config(config_file, options)
     telemetry = telemetry_config(enable_telemetry, telemetry_sample_rate, telemetry_throttle, config.seed)
     flag = ShutdownFlag()
@@ -113,11 +126,11 @@ def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str |
     try:
         paper_options = PaperOptions(replay_speed=replay_speed, square_off_on_stop=square_off, telemetry=telemetry)
         if live_data:
-            result = run_paper_on_live_data(config, store=store, warmup_days=warmup_days, resume=resume,
+            result = run_paper_on_live_data(config, store=store, warmup_days=warmup_days, resume=resume, run_id=run_id,
                                             shutdown=flag, label=label, options=paper_options,
                                             log=lambda m: err_console.print(m))
         else:
-            result = run_paper(config, store=store, resume=resume, shutdown=flag, label=label,
+            result = run_paper(config, store=store, resume=resume, run_id=run_id, shutdown=flag, label=label,
                                options=paper_options, log=lambda m: err_console.print(m))
     finally:
         store.close()
