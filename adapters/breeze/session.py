@@ -208,6 +208,10 @@ class BreezeSession:
         else:
             self.set_health("degraded", str(err))
 
+    def redact(self, text: object) -> str:
+        """``text`` with the credential values masked."""
+        return self._credentials.redact(text)
+
     def set_health(self, status: str, reason: str) -> None:
         if status == self.health_status:
             return

@@ -13,6 +13,7 @@ from applications.cli.output import err_console
 from applications.cli.paper_cmd import (
     report,
     session_config,
+    session_logging,
     session_options,
     session_release,
     start_with_release,
@@ -44,10 +45,11 @@ def live(obj: dict, config_file: Path | None, resume: str | None, db_url: str | 
     from applications.roots.live import LiveOptions, check_live_allowed, run_live
 
     check_live_allowed(confirm_live)  # both refusals before the store or the network is touched
+    run_id = session_logging("live", options, resume)
     url = db_url or obj.get("db_url")
     release = session_release(url, release_choice, config_file, resume)
     config = session_config(release.config_file if release else config_file, options)
-    run_id, model_id, label = start_with_release(release, url, "live", label, model_id)
+    model_id, label = start_with_release(release, url, "live", label, model_id, run_id)
     telemetry = telemetry_config(enable_telemetry, telemetry_sample_rate, telemetry_throttle, config.seed)
     flag = ShutdownFlag()
     install_shutdown_handlers(flag)

@@ -53,29 +53,36 @@ def monitor() -> None:
 
 @monitor.command("run")
 @click.option("--db", "db_url", metavar="URL", help="Event store URL (overrides the global --db).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TOML file whose [monitor] section sets rule thresholds (field names of --help below); "
+                   "SENSEQUANT_MONITOR__<FIELD> overrides it, flags override both.")
 @click.option("--poll-seconds", type=click.FloatRange(0.05), default=0.5, show_default=True,
               help="How often the log is read when there is nothing new.")
-@click.option("--heartbeat-lapse", type=click.FloatRange(1), default=30.0, show_default=True, metavar="SECONDS",
-              help="A running session without a heartbeat for this long raises heartbeat_lapsed.")
-@click.option("--daily-loss-share", type=click.FloatRange(0, 1), default=0.8, show_default=True,
-              help="daily_loss_high fires when the day's loss reaches this share of the daily-loss cap.")
-@click.option("--model-max-age", type=click.IntRange(0), default=3, show_default=True, metavar="SESSIONS",
-              help="The production model older than this many sessions raises stale_student_model.")
-@click.option("--latency-threshold-ms", type=click.FloatRange(0), default=1000.0, show_default=True,
-              help="Bar-to-decision latency p95 over 5 minutes above this raises a performance alert.")
+@click.option("--heartbeat-lapse", type=click.FloatRange(1), default=None, metavar="SECONDS",
+              help="A running session without a heartbeat for this long raises heartbeat_lapsed [30].")
+@click.option("--daily-loss-share", type=click.FloatRange(0, 1), default=None,
+              help="daily_loss_high fires when the day's loss reaches this share of the daily-loss cap [0.8].")
+@click.option("--model-max-age", type=click.IntRange(0), default=None, metavar="SESSIONS",
+              help="The production model older than this many sessions raises stale_student_model [3].")
+@click.option("--latency-threshold-ms", type=click.FloatRange(0), default=None,
+              help="Bar-to-decision latency p95 over 5 minutes above this raises a performance alert [1000].")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
               help="Expose Prometheus metrics on http://127.0.0.1:PORT/metrics.")
 @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of the JSON log files, one per day (default: data/runs/logs).")
 @click.option("--log-retention-days", type=click.IntRange(1), default=14, show_default=True)
 @click.pass_obj
-def run(obj: dict, db_url: str | None, poll_seconds: float, heartbeat_lapse: float, daily_loss_share: float,
-        model_max_age: int, latency_threshold_ms: float, metrics_port: int | None, log_dir: Path | None,
-        log_retention_days: int) -> None:
+def run(obj: dict, db_url: str | None, config_file: Path | None, poll_seconds: float, heartbeat_lapse: float | None,
+        daily_loss_share: float | None, model_max_age: int | None, latency_threshold_ms: float | None,
+        metrics_port: int | None, log_dir: Path | None, log_retention_days: int) -> None:
     """Follow the event log (every session at once), raise alerts, deliver them; Ctrl-C stops.
 
     A restart continues where the last monitor stopped (its position is in the database with
-    its alerts): nothing is raised or delivered twice, nothing is missed.
+    its alerts): nothing is raised or delivered twice, nothing is missed. Rule fields of the
+    [monitor] config section: heartbeat_lapse_seconds, daily_loss_alert_share,
+    sentiment_failures_threshold, sentiment_failures_window_minutes, model_max_age_sessions,
+    latency_p95_threshold_ms, latency_window_minutes, accuracy_window, precision_threshold,
+    sharpe_threshold.
     """
     from adapters.system import ShutdownFlag, install_shutdown_handlers
     from applications.roots.monitor import alert_urls, run_monitor
@@ -88,9 +95,16 @@ def run(obj: dict, db_url: str | None, poll_seconds: float, heartbeat_lapse: flo
                              secrets=[u for u in alert_urls().split() if u])
     flag = ShutdownFlag()
     install_shutdown_handlers(flag)
-    settings = MonitorSettings(poll_seconds=poll_seconds, rules=RuleSettings(
-        heartbeat_lapse_seconds=heartbeat_lapse, daily_loss_alert_share=daily_loss_share,
-        model_max_age_sessions=model_max_age, latency_p95_threshold_ms=latency_threshold_ms))
+    from applications.wiring.config import build_config, environment_layer, read_toml
+    from applications.wiring.store import project_root
+
+    flags = {k: v for k, v in {"heartbeat_lapse_seconds": heartbeat_lapse, "daily_loss_alert_share": daily_loss_share,
+                               "model_max_age_sessions": model_max_age,
+                               "latency_p95_threshold_ms": latency_threshold_ms}.items() if v is not None}
+    layers = [read_toml(config_file).get("monitor", {}) if config_file else {},
+              environment_layer(dotenv_path=project_root() / ".env").get("monitor", {}), flags]
+    rules = build_config(RuleSettings, *layers, source="monitor settings")
+    settings = MonitorSettings(poll_seconds=poll_seconds, rules=rules)
 
     def show(event) -> None:
         now = datetime.now(timezone.utc).astimezone().strftime("%H:%M:%S")

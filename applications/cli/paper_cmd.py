@@ -55,6 +55,8 @@ def session_options(func):
                      show_default=True,
                      help="Start from the deployed release's hash-verified configuration and model "
                           "(`sensequant release status`) when no --config is given; 'none' ignores it."),
+        click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Folder of the session's JSON log file, rotated daily (default: data/runs/logs)."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
     ]
     for option in reversed(options):
@@ -87,28 +89,35 @@ def session_release(db_url: str | None, release_choice: str, config_file: Path |
     return found
 
 
-def start_with_release(release, db_url: str | None, mode: str, label: str,
-                       model_id: str | None) -> tuple[str | None, str | None, str]:
-    """Run id, model and label of a session started from ``release`` (recorded as ReleaseApplied).
+def start_with_release(release, db_url: str | None, mode: str, label: str, model_id: str | None,
+                       run_id: str) -> tuple[str | None, str]:
+    """Model and label of session ``run_id`` started from ``release`` (recorded as ReleaseApplied).
 
     The release's model is the session's model unless --model names another one."""
     if release is None:
-        return None, model_id, label
-    import uuid
-
+        return model_id, label
     from applications.roots.release import record_session
 
     if model_id and release.model_id and model_id != release.model_id:
         err_console.print(f"note: --model {model_id} replaces release {release.release_id}'s model "
                           f"{release.model_id} for this session")
-    run_id = uuid.uuid4().hex
     record_session(release, db_url=db_url, run_id=run_id, mode=mode)
     err_console.print(f"using release {release.release_id} (configuration and model verified)")
-    return run_id, model_id or release.model_id, label or f"release {release.release_id}"
+    return model_id or release.model_id, label or f"release {release.release_id}"
 
 
 def telemetry_config(enable: bool, sample_rate: float, throttle: float, seed: int) -> TelemetryConfig:
     return TelemetryConfig(enabled=enable, sample_rate=sample_rate, min_seconds_between=throttle, seed=seed)
+
+
+def session_logging(kind: str, options: dict[str, Any], resume: str | None) -> str:
+    """JSON logs for a session (pops ``log_dir`` from ``options``); returns the run id to use."""
+    import uuid
+
+    from applications.wiring.logs import configure_logging
+    run_id = resume or uuid.uuid4().hex
+    configure_logging(options.pop("log_dir", None), component=kind, run_id=run_id)
+    return run_id
 
 
 def report(kind: str, result: Any, as_json: bool) -> None:
@@ -159,11 +168,12 @@ def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str |
     from adapters.system import ShutdownFlag, install_shutdown_handlers
     from applications.roots.paper import PaperOptions, run_paper, run_paper_on_live_data
 
+    run_id = session_logging("paper", options, resume)
     url = db_url or obj.get("db_url")
     release = session_release(url, release_choice, config_file, resume)
     config = session_config(release.config_file if release else config_file, options)
     telemetry = telemetry_config(enable_telemetry, telemetry_sample_rate, telemetry_throttle, config.seed)
-    run_id, model_id, label = start_with_release(release, url, "paper", label, model_id)
+    model_id, label = start_with_release(release, url, "paper", label, model_id, run_id)
     flag = ShutdownFlag()
     install_shutdown_handlers(flag)
     store = open_store(url, durable=True)

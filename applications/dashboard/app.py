@@ -296,6 +296,13 @@ class DashboardApp:
         if not self._filling and event.new and (self.model.run_id != event.new):
             self._load(event.new)
 
+    def _monitored(self, run_id: str | None) -> list:
+        """The monitor's alerts about this run (none when no monitor ever ran on this store)."""
+        if not run_id:
+            return []
+        from applications.services.monitoring import read_alerts
+        return read_alerts(self.store, run_id=run_id)
+
     def _load(self, run_id: str | None) -> None:
         if not run_id:
             self.model = vm.RunModel()
@@ -475,7 +482,8 @@ class DashboardApp:
                                  sharpe_threshold=self.settings.sharpe_threshold, window=window,
                                  thresholds=DegradationThresholds(precision_label=label),
                                  raised=[(r, e) for r, e in m.alerts_raised if _before(r, *self.replay_cut())],
-                                 breaker_books=m.breaker_books, metrics=metrics)
+                                 breaker_books=m.breaker_books, metrics=metrics,
+                                 monitored=self._monitored(m.run_id))
         self.alerts.object = charts.alerts_html(self._alerts)
         seq, until = self.replay_cut()
         self._portfolio = vm.portfolio_at(m, vm.as_of(m.data, seq=seq, until=until), seq=seq, until=until)

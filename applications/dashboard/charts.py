@@ -141,9 +141,11 @@ def alerts_html(items: list[DashboardAlert]) -> str:
     for a in items:
         when = f' <small style="color:#666">{a.at.astimezone(IST):%Y-%m-%d %H:%M} IST</small>' \
             if isinstance(a.at, datetime) else ""
+        status = f' <span class="sq-alert-status" style="color:#666">[{html.escape(a.status)}]</span>' \
+            if a.status else ""
         rows.append(f'<li class="sq-alert sq-alert-{a.severity}"><b style="color:{colours.get(a.severity, "#444")}">'
                     f'{a.severity.upper()}</b> <code>{html.escape(a.rule)}</code> '
-                    f'{html.escape(a.message)}{when}</li>')
+                    f'{html.escape(a.message)}{when}{status}</li>')
     return f'<ul style="margin:0;padding-left:18px">{"".join(rows)}</ul>'
 
 

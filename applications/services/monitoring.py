@@ -175,9 +175,8 @@ class Monitor:
                 sleep(self.settings.poll_seconds)
 
     def deliver_pending(self) -> None:
-        if not self._pending:
-            return
-        outcomes: list[Event] = []
+        """Send every notice without an outcome, recording each outcome right after its send (the
+        window in which a kill makes a notice go out twice is one HTTP round trip)."""
         for (alert_id, kind), ev in sorted(self._pending.items(), key=lambda kv: kv[1].source_seq):
             severity = self._severity.get(alert_id, "warning")
             if self.sink is None:
@@ -189,16 +188,15 @@ class Monitor:
                                                              report.reason)
                 except Exception as exc:  # noqa: BLE001 - a sink must not raise; if one does, record it
                     report_ok, channels, attempts, reason = False, (), 1, f"{type(exc).__name__} in the alert sink"
-            outcomes.append(AlertDelivered(alert_id=alert_id, kind=kind, channels=list(channels), attempts=attempts)
-                            if report_ok else
-                            AlertDeliveryFailed(alert_id=alert_id, kind=kind, channels=list(channels),
-                                                attempts=attempts, reason=reason))
+            outcome: Event = (AlertDelivered(alert_id=alert_id, kind=kind, channels=list(channels), attempts=attempts)
+                              if report_ok else
+                              AlertDeliveryFailed(alert_id=alert_id, kind=kind, channels=list(channels),
+                                                  attempts=attempts, reason=reason))
+            self._append([outcome], self._now())
+            self._pending.pop((alert_id, kind), None)
             self.delivered += 1 if report_ok else 0
-        self._append(outcomes, self._now())
-        for ev in outcomes:
-            self._pending.pop((ev.alert_id, ev.kind), None)  # type: ignore[attr-defined]
-            if isinstance(ev, AlertDeliveryFailed):
-                self._on_event(ev)
+            if not report_ok:
+                self._on_event(outcome)
 
     def _append(self, events: Sequence[Event], now: datetime) -> None:
         batch = []

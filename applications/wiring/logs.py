@@ -86,7 +86,8 @@ def configure_logging(log_dir: Path | None = None, *, component: str, run_id: st
     file_handler.setLevel(level)
     terminal = logging.StreamHandler()
     terminal.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
-    terminal.setLevel(terminal_level if terminal_level is not None else max(level, logging.WARNING))
+    # the terminal keeps the level the CLI's -v chose (WARNING by default)
+    terminal.setLevel(terminal_level if terminal_level is not None else (root.level or logging.WARNING))
     for handler in (file_handler, terminal):
         handler.addFilter(scrubber)
         setattr(handler, _HANDLER_MARK, True)
@@ -99,4 +100,12 @@ def configure_logging(log_dir: Path | None = None, *, component: str, run_id: st
     return path
 
 
-__all__ = ["JsonLines", "ScrubSecrets", "configure_logging"]
+def reset_logging() -> None:
+    """Remove the handlers ``configure_logging`` added (tests; a long-lived process switching off)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(handler)
+        handler.close()
+
+
+__all__ = ["JsonLines", "ScrubSecrets", "configure_logging", "reset_logging"]

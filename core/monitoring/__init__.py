@@ -29,7 +29,8 @@ from core.monitoring.rules import (
 
 @attrs.frozen(kw_only=True)
 class RuleSettings:
-    """Thresholds of the built-in rules (``[monitor]`` in the TOML config / ``SENSEQUANT_MONITOR__*``)."""
+    """Thresholds of the built-in rules: the ``[monitor]`` section of ``monitor run --config``,
+    ``SENSEQUANT_MONITOR__<FIELD>`` and the command's flags, in that order of precedence."""
 
     daily_loss_alert_share: float = 0.8
     sentiment_failures_threshold: int = 1

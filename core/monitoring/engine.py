@@ -5,7 +5,8 @@ keeps whether an alert is open, when it was last raised, and whether it is ackno
 
 * ``Raise`` for a closed key raises (``MonitorAlertRaised``) unless the key was raised within its
   rule's ``suppress`` window (flapping); for an open key it re-raises a reminder once
-  ``suppress`` has passed, unless an operator acknowledged it (until the ack expires);
+  ``suppress`` has passed, unless an operator acknowledged it (until the ack expires); a
+  higher severity than the open alert's (a degraded feed going down) re-raises at once;
 * ``Clear`` for an open key clears it (``AlertCleared``); for a closed key it is a no-op;
 * an open alert no rule confirmed for its ``ttl`` clears itself (reason ``expired``).
 
@@ -49,6 +50,9 @@ DEFAULT_POLICIES: dict[str, AlertPolicy] = {
     "breeze_connectivity_lost": AlertPolicy(suppress=timedelta(minutes=10)),
     "performance_degradation_latency": AlertPolicy(suppress=timedelta(minutes=30)),
 }
+
+
+_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
 def alert_id(key: str, source_seq: int) -> str:
@@ -135,12 +139,13 @@ class AlertEngine:
     def _raise(self, d: Raise, now: datetime, source_seq: int) -> MonitorAlertRaised | None:
         policy = self.policy(d.key)
         current = self.open.get(d.key)
-        if current is not None:
+        escalated = current is not None and _RANK.get(d.severity, 0) > _RANK.get(current.severity, 0)
+        if current is not None and not escalated:
             current.confirmed_at = now
             if current.acknowledged_until is not None and now < current.acknowledged_until:
                 return None
         last = self._last_raised.get(d.key)
-        if last is not None and now - last < policy.suppress:
+        if not escalated and last is not None and now - last < policy.suppress:
             return None
         event = MonitorAlertRaised(alert_id=alert_id(d.key, source_seq), key=d.key, rule=rule_of(d.key),
                                    severity=d.severity, message=d.message, subject_run_id=d.subject_run_id,

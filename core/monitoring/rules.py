@@ -179,7 +179,8 @@ class SentimentFailuresRule:
         if len(failures) >= self.threshold:
             return [Raise(key=f"{self.name}:{event.run_id}", severity=WARNING, subject_run_id=event.run_id,
                           message=f"{len(failures)} sentiment provider failure(s) in the last "
-                                  f"{self.window.total_seconds() / 60:.0f} min; last: {ev.feed} {ev.status}: {ev.reason}",
+                                  f"{self.window.total_seconds() / 60:.0f} min; "
+                                  f"last: {ev.feed} {ev.status}: {ev.reason}",
                           details={"failures": len(failures), "feeds": sorted({f for _, f, _ in failures})})]
         return []
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,6 +19,8 @@ class WebhookServer:
     def __init__(self, fail_first: int = 0, record_to: Path | None = None, port: int = 0) -> None:
         self.posts: list[dict] = []
         self.paths: list[str] = []
+        self.received_at: list[float] = []  # wall time of each post (benchmarks)
+        self._lock = threading.Lock()
         self.fail_first = fail_first
         self.record_to = record_to
         owner = self
@@ -31,8 +34,10 @@ class WebhookServer:
                     self.end_headers()
                     return
                 doc = json.loads(body or b"{}")
-                owner.posts.append(doc)
-                owner.paths.append(self.path)
+                with owner._lock:
+                    owner.received_at.append(time.time())
+                    owner.posts.append(doc)
+                    owner.paths.append(self.path)
                 if owner.record_to is not None:
                     with owner.record_to.open("a", encoding="utf-8") as f:
                         f.write(json.dumps(doc) + "\n")

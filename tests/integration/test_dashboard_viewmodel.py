@@ -166,7 +166,7 @@ def test_circuit_breaker_trips_and_raised_alerts_show_up_first(model, backtest_d
     assert breaker.strategy == "intraday"
     assert any(a.rule == "raised:feed" and a.message == "broker session expired" for a in items)
     frame = vm.alerts_frame(items)
-    assert list(frame.columns) == ["severity", "rule", "strategy", "message", "at"] and len(frame) == len(items)
+    assert list(frame.columns) == ["severity", "rule", "strategy", "message", "at", "status"] and len(frame) == len(items)
 
 
 def test_replay_as_of_a_seq_shows_only_what_was_written_by_then(model, backtest_db):  # noqa: F811
@@ -283,3 +283,25 @@ def test_portfolio_at_a_replay_point_follows_the_fills(model, backtest_db):  # n
     before = vm.portfolio_at(model, vm.as_of(model.data, until=datetime(2000, 1, 1, tzinfo=timezone.utc)),
                              until=datetime(2000, 1, 1, tzinfo=timezone.utc))
     assert all(not b.positions and b.equity_paise is None and b.cash_paise > 0 for b in before)
+
+
+def test_alerts_panel_shows_what_the_monitor_raised_with_its_status():
+    from datetime import datetime, timezone
+
+    from applications.services.monitoring import AlertRow
+    from applications.dashboard.viewmodel.alerts import alerts as dashboard_alerts
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    at = datetime(2026, 12, 3, 9, 0, tzinfo=timezone.utc)
+    rows = [AlertRow(alert_id="a1", key="daily_loss_high:R:intraday", rule="daily_loss_high", severity="warning",
+                     message="intraday: day loss at 85% of the cap", subject_run_id="R", raised_at=at,
+                     status="acknowledged", acknowledged_by="asha", note="watching"),
+            AlertRow(alert_id="a2", key="heartbeat_lapsed:R", rule="heartbeat_lapsed", severity="critical",
+                     message="no heartbeat", subject_run_id="R", raised_at=at, status="cleared")]
+    no_run_rules = SimpleNamespace(breakers=pd.DataFrame())  # only the monitor's alerts here
+    items = dashboard_alerts(no_run_rules, {}, monitored=rows)
+    assert [(a.rule, a.status) for a in items] == [("monitor:daily_loss_high", "acknowledged by asha: watching"),
+                                                   ("monitor:heartbeat_lapsed", "cleared")]
+    assert items[0].strategy == "intraday"

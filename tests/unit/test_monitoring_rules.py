@@ -184,6 +184,10 @@ def test_connectivity_down_raises_critical_and_ok_clears(clock, log):
     raised = run(engine, log, clock, down, down)
     assert kinds(raised) == [("MonitorAlertRaised", "breeze_connectivity_lost:run1:breeze.websocket")]
     assert run(engine, log, clock, FeedHealthChanged(feed="sentiment.x", status="down", reason="")) == []
+    degraded = FeedHealthChanged(feed="bars", status="degraded", reason="quiet")
+    assert [e.severity for e in run(engine, log, clock, degraded, degraded)] == ["warning"]
+    escalated = run(engine, log, clock, FeedHealthChanged(feed="bars", status="down", reason="gone"))
+    assert [e.severity for e in escalated] == ["critical"]  # a worse state is news at once
     assert kinds(run(engine, log, clock, FeedHealthChanged(feed="breeze.websocket", status="ok", reason="resubscribed"))) \
         == [("AlertCleared", "breeze_connectivity_lost:run1:breeze.websocket")]
 

@@ -17,6 +17,7 @@ from applications.analytics.metrics import (
 from applications.analytics.projections import (
     RunData,
 )
+from applications.services.monitoring import AlertRow
 from core.events.base import RecordedEvent
 from core.events.catalog import (
     AlertRaised,
@@ -36,6 +37,8 @@ class DashboardAlert:
     strategy: str
     message: str
     at: datetime | None = None
+    # for alerts the monitor raised: open, acknowledged (by whom) or cleared
+    status: str = ""
 
 
 def alerts(run: RunData, cards: dict[str, StrategyCard], *, precision_threshold: float = 0.55,
@@ -43,14 +46,17 @@ def alerts(run: RunData, cards: dict[str, StrategyCard], *, precision_threshold:
            thresholds: DegradationThresholds | None = None,
            raised: Iterable[tuple[RecordedEvent, AlertRaised]] = (),
            breaker_books: dict[int, str] | None = None,
-           metrics: dict[str, tuple[AccuracyMetrics, AccuracyMetrics]] | None = None) -> list[DashboardAlert]:
+           metrics: dict[str, tuple[AccuracyMetrics, AccuracyMetrics]] | None = None,
+           monitored: Iterable[AlertRow] = ()) -> list[DashboardAlert]:
     """Every alert rule of the dashboard, worst first.
 
     - rolling precision of the card's label below ``precision_threshold``;
     - rolling Sharpe below ``sharpe_threshold``;
     - the analytics package's degradation rules (rolling vs all-time drops);
     - circuit-breaker trips (``breaker_books``: seq -> book that tripped, from the model)
-      and ``AlertRaised`` events in the log.
+      and ``AlertRaised`` events in the log;
+    - ``monitored``: the alerts `sensequant monitor` raised about this run (its alert events,
+      with their open / acknowledged / cleared status), so the page shows what was delivered.
     Strategies without a trace raise nothing.
     """
     out: list[DashboardAlert] = []
@@ -87,11 +93,17 @@ def alerts(run: RunData, cards: dict[str, StrategyCard], *, precision_threshold:
     for rec, ev in raised:
         out.append(DashboardAlert(severity=ev.severity, rule=f"raised:{ev.source}", strategy="",
                                   message=ev.message, at=rec.occurred_at))
+    for row in monitored:
+        status = row.status + (f" by {row.acknowledged_by}: {row.note}" if row.acknowledged_by else "")
+        out.append(DashboardAlert(severity=row.severity, rule=f"monitor:{row.rule}", strategy=row.key.split(":")[-1]
+                                  if row.key.count(":") >= 2 else "", message=row.message, at=row.raised_at,
+                                  status=status))
     order = {"critical": 0, "error": 0, "warning": 1, "info": 2}
-    return sorted(out, key=lambda a: order.get(a.severity, 3))
+    # cleared monitor alerts last: they are history
+    return sorted(out, key=lambda a: (a.status.startswith("cleared"), order.get(a.severity, 3)))
 
 
 def alerts_frame(items: Sequence[DashboardAlert]) -> pd.DataFrame:
-    cols = ["severity", "rule", "strategy", "message", "at"]
+    cols = ["severity", "rule", "strategy", "message", "at", "status"]
     return pd.DataFrame([attrs.asdict(a) for a in items], columns=cols) if items else \
         pd.DataFrame({c: [] for c in cols})
