@@ -410,7 +410,7 @@ class TradingEngine:
                              quantity=decision.allowed_quantity, order_type=OrderType.MARKET,
                              product=self.settings.product, stop_loss_paise=stop, take_profit_paise=take,
                              submitted_at=decided_at)
-        if self._submit(order, decided_at, signal.reason, cause):
+        if self._submit(order, decided_at, signal.reason, cause, decision_price_paise=price_paise):
             self._pending_entry[symbol] = (signal, i, book.session[i])
 
     def _exit(self, book: FeatureBook, i: int, reason: str) -> None:
@@ -424,16 +424,18 @@ class TradingEngine:
         order = OrderRequest(client_order_id=self._next_order_id(), symbol=symbol, side=side,
                              quantity=quantity, order_type=OrderType.MARKET, product=self.settings.product,
                              submitted_at=decided_at)
-        if self._submit(order, decided_at, reason, None):
+        decision_price = int(round(book.close[i] * 100))
+        if self._submit(order, decided_at, reason, None, decision_price_paise=decision_price):
             self._pending_exit[symbol] = reason
 
-    def _submit(self, order: OrderRequest, at: datetime, reason: str, cause: uuid.UUID | None) -> bool:
+    def _submit(self, order: OrderRequest, at: datetime, reason: str, cause: uuid.UUID | None, *,
+                decision_price_paise: int | None = None) -> bool:
         submitted = self.recorder.record(OrderSubmitted(
             client_order_id=order.client_order_id, symbol=order.symbol, side=order.side.value,
             quantity=order.quantity, order_type=order.order_type.value, strategy=self.strategy.name,
             product=order.product.value, limit_price_paise=order.limit_price_paise,
             stop_loss_paise=order.stop_loss_paise, take_profit_paise=order.take_profit_paise,
-            reason=reason), at, causation_id=cause)
+            reason=reason, decision_price_paise=decision_price_paise), at, causation_id=cause)
         ack = self.broker.submit(order)
         if ack.status is OrderStatus.REJECTED:
             self.recorder.record(OrderRejected(client_order_id=order.client_order_id, reason=ack.reason), at,

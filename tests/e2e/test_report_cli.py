@@ -91,7 +91,7 @@ def test_export_every_format_on_a_builder_run(built_db, tmp_path):
     traces = sorted(out.glob("predictions_*.csv.gz"))
     assert len(traces) > 1 and len(load_traces(out)) == 106
     bundle = read_bundle(out)
-    assert len(bundle["trades.json"]) == 106
+    assert sum(t["position_effect"] == "close" for t in bundle["trades.json"]) == 106
     assert len(read_trades_parquet(out / "trades.parquet")) == 106
     assert doc["attribution"] and all(p["description"] for p in doc["attribution"])
 
@@ -131,7 +131,7 @@ def test_report_and_exports_on_the_shipped_data(shipped_run, tmp_path):
     table = read_trades_parquet(out / "trades.parquet")
     assert len(table) == sum(b["trades"] for b in books.values())
     # closed trades only (a swing position may still be open at the end, so not the equity change)
-    assert round(table["pnl"].sum() * 100) == sum(t["net_pnl_paise"] for t in bundle["trades.json"])
+    assert round(table["pnl"].sum() * 100) == sum(t.get("round_trip_pnl_paise", 0) for t in bundle["trades.json"])
     assert table["pnl"].sum() == pytest.approx(bundle["results.json"]["portfolio_metrics"]["net_pnl"])
 
 
