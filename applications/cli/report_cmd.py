@@ -19,6 +19,7 @@ from applications.analytics.metrics import DIRECTIONS, DegradationThresholds
 from applications.analytics.projections import RunData, latest_run_id, load_run
 from applications.cli.output import console, err_console, print_json
 from applications.cli.runs_cmd import runs
+from applications.wiring.adapters import default_market_context
 from applications.wiring.store import open_store, runs_dir
 
 T = TypeVar("T")
@@ -199,7 +200,7 @@ def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol
 
 @runs.command("export")
 @click.argument("run_id", metavar="RUN")
-@click.option("--format", "formats", type=click.Choice(["traces", "bundle", "trades"]), multiple=True,
+@click.option("--format", "formats", type=click.Choice(["traces", "bundle", "trades", "execution"]), multiple=True,
               default=("bundle",), show_default=True, help="What to export (repeat for several).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Target folder (default: data/runs/exports/RUN).")
@@ -214,11 +215,16 @@ def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol
                    "(id, unique prefix or 'champion'): its per-feature contributions at each entry.")
 @click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Model registry folder for --explain-model (default: data/runs/models).")
+@click.option("--market-context/--no-market-context", default=True, show_default=True,
+              help="Add the NIFTY 50 regime at entry (close, 1d/5d return, 20d realised volatility) to each "
+                   "trade's context in trades.parquet.")
+@click.option("--index-bars", type=click.Path(dir_okay=False, path_type=Path),
+              help="Daily index closes (date,close CSV) for --market-context (default: the shipped NIFTY 50).")
 @click.option("--json", "as_json", is_flag=True, help="Print the files written (and worst trades) as JSON.")
 @click.pass_obj
 def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | None, strategy: str, compress: bool,
            max_file_mb: float, worst: int, explain_model: str | None, registry_dir: Path | None,
-           as_json: bool) -> None:
+           market_context: bool, index_bars: Path | None, as_json: bool) -> None:
     """Export RUN's prediction traces (CSV), its JSON bundle or its trades table (Parquet).
 
     \b
@@ -227,7 +233,11 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
     bundle  config.json, portfolio_daily.json, tickers_daily.json, trades.json, results.json
             (validated: strict JSON, every trading day, cash + positions = total value)
     trades  trades.parquet: entry/exit times, symbol, prices, pnl, pnl_pct, duration,
-            direction, size, signals and context at entry
+            direction, size, signals and context at entry (with the NIFTY 50 regime
+            known at entry: point in time, from the shipped daily index closes)
+    execution  execution.csv + execution_summary.json: per fill the decision price,
+            fill price, slippage (bps, rupees) and fees by component; intended vs
+            executed per strategy and symbol
 
     Example: sensequant runs export latest --format bundle --format trades --out exports/
     """
@@ -250,8 +260,14 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
                 result["traces"] = len(traces)
             elif fmt == "bundle":
                 paths = _step(progress, "building and validating the bundle", lambda: ex.write_bundle(run, target))
+            elif fmt == "execution":
+                paths, summary = _step(progress, "measuring execution quality",
+                                       lambda: ex.write_execution(run, target))
+                result["execution"] = summary["overall"]
             else:
-                trades = ex.trades_table(run)
+                context = None if not market_context else _step(
+                    progress, "loading the market context", lambda: default_market_context(index_bars))
+                trades = ex.trades_table(run, context)
                 if explain_model:
                     predictor = _load_predictor(explain_model, registry_dir)
                     trades, result["explained"] = _step(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from applications.wiring.store import project_root
 from core.errors import ConfigError
+from ports.market_context import MarketContextProvider
 from ports.market_data import MarketDataFeed
 from ports.sentiment import SentimentProvider
 
@@ -22,6 +23,21 @@ def default_feed(config: BacktestConfig) -> MarketDataFeed:
     if not root.is_absolute():
         root = project_root() / root
     return CsvFeed(root, timezone=config.data_timezone)
+
+
+DEFAULT_INDEX_BARS = "data/index/NIFTY50_index_1day_yahoo.csv.gz"
+
+
+def default_market_context(path: Path | str | None = None) -> MarketContextProvider:
+    """NIFTY 50 regime at trade entry from the shipped daily index closes (see data/README.md)."""
+    from adapters.market_context import IndexDailyContext
+    target = Path(path or DEFAULT_INDEX_BARS)
+    if not target.is_absolute():
+        target = project_root() / target
+    if not target.is_file():
+        raise ConfigError(f"index bars {target} not found; pass --index-bars FILE (date,close CSV) or "
+                          "--no-market-context")
+    return IndexDailyContext.from_csv(target)
 
 
 def default_sentiment(config: BacktestConfig) -> SentimentProvider | None:

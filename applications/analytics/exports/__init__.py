@@ -38,6 +38,7 @@ from applications.analytics.exports.execution import (
     FEE_COMPONENTS,
     execution_table,
     execution_summary,
+    write_execution,
 )
 from applications.analytics.exports.trades import (
     TRADES_TABLE_COLUMNS,
@@ -72,6 +73,7 @@ __all__ = [
     "FEE_COMPONENTS",
     "execution_table",
     "execution_summary",
+    "write_execution",
     "TRADES_TABLE_COLUMNS",
     "trades_table",
     "write_trades_parquet",

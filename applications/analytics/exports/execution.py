@@ -19,13 +19,18 @@ is left empty (NaN in the table, ``null`` in JSON), never guessed.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from applications.analytics.metrics import json_safe
 from applications.analytics.projections import RunData
+from applications.analytics.exports.traces import _ensure_dir
 
 FEE_COMPONENTS = ("brokerage", "stt", "exchange_txn", "sebi", "stamp_duty", "gst", "dp_charge")
 
@@ -121,3 +126,21 @@ def execution_summary(table: pd.DataFrame) -> dict[str, Any]:
     for strat, g in table.groupby("strategy"):
         out["by_strategy"][str(strat)] = {**block(g), "by_symbol": {str(s): block(h) for s, h in g.groupby("symbol")}}
     return out
+
+
+def write_execution(run: RunData, out_dir: Path | str, run_id: str | None = None) -> tuple[list[Path], dict[str, Any]]:
+    """Write ``execution.csv`` (one row per fill) and ``execution_summary.json``."""
+    table = execution_table(run, run_id)
+    summary = json_safe(execution_summary(table))
+    out = _ensure_dir(Path(out_dir))
+    csv_path, json_path = out / "execution.csv", out / "execution_summary.json"
+    tmp_csv, tmp_json = out / ".execution.csv.tmp", out / ".execution_summary.json.tmp"
+    try:
+        table.to_csv(tmp_csv, index=False)
+        tmp_json.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        os.replace(tmp_csv, csv_path)
+        os.replace(tmp_json, json_path)
+    finally:
+        tmp_csv.unlink(missing_ok=True)
+        tmp_json.unlink(missing_ok=True)
+    return [csv_path, json_path], summary
