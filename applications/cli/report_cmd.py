@@ -68,8 +68,10 @@ def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
         overview.add_row(name, _fmt(m["total_trades"], "i"), _fmt(m["accuracy"], "%"), _fmt(m["hit_ratio"], "%"),
                          _fmt(m["win_rate"], "%"), _fmt(m["avg_return"]), _fmt(m["avg_holding_minutes"], "i"))
     console.print(overview)
-    risk = Table(title="Risk and return per trade", title_justify="left")
-    for col in ("scope", "Sharpe", "Sortino", "max DD", "profit factor", "best %", "worst %"):
+    risk = Table(title="PER-TRADE figures (each closed trade compounded at full size; not the portfolio, see below)",
+                 title_justify="left")
+    for col in ("scope", "per-trade Sharpe", "per-trade Sortino", "per-trade max DD", "profit factor", "best %",
+                "worst %"):
         risk.add_column(col, justify="left" if col == "scope" else "right", no_wrap=True)
     for name, m in scopes:
         risk.add_row(name, _fmt(m["sharpe_ratio"]), _fmt(m["sortino_ratio"]), _fmt(m["max_drawdown"], "%"),
@@ -117,13 +119,35 @@ def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
 
     portfolio = doc.get("portfolio", {})
     for run_id, books in portfolio.items():
-        pt = Table(title=f"Portfolio (daily equity) of run {run_id}", title_justify="left")
-        for col in ("book", "total return", "Sharpe", "max DD", "trades", "win rate", "final value ₹"):
+        pt = Table(title=f"PORTFOLIO figures (daily book equity, net of costs) of run {run_id}", title_justify="left")
+        for col in ("book", "total return", "portfolio Sharpe", "portfolio max DD", "trades", "win rate",
+                    "final value ₹"):
             pt.add_column(col, justify="left" if col == "book" else "right", no_wrap=True)
         for book, m in books.items():
-            pt.add_row(book, _fmt(m["total_return"], "%"), _fmt(m["sharpe_ratio"]), _fmt(m["max_drawdown"], "%"),
+            pt.add_row(book, _fmt(m["total_return"], "%"), _fmt(m["sharpe_ratio"]),
+                       _fmt(-m["max_drawdown"] if m["max_drawdown"] is not None else None, "%"),
                        _fmt(m["total_trades"], "i"), _fmt(m["win_rate"], "%"), f"{m['final_value']:,.2f}")
         console.print(pt)
+    if doc.get("drawdown_scopes"):
+        dd = Table(title="Drawdown, both scopes (per-trade compounding exaggerates: all capital in every trade)",
+                   title_justify="left")
+        for col in ("book", "per-trade compounded max DD", "portfolio daily-equity max DD"):
+            dd.add_column(col, justify="left" if col == "book" else "right", no_wrap=True)
+        for book, v in doc["drawdown_scopes"].items():
+            dd.add_row(book, _fmt(v["per_trade_compounded_max_drawdown"], "%"),
+                       _fmt(v["portfolio_daily_equity_max_drawdown"], "%"))
+        console.print(dd)
+    execution = doc.get("execution") or {}
+    if execution.get("by_strategy"):
+        ex = Table(title="Execution quality: fill vs decision price (slippage > 0 = adverse)", title_justify="left")
+        for col in ("strategy", "symbol", "fills", "bps mean", "bps med", "bps p95", "slip ₹", "fees ₹", "STT ₹"):
+            ex.add_column(col, justify="left" if col in ("strategy", "symbol") else "right", no_wrap=True)
+        for strat, block in execution["by_strategy"].items():
+            for sym, b in [("all", block), *block["by_symbol"].items()]:
+                ex.add_row(strat, sym, _fmt(b["fills"], "i"), _fmt(b["slippage_bps_mean"]),
+                           _fmt(b["slippage_bps_median"]), _fmt(b["slippage_bps_p95"]), f"{b['slippage']:,.2f}",
+                           f"{b['fees']:,.2f}", f"{b['fees_by_component']['stt']:,.2f}")
+        console.print(ex)
 
     alerts = [(name, a) for name, r in doc["rolling"].items() for a in r["alerts"]]
     if alerts:

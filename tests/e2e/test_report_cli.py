@@ -116,6 +116,16 @@ def test_report_and_exports_on_the_shipped_data(shipped_run, tmp_path):
         assert pm["avg_hold_time"] == pytest.approx(book["average_hold_minutes"])
         assert doc["by_strategy"][name]["total_trades"] == book["traces"]
     assert (tmp_path / "report" / "strategy_comparison.png").read_bytes()[:8] == PNG
+    # per-trade and portfolio drawdowns side by side, each named for what it is
+    for name, book in books.items():
+        scopes = doc["drawdown_scopes"][name]
+        assert scopes["portfolio_daily_equity_max_drawdown"] * 100 == pytest.approx(book["max_drawdown_pct"], abs=1e-9)
+        assert scopes["per_trade_compounded_max_drawdown"] == doc["by_strategy"][name]["max_drawdown"]
+    assert "PER-TRADE" in doc["definitions"]["max_drawdown"]
+    assert doc["execution"]["overall"]["fills"] == doc["execution"]["overall"]["fills_with_decision_price"] > 0
+    text = _invoke(db, "report", run_id, "--no-plots", "--out", str(tmp_path / "text"), runs_dir=tmp)
+    for heading in ("PER-TRADE figures", "PORTFOLIO figures", "Drawdown, both scopes", "Execution quality"):
+        assert heading in text
 
     out = tmp_path / "export"
     exported = json.loads(_invoke(db, "runs", "export", run_id[:8], "--format", "bundle", "--format", "traces",
