@@ -97,6 +97,9 @@ class BacktestConfig:
     seed: int = 42
     event_batch_size: int = 5000
     record_signals: bool = True
+    # Close positions still open when the data ends at the last close (exit reason
+    # "backtest_end"); False keeps them open and lists them as open in the exports.
+    close_at_end: bool = True
     intraday: IntradayBookConfig = attrs.Factory(IntradayBookConfig)
     swing: SwingBookConfig = attrs.Factory(SwingBookConfig)
     reference: ReferenceBookConfig = attrs.Factory(ReferenceBookConfig)

@@ -164,6 +164,12 @@ class TradingEngine:
     def run(self, books: Mapping[str, FeatureBook], progress: Callable[[int], None] | None = None,
             progress_every: int = 50_000) -> BookResult:
         """Backtest: step through every bar of ``books`` in time order, then finish."""
+        self.run_bars(books, progress, progress_every)
+        return self.finish()
+
+    def run_bars(self, books: Mapping[str, FeatureBook], progress: Callable[[int], None] | None = None,
+                 progress_every: int = 50_000) -> None:
+        """Step through every bar of ``books`` in time order (``finish`` is the caller's)."""
         order = merge_order(books)
         names = list(books)
         book_list = [books[n] for n in names]
@@ -180,7 +186,6 @@ class TradingEngine:
                 step(book_list[b], i)
                 if progress is not None and done % progress_every == 0:
                     progress(progress_every)
-        return self.finish()
 
     def _step_checkpointed(self, book: FeatureBook, i: int) -> None:
         """``step`` plus, when the bar recorded anything, a checkpoint and a durable flush."""
@@ -346,6 +351,13 @@ class TradingEngine:
             if self._order_seq != before:
                 ids.append(f"{self.strategy.name}-{self._order_seq:07d}")
         return ids
+
+    def exits_at_end(self, books: Mapping[str, FeatureBook], reason: str = "backtest_end") -> list[str]:
+        """The data has ended: submit market exits for every open position (``square_off``)
+        and return every working exit order's id, including exits decided on the last bar,
+        for the venue to fill at the last close."""
+        self.square_off(books, reason)
+        return sorted(cid for symbol in sorted(self._pending_exit) for cid in self._working.get(symbol, ()))
 
     def on_fills(self, book: FeatureBook, fills: Sequence[Fill]) -> None:
         """Apply fills the venue reported outside ``step`` (e.g. a square-off at shutdown)."""

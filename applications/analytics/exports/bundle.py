@@ -256,6 +256,7 @@ def build_bundle(run: RunData, run_id: str | None = None) -> dict[str, Any]:
     tickers_daily = _tickers_daily(daily, signals, symbols, strategy_configs, gate)
     trades_doc = _fills_doc(run, run_id, executions, trades, signals, initial, strategy_configs, gate)
     results = _results(run_id, daily, trades, initial_total, initial, symbols)
+    results["end_of_data"] = _end_of_data(cfg, daily, trades_doc)
     return json_safe({"config.json": config, "portfolio_daily.json": portfolio_daily,
                       "tickers_daily.json": tickers_daily, "trades.json": trades_doc, "results.json": results})
 
@@ -447,6 +448,25 @@ def portfolio_metrics(equity_paise: Sequence[int], initial_paise: int, trades: p
         "cash_drag": float(np.mean(cash / eq)) if cash is not None and n and np.all(eq != 0) else None,
         "final_value": _r(eq[-1]) if n else _r(initial_paise), "final_value_paise": int(eq[-1]) if n else initial_paise,
         "net_pnl": _r(net.sum()), "fees_paid": _r(trades["fees_paise"].sum()) if net.size else 0.0,
+    }
+
+
+def _end_of_data(cfg: dict[str, Any], daily: list[dict[str, Any]], fills: list[dict[str, Any]]) -> dict[str, Any]:
+    """What happened to positions still open when the data ended (spec 002 §14.14.2):
+    closed at the last close (fills with reason ``backtest_end``) or kept and listed open."""
+    last = daily[-1] if daily else {"positions": {}, "prices": {}}
+    open_positions = []
+    for sym, held in sorted(last["positions"].items()):
+        for book, p in held:
+            qty, avg = int(p.get("quantity", 0)), int(p.get("average_price_paise", 0))
+            value = int(p.get("market_value_paise", 0))
+            open_positions.append({"ticker": sym, "strategy": book, "quantity": qty, "avg_price": _r(avg),
+                                   "current_value": _r(value), "unrealized_pnl": _r(value - qty * avg),
+                                   "status": "OPEN"})
+    return {
+        "policy": "close_at_last_close" if cfg.get("close_at_end", False) else "keep_open",
+        "closed_at_end": [f["round_trip_id"] for f in fills if f.get("fill_reason") == "backtest_end"],
+        "open_positions": open_positions,
     }
 
 
