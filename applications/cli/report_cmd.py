@@ -20,7 +20,7 @@ from applications.analytics.projections import RunData, latest_run_id, load_run
 from applications.cli.output import console, err_console, print_json
 from applications.cli.runs_cmd import runs
 from applications.wiring.adapters import default_market_context
-from applications.wiring.store import open_store, runs_dir
+from applications.wiring.store import default_db_url, open_store, runs_dir
 
 T = TypeVar("T")
 STRATEGY_CHOICE = click.Choice(["intraday", "swing", "both"])
@@ -183,11 +183,14 @@ def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for accuracy_metrics.json and the PNG plots (default: data/runs/reports/RUN).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--format", "output_format", type=click.Choice(["text", "html"]), default="text", show_default=True,
+              help="html: also execute notebooks/accuracy_report.ipynb on RUN and write it as one self-contained "
+                   "HTML file (report_RUN.html in --out; plots inline, no network needed to open it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report document as JSON instead of tables.")
 @click.pass_obj
 def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol: str | None, start: str | None,
            end: str | None, window: int, precision_drop: float, win_rate_drop: float, sharpe_drop: float,
-           live_minutes: float, out_dir: Path | None, no_plots: bool, as_json: bool) -> None:
+           live_minutes: float, out_dir: Path | None, no_plots: bool, output_format: str, as_json: bool) -> None:
     """Accuracy and performance report of RUN (default: the latest run), computed from its events.
 
     Prints metric tables (classification per LONG/SHORT/NOOP, confusion matrix, hit ratio,
@@ -216,6 +219,13 @@ def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol
         if not no_plots:
             traces = filter_traces(run.traces, strategy=strategy, symbol=symbol, start=start, end=end)
             files += _step(progress, "drawing plots", lambda: write_plots(traces, target))
+        if output_format == "html":
+            from applications.analytics.html_report import render_report_html
+            db_url = obj.get("db_url") or default_db_url()
+            html = _step(progress, "executing the accuracy notebook (HTML)", lambda: render_report_html(
+                db_url, run.run_id, target / f"report_{run.run_id}.html"))
+            files.append(html)
+            doc["html_report"] = str(html)
     if as_json:
         print_json(doc)
     else:

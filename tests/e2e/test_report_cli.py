@@ -77,6 +77,27 @@ def test_report_on_a_builder_run(built_db, tmp_path):
     assert sorted(p.name for p in (tmp_path / "swing").iterdir()) == ["accuracy_metrics.json"]
 
 
+def test_report_as_one_self_contained_html_file(built_db, tmp_path):
+    from applications.analytics.html_report import external_references
+
+    doc = json.loads(_invoke(built_db, "report", "run-real", "--format", "html", "--no-plots", "--json",
+                             "--out", str(tmp_path / "html"), runs_dir=tmp_path))
+    page = Path(doc["html_report"])
+    assert page.name == "report_run-real-0001.html" and page.parent == tmp_path / "html"
+    html = page.read_text(encoding="utf-8")
+    assert "run-real-0001" in html and "data:image/png;base64," in html  # executed: plots inline
+    assert external_references(html) == [] and '<script src=""' not in html  # opens offline
+
+
+def test_html_report_of_a_run_the_notebook_cannot_read_is_one_clear_error(built_db, tmp_path):
+    from applications.analytics.html_report import render_report_html
+    from core.errors import DataError
+
+    with pytest.raises(DataError, match="notebook"):
+        render_report_html(built_db, "no-such-run", tmp_path / "x.html")
+    assert not (tmp_path / "x.html").exists()
+
+
 def test_report_errors_are_one_clear_line(built_db, tmp_path):
     result = CliRunner().invoke(cli, ["--db", built_db, "report", "nope"], env={"SENSEQUANT_RUNS_DIR": str(tmp_path)})
     assert result.exit_code != 0 and "RunNotFoundError" in result.output and "Traceback" not in result.output
