@@ -74,7 +74,11 @@ class SentimentSettings:
     """Point-in-time headline sentiment for backtests (VADER over the shipped headlines)."""
 
     enabled: bool = True
+    # "headlines": VADER over the headline CSVs in news_dir; "snapshots": the daily
+    # snapshot files in snapshot_dir (`sensequant data sentiment-snapshot`), point in time.
+    source: str = attrs.field(default="headlines", validator=attrs.validators.in_(("headlines", "snapshots")))
     news_dir: str = "data/news"
+    snapshot_dir: str = "data/sentiment"
     lookback_days: int = 3
 
 

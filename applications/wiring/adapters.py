@@ -43,6 +43,15 @@ def default_market_context(path: Path | str | None = None) -> MarketContextProvi
 def default_sentiment(config: BacktestConfig) -> SentimentProvider | None:
     if not config.sentiment.enabled:
         return None
+    if config.sentiment.source == "snapshots":
+        from adapters.sentiment import SnapshotSentimentProvider
+        root = Path(config.sentiment.snapshot_dir)
+        if not root.is_absolute():
+            root = project_root() / root
+        if not root.is_dir():
+            raise ConfigError(f"sentiment.snapshot_dir {root} does not exist; write snapshots with `sensequant "
+                              "data sentiment-snapshot` or use sentiment.source = \"headlines\"")
+        return SnapshotSentimentProvider(root, max_age_days=config.sentiment.lookback_days)
     from adapters.sentiment import HeadlinesSentimentProvider
     news = Path(config.sentiment.news_dir)
     if not news.is_absolute():
@@ -51,6 +60,42 @@ def default_sentiment(config: BacktestConfig) -> SentimentProvider | None:
         raise ConfigError(f"sentiment.news_dir {news} does not exist; point it at a folder of headline CSVs "
                           "or disable sentiment with --no-sentiment")
     return HeadlinesSentimentProvider(news, lookback=timedelta(days=config.sentiment.lookback_days))
+
+
+def snapshot_source(source: str, config: BacktestConfig, *, dry_run: bool = False, environ: Any = None,
+                    clock: Any = None) -> SentimentProvider:
+    """The provider a snapshot is taken from: the shipped headlines (VADER, offline), NewsAPI
+    (``SENTIMENT_NEWSAPI_API_KEY``) or X recent search (``SENTIMENT_TWITTER_BEARER_TOKEN``).
+    A dry run never touches the network: NewsAPI and X are replaced by the neutral stub."""
+    import os
+
+    env = os.environ if environ is None else environ
+    lookback = timedelta(days=config.sentiment.lookback_days)
+    if source == "headlines":
+        from adapters.sentiment import HeadlinesSentimentProvider
+        news = Path(config.sentiment.news_dir)
+        if not news.is_absolute():
+            news = project_root() / news
+        if not news.is_dir():
+            raise ConfigError(f"sentiment.news_dir {news} does not exist; point it at a folder of headline CSVs")
+        return HeadlinesSentimentProvider(news, lookback=lookback)
+    if dry_run:
+        from adapters.sentiment import StubSentimentProvider
+        return StubSentimentProvider(name=f"stub (dry run of {source})")
+    if source == "newsapi":
+        from adapters.sentiment import NewsApiProvider
+        key = env.get("SENTIMENT_NEWSAPI_API_KEY")
+        if not key:
+            raise ConfigError("--source newsapi needs SENTIMENT_NEWSAPI_API_KEY in the environment")
+        return NewsApiProvider(key, lookback=lookback)
+    if source == "x":
+        from adapters.sentiment import XRecentSearchProvider
+        from adapters.system import WallClock
+        token = env.get("SENTIMENT_TWITTER_BEARER_TOKEN")
+        if not token:
+            raise ConfigError("--source x needs SENTIMENT_TWITTER_BEARER_TOKEN in the environment")
+        return XRecentSearchProvider(token, clock if clock is not None else WallClock())
+    raise ConfigError(f"unknown sentiment source {source!r}; use headlines, newsapi or x")
 
 
 def live_sentiment(config: BacktestConfig, clock: Any, environ: Any = None) -> SentimentProvider | None:
