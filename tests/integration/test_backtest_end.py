@@ -44,6 +44,9 @@ def test_open_positions_are_closed_at_the_last_close_by_default(runs):
     assert (at_end["decision_price_source"] == "bar_close").all() and at_end["slippage_bps"].notna().all()
     book = summarize_run(store, run_id).books[0]
     assert book.closed_at_end == len(ends) and book.open_at_end == 0
+    from applications.dashboard.viewmodel.cards import strategy_cards
+    card = strategy_cards(run)["swing"].book
+    assert (card["closed_at_end"], card["open_at_end"]) == (len(ends), 0)  # the dashboard card says so too
     bundle = build_bundle(run)
     validate_bundle(bundle)
     end = bundle["results.json"]["end_of_data"]
@@ -62,6 +65,9 @@ def test_keeping_them_open_lists_them_as_open(runs):
     assert end["policy"] == "keep_open" and end["closed_at_end"] == []
     assert {p["ticker"] for p in end["open_positions"]} == set(last["positions"])
     assert all(p["status"] == "OPEN" for p in end["open_positions"])
+    from applications.dashboard.viewmodel.cards import strategy_cards
+    card = strategy_cards(run)["swing"].book
+    assert (card["closed_at_end"], card["open_at_end"]) == (0, len(last["positions"]))
 
 
 def test_closing_at_the_end_changes_nothing_before_it(runs):
