@@ -185,6 +185,23 @@ class SimulatedBroker:
         self._fills.extend(fills)
         return fills
 
+    def fill_at_last_close(self, client_order_ids: Sequence[str], reason: str = "backtest_end") -> list[Fill]:
+        """Fill these working market orders at their symbol's last close (with the usual
+        slippage and tick rounding), stamped at that last bar's start: how a backtest
+        closes what is still open when its data ends, since no next bar will come."""
+        fills = []
+        for cid in client_order_ids:
+            order = self._orders.get(cid)
+            state = self._symbols.get(order.request.symbol) if order is not None else None
+            if order is None or not order.working or order.request.order_type is not OrderType.MARKET:
+                continue
+            if state is None or state.last_close is None or state.last_start is None or state.last_session is None:
+                continue
+            price = self._slipped(state.last_close, order.request.side, state.last_session, True)
+            fills.append(self._fill(order, price, state.last_start, reason))
+        self._fills.extend(fills)
+        return fills
+
     def open_order_ids(self) -> list[str]:
         live = [o for orders in self._working.values() for o in orders.values()]
         return [o.request.client_order_id for o in sorted(live, key=lambda o: o.seq)]

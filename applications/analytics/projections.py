@@ -14,6 +14,7 @@ Frames (one row per ...):
 - ``portfolio`` — ``PortfolioSnapshotted`` (one per session per strategy book; the book is
   the suffix of the stream id ``<run_id>:<strategy>``).
 - ``signals``   — ``SignalGenerated`` (entries, exits, suppressed entries).
+- ``orders``    — ``OrderSubmitted`` (with the ``decision_price_paise`` of v2 and the ``book``);
 - ``fills``     — ``OrderFilled``; ``rejections`` — ``EntryRejected``;
   ``breakers`` — ``CircuitBreakerTripped``; ``sentiment`` — ``SentimentScored``.
 """
@@ -36,6 +37,7 @@ from core.events.catalog import (
     CircuitBreakerTripped,
     EntryRejected,
     OrderFilled,
+    OrderSubmitted,
     PortfolioSnapshotted,
     PredictionTraced,
     RunCompleted,
@@ -302,6 +304,14 @@ def _simple_frame(events: Iterable[RecordedEvent], cls: type) -> pd.DataFrame:
     return df
 
 
+def _orders_frame(events: Iterable[RecordedEvent]) -> pd.DataFrame:
+    events = list(events)
+    df = _simple_frame(events, OrderSubmitted)
+    books = [_book_of(rec.stream_id, rec.run_id) for rec in events if isinstance(rec.event, OrderSubmitted)]
+    df["book"] = pd.Series(books, index=df.index, dtype=object)
+    return df
+
+
 @attrs.define(kw_only=True)
 class RunData:
     """Everything the analytics know about one or several runs, as DataFrames."""
@@ -318,6 +328,7 @@ class RunData:
     rejections: pd.DataFrame
     breakers: pd.DataFrame
     sentiment: pd.DataFrame
+    orders: pd.DataFrame = attrs.Factory(lambda: _orders_frame(()))
 
     @property
     def run_id(self) -> str:
@@ -366,6 +377,7 @@ def project_events(events: Sequence[RecordedEvent], runs: Sequence[RunInfo] = ()
         trades=trades_frame(events), portfolio=portfolio_frame(events), signals=signals_frame(events),
         fills=_simple_frame(events, OrderFilled), rejections=_simple_frame(events, EntryRejected),
         breakers=_simple_frame(events, CircuitBreakerTripped), sentiment=_simple_frame(events, SentimentScored),
+        orders=_orders_frame(events),
     )
 
 

@@ -27,6 +27,7 @@ from applications.analytics.exports.bundle import (
     trading_days,
 )
 from applications.analytics.exports.attribution import attribute_worst_trades
+from applications.analytics.exports.execution import execution_summary, execution_table
 from applications.analytics.exports.trades import trades_table
 from applications.analytics.metrics import (
     DIRECTIONS,
@@ -78,7 +79,12 @@ def build_report(run: RunData, *, strategy: str = "both", symbol: str | None = N
             "returns": "realized_return_pct of each prediction trace, as recorded (percent)",
             "portfolio": "daily book equity from PortfolioSnapshotted, net of costs",
             "sharpe_ratio": f"mean/std(ddof=1) of per-trade returns x sqrt({periods_per_year:g})",
-            "max_drawdown": "of the compounded per-trade equity curve, negative fraction",
+            "max_drawdown": "PER-TRADE figure: of the equity curve that compounds every closed trade at full size "
+                            "(one trade after another, all capital in each), negative fraction; it is not the "
+                            "portfolio's drawdown, which is portfolio.<book>.max_drawdown (daily equity, positive "
+                            "fraction) — both are side by side in drawdown_scopes",
+            "execution": "per fill: slippage = adverse difference of the fill price to the decision price (the "
+                         "close of the bar that decided), bps and rupees; fees by component as charged",
             "accuracy": "predicted direction == actual direction (actual is NOOP inside the threshold band)",
             "hit_ratio": "price moved the predicted way by any amount (entry vs exit price)",
             "win_rate": "realized_return_pct > 0",
@@ -91,6 +97,13 @@ def build_report(run: RunData, *, strategy: str = "both", symbol: str | None = N
         doc["live"] = {"is_live": live.is_live, "last_update": live.last_update, "age_minutes": live.age_minutes,
                        "threshold_minutes": live_threshold_minutes}
     doc["portfolio"] = _portfolio_section(run, strategy)
+    doc["drawdown_scopes"] = _drawdown_scopes(by_strategy, doc["portfolio"])
+    executions = execution_table(run)
+    if strategy not in (None, "both"):
+        executions = executions[executions["strategy"] == strategy]
+    if symbol:
+        executions = executions[executions["symbol"] == symbol]
+    doc["execution"] = execution_summary(executions)
     trades = trades_table(filter_trades(run.trades, strategy=strategy, symbol=symbol, start=start, end=end))
     worst = trades.sort_values("pnl", kind="stable").head(worst_n)
     doc["worst_trades"] = [{"trade_id": r["trade_id"], "strategy": r["strategy"], "symbol": r["symbol"],
@@ -102,6 +115,21 @@ def build_report(run: RunData, *, strategy: str = "both", symbol: str | None = N
         doc["compare"] = compare_runs(run, compare, strategy=strategy, symbol=symbol, start=start, end=end,
                                       periods_per_year=periods_per_year)
     return json_safe(doc)
+
+
+def _drawdown_scopes(by_strategy: dict[str, Any], portfolio: dict[str, Any]) -> dict[str, Any]:
+    """Per book, the per-trade and the portfolio drawdown together, labelled, both as
+    negative fractions, so that neither is read as the other."""
+    out: dict[str, Any] = {}
+    for run_id, books in portfolio.items():
+        for book, m in books.items():
+            per_trade = by_strategy.get(book, {}).get("max_drawdown")
+            out[f"{run_id}:{book}" if len(portfolio) > 1 else book] = {
+                "per_trade_compounded_max_drawdown": per_trade,
+                "portfolio_daily_equity_max_drawdown": -m["max_drawdown"] if m.get("max_drawdown") is not None
+                else None,
+            }
+    return out
 
 
 def _portfolio_section(run: RunData, strategy: str) -> dict[str, Any]:

@@ -70,6 +70,8 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
         out["telemetry"] = telemetry
     if options.get("sentiment") is not None:
         out["sentiment"] = {"enabled": options["sentiment"]}
+    if options.get("close_at_end") is not None:
+        out["close_at_end"] = options["close_at_end"]
     return out
 
 
@@ -88,6 +90,9 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
 @click.option("--seed", type=count(0, 2**32 - 1), help="Seed for every random draw (telemetry sampling). Default 42.")
 @click.option("--sentiment/--no-sentiment", default=None,
               help="Gate entries with point-in-time headline sentiment (default: on).")
+@click.option("--close-at-end/--keep-open-at-end", "close_at_end", default=None,
+              help="Positions still open when the data ends: close them at the last close (exit reason "
+                   "backtest_end; the default) or keep them open and list them as open.")
 @click.option("--model", "model_id", metavar="ID|production",
               help="Score every decision with a registered student model (hash-verified before loading); "
                    "its id is recorded in the signals and prediction traces. 'production' = the champion.")

@@ -22,7 +22,8 @@ from applications.analytics.metrics import DIRECTIONS, DegradationThresholds
 from applications.analytics.projections import RunData, latest_run_id, load_run
 from applications.cli.output import console, err_console, print_json
 from applications.cli.runs_cmd import runs
-from applications.wiring.store import open_store, require_intact, runs_dir
+from applications.wiring.adapters import default_market_context
+from applications.wiring.store import default_db_url, open_store, require_intact, runs_dir
 
 T = TypeVar("T")
 STRATEGY_CHOICE = click.Choice(["intraday", "swing", "both"])
@@ -71,8 +72,10 @@ def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
         overview.add_row(name, _fmt(m["total_trades"], "i"), _fmt(m["accuracy"], "%"), _fmt(m["hit_ratio"], "%"),
                          _fmt(m["win_rate"], "%"), _fmt(m["avg_return"]), _fmt(m["avg_holding_minutes"], "i"))
     console.print(overview)
-    risk = Table(title="Risk and return per trade", title_justify="left")
-    for col in ("scope", "Sharpe", "Sortino", "max DD", "profit factor", "best %", "worst %"):
+    risk = Table(title="PER-TRADE figures (each closed trade compounded at full size; not the portfolio, see below)",
+                 title_justify="left")
+    for col in ("scope", "per-trade Sharpe", "per-trade Sortino", "per-trade max DD", "profit factor", "best %",
+                "worst %"):
         risk.add_column(col, justify="left" if col == "scope" else "right", no_wrap=True)
     for name, m in scopes:
         risk.add_row(name, _fmt(m["sharpe_ratio"]), _fmt(m["sortino_ratio"]), _fmt(m["max_drawdown"], "%"),
@@ -120,13 +123,35 @@ def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
 
     portfolio = doc.get("portfolio", {})
     for run_id, books in portfolio.items():
-        pt = Table(title=f"Portfolio (daily equity) of run {run_id}", title_justify="left")
-        for col in ("book", "total return", "Sharpe", "max DD", "trades", "win rate", "final value ₹"):
+        pt = Table(title=f"PORTFOLIO figures (daily book equity, net of costs) of run {run_id}", title_justify="left")
+        for col in ("book", "total return", "portfolio Sharpe", "portfolio max DD", "trades", "win rate",
+                    "final value ₹"):
             pt.add_column(col, justify="left" if col == "book" else "right", no_wrap=True)
         for book, m in books.items():
-            pt.add_row(book, _fmt(m["total_return"], "%"), _fmt(m["sharpe_ratio"]), _fmt(m["max_drawdown"], "%"),
+            pt.add_row(book, _fmt(m["total_return"], "%"), _fmt(m["sharpe_ratio"]),
+                       _fmt(-m["max_drawdown"] if m["max_drawdown"] is not None else None, "%"),
                        _fmt(m["total_trades"], "i"), _fmt(m["win_rate"], "%"), f"{m['final_value']:,.2f}")
         console.print(pt)
+    if doc.get("drawdown_scopes"):
+        dd = Table(title="Drawdown, both scopes (per-trade compounding exaggerates: all capital in every trade)",
+                   title_justify="left")
+        for col in ("book", "per-trade compounded max DD", "portfolio daily-equity max DD"):
+            dd.add_column(col, justify="left" if col == "book" else "right", no_wrap=True)
+        for book, v in doc["drawdown_scopes"].items():
+            dd.add_row(book, _fmt(v["per_trade_compounded_max_drawdown"], "%"),
+                       _fmt(v["portfolio_daily_equity_max_drawdown"], "%"))
+        console.print(dd)
+    execution = doc.get("execution") or {}
+    if execution.get("by_strategy"):
+        ex = Table(title="Execution quality: fill vs decision price (slippage > 0 = adverse)", title_justify="left")
+        for col in ("strategy", "symbol", "fills", "bps mean", "bps med", "bps p95", "slip ₹", "fees ₹", "STT ₹"):
+            ex.add_column(col, justify="left" if col in ("strategy", "symbol") else "right", no_wrap=True)
+        for strat, block in execution["by_strategy"].items():
+            for sym, b in [("all", block), *block["by_symbol"].items()]:
+                ex.add_row(strat, sym, _fmt(b["fills"], "i"), _fmt(b["slippage_bps_mean"]),
+                           _fmt(b["slippage_bps_median"]), _fmt(b["slippage_bps_p95"]), f"{b['slippage']:,.2f}",
+                           f"{b['fees']:,.2f}", f"{b['fees_by_component']['stt']:,.2f}")
+        console.print(ex)
 
     alerts = [(name, a) for name, r in doc["rolling"].items() for a in r["alerts"]]
     if alerts:
@@ -162,11 +187,14 @@ def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for accuracy_metrics.json and the PNG plots (default: data/runs/reports/RUN).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--format", "output_format", type=click.Choice(["text", "html"]), default="text", show_default=True,
+              help="html: also execute notebooks/accuracy_report.ipynb on RUN and write it as one self-contained "
+                   "HTML file (report_RUN.html in --out; plots inline, no network needed to open it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report document as JSON instead of tables.")
 @click.pass_obj
 def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol: str | None, start: str | None,
            end: str | None, window: int, precision_drop: float, win_rate_drop: float, sharpe_drop: float,
-           live_minutes: float, out_dir: Path | None, no_plots: bool, as_json: bool) -> None:
+           live_minutes: float, out_dir: Path | None, no_plots: bool, output_format: str, as_json: bool) -> None:
     """Accuracy and performance report of RUN (default: the latest run), computed from its events.
 
     Prints metric tables (classification per LONG/SHORT/NOOP, confusion matrix, hit ratio,
@@ -195,6 +223,13 @@ def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol
         if not no_plots:
             traces = filter_traces(run.traces, strategy=strategy, symbol=symbol, start=start, end=end)
             files += _step(progress, "drawing plots", lambda: write_plots(traces, target))
+        if output_format == "html":
+            from applications.analytics.html_report import render_report_html
+            db_url = obj.get("db_url") or default_db_url()
+            html = _step(progress, "executing the accuracy notebook (HTML)", lambda: render_report_html(
+                db_url, run.run_id, target / f"report_{run.run_id}.html"))
+            files.append(html)
+            doc["html_report"] = str(html)
     if as_json:
         print_json(doc)
     else:
@@ -203,7 +238,7 @@ def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol
 
 @runs.command("export")
 @click.argument("run_id", metavar="RUN", callback=non_empty)
-@click.option("--format", "formats", type=click.Choice(["traces", "bundle", "trades"]), multiple=True,
+@click.option("--format", "formats", type=click.Choice(["traces", "bundle", "trades", "execution"]), multiple=True,
               default=("bundle",), show_default=True, help="What to export (repeat for several).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Target folder (default: data/runs/exports/RUN).")
@@ -218,11 +253,16 @@ def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol
                    "(id, unique prefix or 'champion'): its per-feature contributions at each entry.")
 @click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Model registry folder for --explain-model (default: data/runs/models).")
+@click.option("--market-context/--no-market-context", default=True, show_default=True,
+              help="Add the NIFTY 50 regime at entry (close, 1d/5d return, 20d realised volatility) to each "
+                   "trade's context in trades.parquet.")
+@click.option("--index-bars", type=click.Path(dir_okay=False, path_type=Path),
+              help="Daily index closes (date,close CSV) for --market-context (default: the shipped NIFTY 50).")
 @click.option("--json", "as_json", is_flag=True, help="Print the files written (and worst trades) as JSON.")
 @click.pass_obj
 def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | None, strategy: str, compress: bool,
            max_file_mb: float, worst: int, explain_model: str | None, registry_dir: Path | None,
-           as_json: bool) -> None:
+           market_context: bool, index_bars: Path | None, as_json: bool) -> None:
     """Export RUN's prediction traces (CSV), its JSON bundle or its trades table (Parquet).
 
     \b
@@ -231,7 +271,11 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
     bundle  config.json, portfolio_daily.json, tickers_daily.json, trades.json, results.json
             (validated: strict JSON, every trading day, cash + positions = total value)
     trades  trades.parquet: entry/exit times, symbol, prices, pnl, pnl_pct, duration,
-            direction, size, signals and context at entry
+            direction, size, signals and context at entry (with the NIFTY 50 regime
+            known at entry: point in time, from the shipped daily index closes)
+    execution  execution.csv + execution_summary.json: per fill the decision price,
+            fill price, slippage (bps, rupees) and fees by component; intended vs
+            executed per strategy and symbol
 
     Example: sensequant runs export latest --format bundle --format trades --out exports/
     """
@@ -254,8 +298,14 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
                 result["traces"] = len(traces)
             elif fmt == "bundle":
                 paths = _step(progress, "building and validating the bundle", lambda: ex.write_bundle(run, target))
+            elif fmt == "execution":
+                paths, summary = _step(progress, "measuring execution quality",
+                                       lambda: ex.write_execution(run, target))
+                result["execution"] = summary["overall"]
             else:
-                trades = ex.trades_table(run)
+                context = None if not market_context else _step(
+                    progress, "loading the market context", lambda: default_market_context(index_bars))
+                trades = ex.trades_table(run, context)
                 if explain_model:
                     predictor = _load_predictor(explain_model, registry_dir)
                     trades, result["explained"] = _step(

@@ -109,7 +109,9 @@ def card_html(card: StrategyCard) -> str:
     if book:
         foot = (f'<div class="sq-card-foot">book {html.escape(str(book["book"]))}: {book["sessions"]} sessions · '
                 f'return {book["total_return"] * 100:+.2f}% · daily Sharpe {book["sharpe_daily"]:.2f} · '
-                f'max DD {book["max_drawdown"] * 100:.2f}% · net ₹{book["net_pnl"]:,.0f}</div>')
+                f'max DD {book["max_drawdown"] * 100:.2f}% · net ₹{book["net_pnl"]:,.0f}'
+                + (f' · at data end: {book["closed_at_end"]} closed (backtest_end), {book["open_at_end"]} open'
+                   if book.get("closed_at_end") or book.get("open_at_end") else "") + '</div>')
     colour = COLOURS.get(card.strategy, "#444")
     return (f'<div class="sq-card" style="border-left:6px solid {colour};padding:4px 12px">'
             f'<h3 style="margin:4px 0">{html.escape(card.strategy.title())} '

@@ -145,5 +145,13 @@ def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id:
     total = sum(len(b) for b in books.values())
     if progress is not None:
         progress(plan.name, 0, total)
-        return engine.run(books, progress=lambda n: progress(plan.name, n, total))
-    return engine.run(books)
+        engine.run_bars(books, progress=lambda n: progress(plan.name, n, total))
+    else:
+        engine.run_bars(books)
+    settle = getattr(engine.broker, "fill_at_last_close", None)
+    if config.close_at_end and settle is not None:
+        # What is still open when the data ends is closed at the last close (spec 002 §14.14.2),
+        # so the run's P&L is realised and every trade is in the trade list.
+        for fill in settle(engine.exits_at_end(books, "backtest_end"), "backtest_end"):
+            engine.on_fills(books[fill.symbol], [fill])
+    return engine.finish()

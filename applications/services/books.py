@@ -75,7 +75,11 @@ class SentimentSettings:
     """Point-in-time headline sentiment for backtests (VADER over the shipped headlines)."""
 
     enabled: bool = True
+    # "headlines": VADER over the headline CSVs in news_dir; "snapshots": the daily
+    # snapshot files in snapshot_dir (`sensequant data sentiment-snapshot`), point in time.
+    source: str = attrs.field(default="headlines", validator=attrs.validators.in_(("headlines", "snapshots")))
     news_dir: str = "data/news"
+    snapshot_dir: str = "data/sentiment"
     lookback_days: int = 3
 
 
@@ -98,6 +102,9 @@ class BacktestConfig:
     seed: int = 42
     event_batch_size: int = 5000
     record_signals: bool = True
+    # Close positions still open when the data ends at the last close (exit reason
+    # "backtest_end"); False keeps them open and lists them as open in the exports.
+    close_at_end: bool = True
     intraday: IntradayBookConfig = attrs.Factory(IntradayBookConfig)
     swing: SwingBookConfig = attrs.Factory(SwingBookConfig)
     reference: ReferenceBookConfig = attrs.Factory(ReferenceBookConfig)

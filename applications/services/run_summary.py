@@ -17,6 +17,7 @@ import numpy as np
 from core.events.base import RecordedEvent, RunInfo
 from core.events.catalog import (
     CircuitBreakerTripped,
+    OrderFilled,
     PortfolioSnapshotted,
     PredictionTraced,
     RunCompleted,
@@ -54,6 +55,10 @@ class BookSummary:
     signals: int
     traces: int
     circuit_breaker_trips: int
+    # Exits filled at the last close because the data ended (fill reason backtest_end) and positions the
+    # last snapshot still holds (the run kept them open: --keep-open-at-end).
+    closed_at_end: int = 0
+    open_at_end: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -124,6 +129,8 @@ class SummaryFold:
             c["traces"] += 1
         elif isinstance(ev, CircuitBreakerTripped):
             c["trips"] += 1
+        elif isinstance(ev, OrderFilled) and ev.fill_reason == "backtest_end":
+            c["closed_at_end"] = c.get("closed_at_end", 0) + 1
         elif isinstance(ev, RunStarted):
             for name, cash in ev.config.get("initial_cash_paise_by_book", {}).items():
                 self._initial[name] = int(cash)
@@ -155,7 +162,9 @@ class SummaryFold:
                 average_hold_minutes=float(np.mean(holds)) if holds else 0.0,
                 costs_paid_paise=snaps[-1].fees_paid_paise if snaps else 0,
                 net_pnl_paise=final - start, signals=c["signals"], traces=c["traces"],
-                circuit_breaker_trips=c["trips"], **stats))
+                circuit_breaker_trips=c["trips"],
+                closed_at_end=c.get("closed_at_end", 0),
+                open_at_end=len(snaps[-1].positions) if snaps else 0, **stats))
         return books
 
     def summary(self, run: RunInfo) -> "RunSummary":
@@ -237,6 +246,7 @@ def summary_rows(summary: RunSummary) -> tuple[list[str], list[list[str]]]:
         row("costs paid", lambda b: rupees(b.costs_paid_paise)),
         row("signals / traces", lambda b: f"{b.signals} / {b.traces}"),
         row("circuit-breaker trips", lambda b: str(b.circuit_breaker_trips)),
+        row("at the end of the data", lambda b: f"{b.closed_at_end} closed (backtest_end), {b.open_at_end} open"),
     ]
     return header, rows
 

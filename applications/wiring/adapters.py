@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from applications.wiring.store import project_root
 from core.errors import ConfigError
+from ports.market_context import MarketContextProvider
 from ports.market_data import MarketDataFeed
 from ports.sentiment import SentimentProvider
 
@@ -24,9 +25,33 @@ def default_feed(config: BacktestConfig) -> MarketDataFeed:
     return CsvFeed(root, timezone=config.data_timezone)
 
 
+DEFAULT_INDEX_BARS = "data/index/NIFTY50_index_1day_yahoo.csv.gz"
+
+
+def default_market_context(path: Path | str | None = None) -> MarketContextProvider:
+    """NIFTY 50 regime at trade entry from the shipped daily index closes (see data/README.md)."""
+    from adapters.market_context import IndexDailyContext
+    target = Path(path or DEFAULT_INDEX_BARS)
+    if not target.is_absolute():
+        target = project_root() / target
+    if not target.is_file():
+        raise ConfigError(f"index bars {target} not found; pass --index-bars FILE (date,close CSV) or "
+                          "--no-market-context")
+    return IndexDailyContext.from_csv(target)
+
+
 def default_sentiment(config: BacktestConfig) -> SentimentProvider | None:
     if not config.sentiment.enabled:
         return None
+    if config.sentiment.source == "snapshots":
+        from adapters.sentiment import SnapshotSentimentProvider
+        root = Path(config.sentiment.snapshot_dir)
+        if not root.is_absolute():
+            root = project_root() / root
+        if not root.is_dir():
+            raise ConfigError(f"sentiment.snapshot_dir {root} does not exist; write snapshots with `sensequant "
+                              "data sentiment-snapshot` or use sentiment.source = \"headlines\"")
+        return SnapshotSentimentProvider(root, max_age_days=config.sentiment.lookback_days)
     from adapters.sentiment import HeadlinesSentimentProvider
     news = Path(config.sentiment.news_dir)
     if not news.is_absolute():
@@ -35,6 +60,42 @@ def default_sentiment(config: BacktestConfig) -> SentimentProvider | None:
         raise ConfigError(f"sentiment.news_dir {news} does not exist; point it at a folder of headline CSVs "
                           "or disable sentiment with --no-sentiment")
     return HeadlinesSentimentProvider(news, lookback=timedelta(days=config.sentiment.lookback_days))
+
+
+def snapshot_source(source: str, config: BacktestConfig, *, dry_run: bool = False, environ: Any = None,
+                    clock: Any = None) -> SentimentProvider:
+    """The provider a snapshot is taken from: the shipped headlines (VADER, offline), NewsAPI
+    (``SENTIMENT_NEWSAPI_API_KEY``) or X recent search (``SENTIMENT_TWITTER_BEARER_TOKEN``).
+    A dry run never touches the network: NewsAPI and X are replaced by the neutral stub."""
+    import os
+
+    env = os.environ if environ is None else environ
+    lookback = timedelta(days=config.sentiment.lookback_days)
+    if source == "headlines":
+        from adapters.sentiment import HeadlinesSentimentProvider
+        news = Path(config.sentiment.news_dir)
+        if not news.is_absolute():
+            news = project_root() / news
+        if not news.is_dir():
+            raise ConfigError(f"sentiment.news_dir {news} does not exist; point it at a folder of headline CSVs")
+        return HeadlinesSentimentProvider(news, lookback=lookback)
+    if dry_run:
+        from adapters.sentiment import StubSentimentProvider
+        return StubSentimentProvider(name=f"stub (dry run of {source})")
+    if source == "newsapi":
+        from adapters.sentiment import NewsApiProvider
+        key = env.get("SENTIMENT_NEWSAPI_API_KEY")
+        if not key:
+            raise ConfigError("--source newsapi needs SENTIMENT_NEWSAPI_API_KEY in the environment")
+        return NewsApiProvider(key, lookback=lookback)
+    if source == "x":
+        from adapters.sentiment import XRecentSearchProvider
+        from adapters.system import WallClock
+        token = env.get("SENTIMENT_TWITTER_BEARER_TOKEN")
+        if not token:
+            raise ConfigError("--source x needs SENTIMENT_TWITTER_BEARER_TOKEN in the environment")
+        return XRecentSearchProvider(token, clock if clock is not None else WallClock())
+    raise ConfigError(f"unknown sentiment source {source!r}; use headlines, newsapi or x")
 
 
 def live_sentiment(config: BacktestConfig, clock: Any, environ: Any = None,

@@ -168,6 +168,12 @@ class TradingEngine:
     def run(self, books: Mapping[str, FeatureBook], progress: Callable[[int], None] | None = None,
             progress_every: int = 50_000) -> BookResult:
         """Backtest: step through every bar of ``books`` in time order, then finish."""
+        self.run_bars(books, progress, progress_every)
+        return self.finish()
+
+    def run_bars(self, books: Mapping[str, FeatureBook], progress: Callable[[int], None] | None = None,
+                 progress_every: int = 50_000) -> None:
+        """Step through every bar of ``books`` in time order (``finish`` is the caller's)."""
         order = merge_order(books)
         names = list(books)
         book_list = [books[n] for n in names]
@@ -186,7 +192,6 @@ class TradingEngine:
                 step(book_list[b], i)
                 if progress is not None and done % progress_every == 0:
                     progress(progress_every)
-        return self.finish()
 
     def _can_skip_quiet_bars(self) -> bool:
         # Sentiment and predictions are read (and recorded) on every bar, and a
@@ -408,6 +413,13 @@ class TradingEngine:
                 ids.append(f"{self.strategy.name}-{self._order_seq:07d}")
         return ids
 
+    def exits_at_end(self, books: Mapping[str, FeatureBook], reason: str = "backtest_end") -> list[str]:
+        """The data has ended: submit market exits for every open position (``square_off``)
+        and return every working exit order's id, including exits decided on the last bar,
+        for the venue to fill at the last close."""
+        self.square_off(books, reason)
+        return sorted(cid for symbol in sorted(self._pending_exit) for cid in self._working.get(symbol, ()))
+
     def on_fills(self, book: FeatureBook, fills: Sequence[Fill]) -> None:
         """Apply fills the venue reported outside ``step`` (e.g. a square-off at shutdown)."""
         for fill in fills:
@@ -478,7 +490,7 @@ class TradingEngine:
                              quantity=decision.allowed_quantity, order_type=OrderType.MARKET,
                              product=self.settings.product, stop_loss_paise=stop, take_profit_paise=take,
                              submitted_at=decided_at)
-        if self._submit(order, decided_at, signal.reason, cause):
+        if self._submit(order, decided_at, signal.reason, cause, decision_price_paise=price_paise):
             self._pending_entry[symbol] = (signal, i, book.session[i])
 
     def _exit(self, book: FeatureBook, i: int, reason: str) -> None:
@@ -492,16 +504,18 @@ class TradingEngine:
         order = OrderRequest(client_order_id=self._next_order_id(), symbol=symbol, side=side,
                              quantity=quantity, order_type=OrderType.MARKET, product=self.settings.product,
                              submitted_at=decided_at)
-        if self._submit(order, decided_at, reason, None):
+        decision_price = int(round(book.close[i] * 100))
+        if self._submit(order, decided_at, reason, None, decision_price_paise=decision_price):
             self._pending_exit[symbol] = reason
 
-    def _submit(self, order: OrderRequest, at: datetime, reason: str, cause: uuid.UUID | None) -> bool:
+    def _submit(self, order: OrderRequest, at: datetime, reason: str, cause: uuid.UUID | None, *,
+                decision_price_paise: int | None = None) -> bool:
         submitted = self.recorder.record(OrderSubmitted(
             client_order_id=order.client_order_id, symbol=order.symbol, side=order.side.value,
             quantity=order.quantity, order_type=order.order_type.value, strategy=self.strategy.name,
             product=order.product.value, limit_price_paise=order.limit_price_paise,
             stop_loss_paise=order.stop_loss_paise, take_profit_paise=order.take_profit_paise,
-            reason=reason), at, causation_id=cause)
+            reason=reason, decision_price_paise=decision_price_paise), at, causation_id=cause)
         ack = self.broker.submit(order)
         if ack.status is OrderStatus.REJECTED:
             self.recorder.record(OrderRejected(client_order_id=order.client_order_id, reason=ack.reason), at,

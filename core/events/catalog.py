@@ -113,10 +113,15 @@ class CircuitBreakerTripped(Event):
 # -------------------------------------------------------------------------- orders
 
 
-@event_type("order.submitted", 1)
+@event_type("order.submitted", 2)
 @attrs.frozen(kw_only=True)
 class OrderSubmitted(Event):
-    """An order left the engine for the broker. ``client_order_id`` is ours and unique."""
+    """An order left the engine for the broker. ``client_order_id`` is ours and unique.
+
+    v2 adds ``decision_price_paise``: the price the decision was taken at (the close of
+    the bar that triggered it), so execution quality (fill vs decision) can be measured
+    from the log alone; ``None`` for orders recorded before v2.
+    """
 
     client_order_id: str
     symbol: str
@@ -129,6 +134,7 @@ class OrderSubmitted(Event):
     stop_loss_paise: int | None = None
     take_profit_paise: int | None = None
     reason: str = ""
+    decision_price_paise: int | None = None
 
 
 @event_type("order.accepted", 1)

@@ -94,6 +94,12 @@ def _prediction_traced_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "signals": {}, "context": {}}
 
 
+@upcaster("order.submitted", 1)
+def _order_submitted_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # v1 did not record the decision price; execution quality reports it as unknown.
+    return {**payload, "decision_price_paise": None}
+
+
 def upcast(type_name: str, version: int, payload: dict[str, Any]) -> dict[str, Any]:
     """Lift a stored payload to the current version of its type, one step at a time."""
     cls = event_class(type_name)

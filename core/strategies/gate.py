@@ -148,6 +148,9 @@ def component_scores(technical: float, sentiment: float | None, prediction: "Pre
         out["model"] = round(float(prediction.probabilities.get(key, 0.0)), 6)
         out["model_id"] = prediction.model_id
         out["model_direction"] = prediction.direction
+        # The full class probabilities, so exports can show the model as an expert (spec 003).
+        out["model_probabilities"] = {k: round(float(v), 6) for k, v in sorted(prediction.probabilities.items())
+                                      if math.isfinite(float(v))}
         if prediction.contributions:
             # Per-feature contributions (LightGBM pred_contrib) for trade-level attribution.
             out["model_contributions"] = {name: round(float(value), 6)

@@ -77,6 +77,27 @@ def test_report_on_a_builder_run(built_db, tmp_path):
     assert sorted(p.name for p in (tmp_path / "swing").iterdir()) == ["accuracy_metrics.json"]
 
 
+def test_report_as_one_self_contained_html_file(built_db, tmp_path):
+    from applications.analytics.html_report import external_references
+
+    doc = json.loads(_invoke(built_db, "report", "run-real", "--format", "html", "--no-plots", "--json",
+                             "--out", str(tmp_path / "html"), runs_dir=tmp_path))
+    page = Path(doc["html_report"])
+    assert page.name == "report_run-real-0001.html" and page.parent == tmp_path / "html"
+    html = page.read_text(encoding="utf-8")
+    assert "run-real-0001" in html and "data:image/png;base64," in html  # executed: plots inline
+    assert external_references(html) == [] and '<script src=""' not in html  # opens offline
+
+
+def test_html_report_of_a_run_the_notebook_cannot_read_is_one_clear_error(built_db, tmp_path):
+    from applications.analytics.html_report import render_report_html
+    from core.errors import DataError
+
+    with pytest.raises(DataError, match="notebook"):
+        render_report_html(built_db, "no-such-run", tmp_path / "x.html")
+    assert not (tmp_path / "x.html").exists()
+
+
 def test_report_errors_are_one_clear_line(built_db, tmp_path):
     result = CliRunner().invoke(cli, ["--db", built_db, "report", "nope"], env={"SENSEQUANT_RUNS_DIR": str(tmp_path)})
     assert result.exit_code != 0 and "RunNotFoundError" in result.output and "Traceback" not in result.output
@@ -91,7 +112,7 @@ def test_export_every_format_on_a_builder_run(built_db, tmp_path):
     traces = sorted(out.glob("predictions_*.csv.gz"))
     assert len(traces) > 1 and len(load_traces(out)) == 106
     bundle = read_bundle(out)
-    assert len(bundle["trades.json"]) == 106
+    assert sum(t["position_effect"] == "close" for t in bundle["trades.json"]) == 106
     assert len(read_trades_parquet(out / "trades.parquet")) == 106
     assert doc["attribution"] and all(p["description"] for p in doc["attribution"])
 
@@ -116,6 +137,16 @@ def test_report_and_exports_on_the_shipped_data(shipped_run, tmp_path):
         assert pm["avg_hold_time"] == pytest.approx(book["average_hold_minutes"])
         assert doc["by_strategy"][name]["total_trades"] == book["traces"]
     assert (tmp_path / "report" / "strategy_comparison.png").read_bytes()[:8] == PNG
+    # per-trade and portfolio drawdowns side by side, each named for what it is
+    for name, book in books.items():
+        scopes = doc["drawdown_scopes"][name]
+        assert scopes["portfolio_daily_equity_max_drawdown"] * 100 == pytest.approx(book["max_drawdown_pct"], abs=1e-9)
+        assert scopes["per_trade_compounded_max_drawdown"] == doc["by_strategy"][name]["max_drawdown"]
+    assert "PER-TRADE" in doc["definitions"]["max_drawdown"]
+    assert doc["execution"]["overall"]["fills"] == doc["execution"]["overall"]["fills_with_decision_price"] > 0
+    text = _invoke(db, "report", run_id, "--no-plots", "--out", str(tmp_path / "text"), runs_dir=tmp)
+    for heading in ("PER-TRADE figures", "PORTFOLIO figures", "Drawdown, both scopes", "Execution quality"):
+        assert heading in text
 
     out = tmp_path / "export"
     exported = json.loads(_invoke(db, "runs", "export", run_id[:8], "--format", "bundle", "--format", "traces",
@@ -131,7 +162,7 @@ def test_report_and_exports_on_the_shipped_data(shipped_run, tmp_path):
     table = read_trades_parquet(out / "trades.parquet")
     assert len(table) == sum(b["trades"] for b in books.values())
     # closed trades only (a swing position may still be open at the end, so not the equity change)
-    assert round(table["pnl"].sum() * 100) == sum(t["net_pnl_paise"] for t in bundle["trades.json"])
+    assert round(table["pnl"].sum() * 100) == sum(t.get("round_trip_pnl_paise", 0) for t in bundle["trades.json"])
     assert table["pnl"].sum() == pytest.approx(bundle["results.json"]["portfolio_metrics"]["net_pnl"])
 
 

@@ -172,18 +172,26 @@ def test_bundle_is_valid_complete_and_consistent(runs, tmp_path):
     assert [e["price"] for e in rel] == [101.0, 105.0, 110.0]
     day1 = rel[0]
     assert day1["decision"] == "BUY" and day1["overall_confidence"] == 0.8  # the swing entry, last of the day
-    assert day1["signal_contributions"] == {"technical": {"score": 0.7}, "sentiment": {"score": 0.2},
-                                            "model": {"score": 0.65}}
+    # the recorded scores as spec-003 experts: the technical rule decides, sentiment gates, the model is recorded
+    experts = day1["expert_contributions"]
+    assert {k: (v["weight"], v["confidence"], v["probabilities"]) for k, v in experts.items()} == {
+        "technical": (1.0, 0.7, [0.7, 0.3, 0.0]), "sentiment": (0.0, 0.2, [0.2, 0.8, 0.0]),
+        "model": (0.0, 0.65, [0.65, 0.35, 0.0])}
+    assert experts["technical"]["reasoning"] == "sma crossover" and "not blended" in experts["model"]["reasoning"]
+    assert day1["final_probabilities"] == [0.7, 0.3, 0.0]
     assert day1["position"]["quantity"] == 5 and day1["position"]["current_value"] == 505.0
     assert [d["decision"] for d in day1["decisions"]] == ["BUY", "SELL", "BUY"]
     assert rel[2]["decision"] == "SELL" and rel[2]["position"] is None
 
-    trades = b["trades.json"]
-    assert len(trades) == 6
-    first = trades[0]
-    assert first["ticker"] == "RELIANCE" and first["pnl"] == 18.99 and first["transaction_cost"] == 1.01
-    assert first["portfolio_before"] == {"total_value": 100_000.0, "cash": 100_000.0, "positions_value": 0.0}
-    assert first["portfolio_after"]["total_value"] == 100_018.99
+    trades = b["trades.json"]  # every executed fill, in time order, both books together
+    assert len(trades) == 12 and sum(t["position_effect"] == "close" for t in trades) == 6
+    first, closing = trades[0], next(t for t in trades if t["position_effect"] == "close")
+    assert (first["ticker"], first["action"], first["quantity"], first["price"]) == ("RELIANCE", "BUY", 10, 100.0)
+    assert first["transaction_cost"] == 0.5 and first["total_cost"] == 1000.5
+    assert first["slippage"] is None  # builder orders carry no decision price (order.submitted v1)
+    assert first["portfolio_before"] == {"total_value": 200_000.0, "cash": 200_000.0, "positions_value": 0.0}
+    assert first["portfolio_after"] == {"total_value": 199_999.5, "cash": 198_999.5, "positions_value": 1000.0}
+    assert closing["round_trip_pnl"] == 18.99 and closing["round_trip_id"] == first["round_trip_id"]
     res = b["results.json"]
     assert res["portfolio_metrics"]["total_trades"] == 6
     assert res["portfolio_metrics"]["win_rate"] == pytest.approx(0.5)
@@ -200,8 +208,23 @@ def test_bundle_of_a_longer_run_validates(runs, tmp_path):
     assert len(b["portfolio_daily.json"]) == 40
     assert all(len(v) == 40 for v in b["tickers_daily.json"].values())
     model_days = [e for e in b["tickers_daily.json"]["TCS"]
-                  if e["signal_contributions"].get("model", {}).get("model_id")]
-    assert model_days and "top_contributions" in model_days[0]["signal_contributions"]["model"]
+                  if e["expert_contributions"].get("model", {}).get("model_id")]
+    assert model_days and "top_contributions" in model_days[0]["expert_contributions"]["model"]
+
+
+def test_written_bundle_validates_against_the_versioned_schema_file(runs, tmp_path):
+    """The files on disk, read back as plain JSON, conform to the schema shipped in the package."""
+    import jsonschema
+
+    from applications.analytics.exports.bundle import SCHEMA_FILE
+
+    schema = json.loads(SCHEMA_FILE.read_text())
+    assert SCHEMA_FILE.name == "bundle_003.v1.schema.json" and schema["$schema"].endswith("2020-12/schema")
+    for name in ("tiny", "real"):
+        out = tmp_path / name
+        write_bundle(runs[name], out)
+        docs = {p.name: json.loads(p.read_text()) for p in out.glob("*.json")}
+        jsonschema.validate(docs, schema, cls=jsonschema.Draft202012Validator)
 
 
 def test_validation_rejects_broken_bundles_and_writes_nothing(runs, tmp_path):
@@ -220,6 +243,22 @@ def test_validation_rejects_broken_bundles_and_writes_nothing(runs, tmp_path):
     nan["results.json"]["portfolio_metrics"]["sharpe_ratio"] = float("nan")
     with pytest.raises(ExportValidationError, match="not valid JSON"):
         validate_bundle(nan)
+    not_a_list = json.loads(json.dumps(good))
+    not_a_list["tickers_daily.json"]["RELIANCE"][0]["final_probabilities"] = {"direction": "LONG"}
+    with pytest.raises(ExportValidationError, match="bundle_003.v1.schema.json at tickers_daily.json/RELIANCE/0"):
+        validate_bundle(not_a_list)
+    no_slippage = json.loads(json.dumps(good))
+    del no_slippage["trades.json"][0]["slippage"]
+    with pytest.raises(ExportValidationError, match="'slippage' is a required property"):
+        validate_bundle(no_slippage)
+    weights = json.loads(json.dumps(good))
+    weights["tickers_daily.json"]["RELIANCE"][0]["expert_contributions"]["model"]["weight"] = 0.5
+    with pytest.raises(ExportValidationError, match="weights sum to 1.5"):
+        validate_bundle(weights)
+    cash = json.loads(json.dumps(good))
+    cash["trades.json"][0]["total_cost"] += 1.0
+    with pytest.raises(ExportValidationError, match="cash moved"):
+        validate_bundle(cash)
     short_ticker = json.loads(json.dumps(good))
     short_ticker["tickers_daily.json"]["TCS"].pop()
     with pytest.raises(ExportValidationError, match="TCS"):

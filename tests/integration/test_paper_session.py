@@ -30,10 +30,12 @@ from tests.fakes.duplicating_broker import DuplicatingBroker
 
 ROOT = Path(__file__).resolve().parents[2]
 DECISIONS = ("signal.generated", "order.submitted", "order.filled", "trade.closed")
+# close_at_end=False: closing what is open when the data ends is the backtest's end-of-data
+# policy; a paper session that runs out of replay bars keeps its positions, as live would.
 INTRADAY = BacktestConfig(strategy="intraday", start="2024-01-01", end="2024-01-19",
-                          sentiment=SentimentSettings(enabled=False))
+                          sentiment=SentimentSettings(enabled=False), close_at_end=False)
 SWING = BacktestConfig(strategy="swing", start="2016-01-01", end="2018-12-31",
-                       sentiment=SentimentSettings(enabled=False))
+                       sentiment=SentimentSettings(enabled=False), close_at_end=False)
 FAST = PaperOptions(replay_speed=0)
 
 
@@ -47,7 +49,7 @@ def feed():
     return default_feed(INTRADAY)
 
 
-SWING_WITH_NEWS = BacktestConfig(strategy="swing", start="2017-01-01", end="2018-12-31")
+SWING_WITH_NEWS = BacktestConfig(strategy="swing", start="2017-01-01", end="2018-12-31", close_at_end=False)
 
 
 @pytest.mark.parametrize("config", [INTRADAY, SWING, SWING_WITH_NEWS], ids=["intraday", "swing", "swing-sentiment"])

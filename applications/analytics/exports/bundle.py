@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import functools
 import json
 import math
 import os
@@ -12,8 +14,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pandas as pd
+from jsonschema import Draft202012Validator
 
 from applications.analytics.errors import ExportValidationError
 from applications.analytics.metrics import (
@@ -27,6 +31,8 @@ from applications.analytics.metrics import (
 from applications.analytics.projections import (
     RunData,
 )
+from applications.analytics.exports.execution import FEE_COMPONENTS, execution_table
+from applications.analytics.exports.experts import blend_weights, expert_contributions, final_probabilities
 from applications.analytics.exports.traces import IST, _ensure_dir
 
 # ======================================================================= bundle
@@ -140,47 +146,40 @@ def _decision(action: str, direction: str, open_direction: str | None) -> str:
     return "HOLD"
 
 
-_COMPONENTS = ("technical", "sentiment", "model")
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
 
 
-def signal_contributions(signals: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The technical, sentiment and model components of a decision's ``signals``.
+def _strategy_configs(started: Any) -> dict[str, dict[str, Any]]:
+    """Book -> the strategy section of the run's config (weights and gate come from it)."""
+    config = started.config if started is not None and isinstance(started.config, dict) else {}
+    return {book: (config.get(book) or {}).get("strategy") or {} for book in ("intraday", "swing", "reference")}
 
-    A component given as a number becomes ``{"score": x}``; a dict is kept (its
-    ``score``/``weight``/``confidence`` keys are what the strategies write). The model
-    component also carries ``model_id`` and the top feature contributions when present.
-    """
-    out: dict[str, dict[str, Any]] = {}
-    for name in _COMPONENTS:
-        value = signals.get(name)
-        if isinstance(value, dict):
-            comp = dict(value)
-        else:
-            comp = {"score": value if isinstance(value, (int, float)) and not isinstance(value, bool) else None}
-        for key in (f"{name}_weight", f"{name}_confidence"):
-            if key in signals:
-                comp[key.split("_", 1)[1]] = signals[key]
-        out[name] = comp
+
+def decision_experts(rec: dict[str, Any], strategy_config: dict[str, Any],
+                     gate: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Spec-003 expert contributions of one recorded decision (see ``exports.experts``),
+    with the model's id and its top feature contributions when the decision had them."""
+    signals = rec["signals"] if isinstance(rec["signals"], dict) else {}
+    experts = expert_contributions(signals, direction=rec["direction"], action=rec["action"],
+                                   reason=rec["reason"] or "", weights=blend_weights(strategy_config), gate=gate)
     if "model_id" in signals:
-        out["model"]["model_id"] = signals["model_id"]
+        experts["model"]["model_id"] = signals["model_id"]
     contrib = signals.get("model_contributions")
     if isinstance(contrib, dict) and contrib:
         top = sorted(((k, v) for k, v in contrib.items() if k not in _BIAS_KEYS and _num(v)),
                      key=lambda kv: -abs(float(kv[1])))[:5]
-        out["model"]["top_contributions"] = {k: float(v) for k, v in top}
-    return out
+        experts["model"]["top_contributions"] = {k: float(v) for k, v in top}
+    return experts
 
 
-def _final_scores(signals: dict[str, Any], direction: str, confidence: float | None) -> dict[str, Any]:
-    for key in ("probabilities", "final_probabilities", "model_probabilities", "scores"):
-        if isinstance(signals.get(key), dict):
-            return {str(k): v for k, v in signals[key].items()}
-    numeric = {k: signals[k] for k in ("combined", "score", "final_score") if _num(signals.get(k))}
-    return {"direction": direction, "confidence": confidence, **numeric}
-
-
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+def _reserve_fraction(started: Any) -> float:
+    """The cash a book keeps back: what the gross-exposure limit does not let it invest."""
+    config = started.config if started is not None and isinstance(started.config, dict) else {}
+    risk = config.get("risk") or {}
+    if not risk.get("gross_exposure_enabled", True):
+        return 0.0
+    return max(0.0, 1.0 - float(risk.get("max_gross_exposure", 1.0)))
 
 
 def build_bundle(run: RunData, run_id: str | None = None) -> dict[str, Any]:
@@ -201,12 +200,26 @@ def build_bundle(run: RunData, run_id: str | None = None) -> dict[str, Any]:
     trades = run.trades[run.trades["run_id"] == run_id]
     signals = run.signals[run.signals["run_id"] == run_id]
     symbols = list(started.symbols) if started else sorted(set(trades["symbol"]))
+    cfg = started.config if started is not None and isinstance(started.config, dict) else {}
+    executions = execution_table(run, run_id)
+    reserve = _reserve_fraction(started)
+    traded = float(executions["executed_value"].sum()) if len(executions) else 0.0
+    books_symbols = {b: len((cfg.get(b) or {}).get("symbols") or []) for b in initial}
 
     config = {
         "backtest_id": run_id, "run_id": run_id, "mode": info.mode if info else (started.mode if started else ""),
         "start_date": days[0].isoformat(), "end_date": days[-1].isoformat(),
         "initial_capital": _r(initial_total), "initial_capital_paise": initial_total,
         "initial_capital_by_strategy": {b: _r(v) for b, v in initial.items()},
+        # Fixed-fraction sizing: the fraction of equity one entry commits (before confidence scaling).
+        "position_sizing": float((cfg.get("sizing") or {}).get("fraction", 0.0)),
+        # Each book holds at most one position per symbol it trades.
+        "max_positions": int(sum(books_symbols.values())) or len(symbols),
+        "cash_reserve": reserve, "min_cash_reserve": reserve,
+        # NSE costs are computed exactly per fill; this is what they came to per rupee traded.
+        "transaction_cost": float(executions["fees_paise"].sum() / 100 / traded) if traded else 0.0,
+        "transaction_cost_model": "exact NSE equity costs per fill (fees_by_component in trades.json)",
+        "slippage": float((cfg.get("slippage") or {}).get("bps", 0.0)) / 1e4,
         "strategies": list(started.strategies) if started else sorted(initial), "tickers": symbols,
         "created_at": info.started_at.isoformat() if info else None,
         "completed_at": info.ended_at.isoformat() if info and info.ended_at else None,
@@ -222,28 +235,35 @@ def build_bundle(run: RunData, run_id: str | None = None) -> dict[str, Any]:
     prev = initial_total
     for row in daily:
         total = row["equity"]
+        reserve_paise = int(round(total * reserve))
         portfolio_daily.append({
             "date": row["date"].isoformat(), "total_value": _r(total), "cash": _r(row["cash"]),
             "positions_value": _r(row["positions_value"]),
             "daily_return": (total - prev) / prev if prev else 0.0,
             "cumulative_return": (total - initial_total) / initial_total if initial_total else 0.0,
-            "num_positions": len(row["positions"]), "realized_pnl": _r(row["realized"]),
+            "num_positions": len(row["positions"]), "cash_reserve": _r(reserve_paise),
+            "available_capital": _r(row["cash"] - reserve_paise), "realized_pnl": _r(row["realized"]),
             "unrealized_pnl": _r(row["unrealized"]), "fees_paid": _r(row["fees"]),
             "total_value_paise": total, "cash_paise": row["cash"], "positions_value_paise": row["positions_value"],
+            "cash_reserve_paise": reserve_paise, "available_capital_paise": row["cash"] - reserve_paise,
             "by_strategy": {b: {"total_value": _r(v["equity"]), "cash": _r(v["cash"]),
                                 "positions_value": _r(v["positions_value"])} for b, v in row["books"].items()},
         })
         prev = total
 
-    tickers_daily = _tickers_daily(daily, signals, trades, symbols)
-    trades_doc = _trades_doc(trades)
+    strategy_configs = _strategy_configs(started)
+    gate = cfg.get("gate") or {}
+    tickers_daily = _tickers_daily(daily, signals, symbols, strategy_configs, gate)
+    trades_doc = _fills_doc(run, run_id, executions, trades, signals, initial, strategy_configs, gate)
     results = _results(run_id, daily, trades, initial_total, initial, symbols)
+    results["end_of_data"] = _end_of_data(cfg, daily, trades_doc)
     return json_safe({"config.json": config, "portfolio_daily.json": portfolio_daily,
                       "tickers_daily.json": tickers_daily, "trades.json": trades_doc, "results.json": results})
 
 
-def _tickers_daily(daily: list[dict[str, Any]], signals: pd.DataFrame, trades: pd.DataFrame,
-                   symbols: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _tickers_daily(daily: list[dict[str, Any]], signals: pd.DataFrame, symbols: list[str],
+                   strategy_configs: dict[str, dict[str, Any]], gate: dict[str, Any]
+                   ) -> dict[str, list[dict[str, Any]]]:
     by_key: dict[tuple[str, date], list[dict[str, Any]]] = {}
     open_dir: dict[tuple[str, str], str] = {}
     for rec in signals.sort_values("seq").to_dict("records"):
@@ -277,13 +297,13 @@ def _tickers_daily(daily: list[dict[str, Any]], signals: pd.DataFrame, trades: p
                             "by_strategy": {b: {"quantity": int(p.get("quantity", 0)),
                                                 "avg_price": _r(int(p.get("average_price_paise", 0)))}
                                             for b, p in held}}
+            experts = (decision_experts(main, strategy_configs.get(main["book"], {}), gate) if main else {})
             entry: dict[str, Any] = {
                 "date": day.isoformat(), "price": price,
                 "decision": main["decision"] if main else "HOLD",
                 "overall_confidence": float(main["confidence"]) if main else None,
-                "signal_contributions": signal_contributions(main["signals"]) if main else {},
-                "final_probabilities": _final_scores(main["signals"], main["direction"], float(main["confidence"]))
-                if main else None,
+                "expert_contributions": experts,
+                "final_probabilities": final_probabilities(experts, main["action"]) if main else None,
                 "reasoning": (main["reason"] or "") if main else "no actionable signal",
                 "position": position,
                 "decisions": [{"strategy": d["strategy"], "action": d["action"], "direction": d["direction"],
@@ -295,29 +315,101 @@ def _tickers_daily(daily: list[dict[str, Any]], signals: pd.DataFrame, trades: p
     return out
 
 
-def _trades_doc(trades: pd.DataFrame) -> list[dict[str, Any]]:
+def _fills_doc(run: RunData, run_id: str, executions: pd.DataFrame, trades: pd.DataFrame, signals: pd.DataFrame,
+               initial: dict[str, int], strategy_configs: dict[str, dict[str, Any]],
+               gate: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every executed fill (spec 003 ``trades.json``), in time order, with the portfolio
+    (all books together) just before and after it.
+
+    ``price`` is the decision price (the spec's pre-slippage price) and ``slippage`` the
+    adverse rupee difference to the fill, so ``total_cost = value + transaction_cost +
+    slippage`` is exactly the cash a BUY paid; a SELL received ``value - slippage -
+    transaction_cost`` (``cash_flow``). Positions are marked at the last fill price seen
+    for their symbol. A fill whose order predates the decision price (order.submitted
+    v1) has ``price`` = the fill price and ``slippage`` = ``null``.
+    """
+    # Round trips a fill opens or closes, and the decision that caused the order.
+    opened: dict[str, dict[str, Any]] = {}
+    closed: dict[str, dict[str, Any]] = {}
+    for t in trades.to_dict("records"):
+        opened[(t["book"], t["symbol"], pd.Timestamp(t["entry_time"]))] = t
+        closed[(t["book"], t["symbol"], pd.Timestamp(t["exit_time"]))] = t
+    orders = run.orders[run.orders["run_id"] == run_id]
+    decision_by_order = {}
+    sig_by_seq = {r["seq"]: r for r in signals.to_dict("records")}
+    sig_seqs = sorted(sig_by_seq)
+    for o in orders.to_dict("records"):
+        # The decision is the last SignalGenerated of that book and symbol before the order.
+        idx = bisect.bisect_left(sig_seqs, o["seq"]) - 1
+        while idx >= 0:
+            rec = sig_by_seq[sig_seqs[idx]]
+            if rec["book"] == o["book"] and rec["symbol"] == o["symbol"]:
+                if pd.Timestamp(rec["occurred_at"]) == pd.Timestamp(o["occurred_at"]):
+                    decision_by_order[o["client_order_id"]] = rec
+                break
+            idx -= 1
+    cash = dict(initial)
+    holdings: dict[tuple[str, str], int] = {}
+    last_price: dict[str, int] = {}
+
+    def state() -> dict[str, float]:
+        pos = sum(q * last_price.get(sym, 0) for (_, sym), q in holdings.items())
+        c = sum(cash.values())
+        return {"total_value": _r(c + pos), "cash": _r(c), "positions_value": _r(pos)}
+
     docs = []
-    for t in trades.sort_values(["entry_time", "seq"]).to_dict("records"):
-        value = t["entry_price_paise"] * t["quantity"]
-        docs.append({
-            "trade_id": t["trade_id"], "date": _ist_date(t["entry_time"]).isoformat(),
-            "exit_date": _ist_date(t["exit_time"]).isoformat(), "ticker": t["symbol"], "strategy": t["strategy"],
-            "action": "BUY" if t["direction"] == "LONG" else "SELL", "direction": t["direction"],
-            "quantity": int(t["quantity"]), "price": t["entry_price"], "exit_price": t["exit_price"],
-            "value": _r(value), "transaction_cost": _r(t["fees_paise"]), "gross_pnl": _r(t["gross_pnl_paise"]),
-            "pnl": _r(t["net_pnl_paise"]), "pnl_pct": t["pnl_pct"], "net_pnl_paise": int(t["net_pnl_paise"]),
-            "entry_time": pd.Timestamp(t["entry_time"]).isoformat(),
-            "exit_time": pd.Timestamp(t["exit_time"]).isoformat(), "holding_minutes": t["holding_minutes"],
-            "exit_reason": t["exit_reason"],
-            "overall_confidence": None if pd.isna(t["confidence"]) else float(t["confidence"]),
-            "signal_contributions": signal_contributions(t["signals"]), "reasoning": t["reason"],
-            "success": bool(t["net_pnl_paise"] > 0),
-            "portfolio_before": {"total_value": _r(t["equity_before_paise"]), "cash": _r(t["cash_before_paise"]),
-                                 "positions_value": _r(t["equity_before_paise"] - t["cash_before_paise"])},
-            "portfolio_after": {"total_value": _r(t["equity_after_paise"]), "cash": _r(t["cash_after_paise"]),
-                                "positions_value": _r(t["equity_after_paise"] - t["cash_after_paise"])},
-            "book": t["book"],
-        })
+    ordered = executions.assign(_t=pd.to_datetime(executions["fill_time"], utc=True)).sort_values(
+        ["_t"], kind="stable") if len(executions) else executions
+    for f in ordered.to_dict("records"):
+        book, sym, qty, px = f["book"], f["symbol"], int(f["quantity"]), int(f["fill_price_paise"])
+        buy = f["side"] == "BUY"
+        before = state()
+        last_price[sym] = px
+        cash[book] = cash.get(book, 0) + (-1 if buy else 1) * px * qty - int(f["fees_paise"])
+        held_before = holdings.get((book, sym), 0)
+        holdings[(book, sym)] = held_before + (qty if buy else -qty)
+        if holdings[(book, sym)] == 0:
+            del holdings[(book, sym)]
+        after = state()
+        at = pd.Timestamp(f["fill_time"])
+        closing = closed.get((book, sym, at)) if held_before and (book, sym) not in holdings else None
+        opening = opened.get((book, sym, at)) if not held_before else None
+        decision_paise = f["decision_price_paise"]
+        known = decision_paise is not None and not (isinstance(decision_paise, float) and math.isnan(decision_paise))
+        ref = int(decision_paise) if known else px
+        slip = int(f["slippage_paise"]) if known else None
+        parent = f["parent_order_id"]
+        # A bracket exit is the broker's, not a new decision: its reasoning is the bracket.
+        rec = decision_by_order.get(parent) if f["decision_price_source"] == "bar_close" else None
+        experts = decision_experts(rec, strategy_configs.get(book, {}), gate) if rec is not None else {}
+        fees = int(f["fees_paise"])
+        cash_flow = (-1 if buy else 1) * px * qty - fees
+        doc = {
+            "trade_id": f["trade_id"], "date": _ist_date(at).isoformat(), "time": at.isoformat(), "ticker": sym,
+            "action": "BUY" if buy else "SELL", "quantity": qty, "price": _r(ref), "value": _r(ref * qty),
+            "transaction_cost": _r(fees), "slippage": _r(slip) if slip is not None else None,
+            "total_cost": _r(ref * qty + fees + (slip or 0)),
+            "overall_confidence": float(rec["confidence"]) if rec is not None else None,
+            "expert_contributions": {k: {"weight": v["weight"], "confidence": v["confidence"]}
+                                     for k, v in experts.items()},
+            "reasoning": (rec["reason"] if rec is not None else None) or
+            (closing["exit_reason"] if closing is not None else f["fill_reason"]),
+            "success": True,
+            "portfolio_before": before, "portfolio_after": after,
+            "strategy": f["strategy"], "book": book, "order_id": parent, "fill_reason": f["fill_reason"],
+            "decision_price": _r(ref) if known else None, "decision_price_source": f["decision_price_source"],
+            "fill_price": _r(px), "slippage_bps": float(f["slippage_bps"]) if known else None,
+            "fees_by_component": {c: _r(f[f"fee_{c}_paise"]) for c in FEE_COMPONENTS},
+            "cash_flow": _r(cash_flow), "cash_flow_paise": cash_flow,
+            "position_effect": "close" if held_before and (book, sym) not in holdings
+            else "open" if not held_before else "adjust",
+            "round_trip_id": (closing or opening or {}).get("trade_id"),
+        }
+        if closing is not None:
+            doc.update({"exit_reason": closing["exit_reason"], "round_trip_pnl": _r(closing["net_pnl_paise"]),
+                        "round_trip_pnl_paise": int(closing["net_pnl_paise"]),
+                        "round_trip_pnl_pct": float(closing["pnl_pct"])})
+        docs.append(doc)
     return docs
 
 
@@ -359,11 +451,79 @@ def portfolio_metrics(equity_paise: Sequence[int], initial_paise: int, trades: p
     }
 
 
+def _end_of_data(cfg: dict[str, Any], daily: list[dict[str, Any]], fills: list[dict[str, Any]]) -> dict[str, Any]:
+    """What happened to positions still open when the data ended (spec 002 §14.14.2):
+    closed at the last close (fills with reason ``backtest_end``) or kept and listed open."""
+    last = daily[-1] if daily else {"positions": {}, "prices": {}}
+    open_positions = []
+    for sym, held in sorted(last["positions"].items()):
+        for book, p in held:
+            qty, avg = int(p.get("quantity", 0)), int(p.get("average_price_paise", 0))
+            value = int(p.get("market_value_paise", 0))
+            open_positions.append({"ticker": sym, "strategy": book, "quantity": qty, "avg_price": _r(avg),
+                                   "current_value": _r(value), "unrealized_pnl": _r(value - qty * avg),
+                                   "status": "OPEN"})
+    return {
+        "policy": "close_at_last_close" if cfg.get("close_at_end", False) else "keep_open",
+        "closed_at_end": [f["round_trip_id"] for f in fills if f.get("fill_reason") == "backtest_end"],
+        "open_positions": open_positions,
+    }
+
+
+def diversification_score(daily: list[dict[str, Any]]) -> float:
+    """How spread the invested capital was: the mean, over sessions that held positions,
+    of ``1 - sum(w_i^2)`` over the symbols' shares ``w_i`` of the gross position value
+    (0 = one symbol, approaching 1 = many equal positions)."""
+    scores = []
+    for row in daily:
+        values = [sum(abs(int(p.get("market_value_paise", 0))) for _, p in held) for held in row["positions"].values()]
+        gross = float(sum(values))
+        if gross > 0:
+            scores.append(1.0 - sum((v / gross) ** 2 for v in values))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def ticker_daily_returns(daily: list[dict[str, Any]], trades: pd.DataFrame, symbol: str) -> np.ndarray:
+    """Daily returns of one symbol on the capital it had at work.
+
+    The symbol's P&L to date is the net P&L of its closed round trips plus the
+    unrealised P&L of its open positions at the close; a day's return is that P&L's
+    change over the capital at work that day (the cost of the position held at the
+    previous close, or the entry value of the round trips opened that day if larger);
+    a day with no capital at work returns 0.
+    """
+    t = trades[trades["symbol"] == symbol]
+    exit_days = [_ist_date(x) for x in t["exit_time"]]
+    entry_days = [_ist_date(x) for x in t["entry_time"]]
+    realized_by_day: dict[date, int] = {}
+    opened_by_day: dict[date, int] = {}
+    for d, net in zip(exit_days, t["net_pnl_paise"]):
+        realized_by_day[d] = realized_by_day.get(d, 0) + int(net)
+    for d, px, q in zip(entry_days, t["entry_price_paise"], t["quantity"]):
+        opened_by_day[d] = opened_by_day.get(d, 0) + int(px) * int(q)
+    rets = []
+    realized = 0
+    prev_pnl = 0
+    prev_cost = 0
+    for row in daily:
+        held = row["positions"].get(symbol, [])
+        realized += realized_by_day.get(row["date"], 0)
+        unrealized = sum(int(p.get("market_value_paise", 0)) - int(p.get("quantity", 0)) *
+                         int(p.get("average_price_paise", 0)) for _, p in held)
+        pnl = realized + unrealized
+        base = max(prev_cost, opened_by_day.get(row["date"], 0))
+        rets.append((pnl - prev_pnl) / base if base else 0.0)
+        prev_pnl = pnl
+        prev_cost = sum(abs(int(p.get("quantity", 0)) * int(p.get("average_price_paise", 0))) for _, p in held)
+    return np.asarray(rets, dtype=float)
+
+
 def _results(run_id: str, daily: list[dict[str, Any]], trades: pd.DataFrame, initial_total: int,
              initial: dict[str, int], symbols: list[str]) -> dict[str, Any]:
     equity = [r["equity"] for r in daily]
     cash = [r["cash"] for r in daily]
     metrics = portfolio_metrics(equity, initial_total, trades, cash)
+    metrics["diversification_score"] = diversification_score(daily)
     strategy_summary = {}
     for book, start in initial.items():
         eq = [r["books"][book]["equity"] for r in daily if book in r["books"]]
@@ -375,17 +535,26 @@ def _results(run_id: str, daily: list[dict[str, Any]], trades: pd.DataFrame, ini
         t = trades[trades["symbol"] == sym]
         net = t["net_pnl_paise"].to_numpy(dtype=float)
         rets = t["pnl_pct"].to_numpy(dtype=float) / 100.0
-        cost = (t["entry_price_paise"] * t["quantity"]).to_numpy(dtype=float)
         held = last["positions"].get(sym, [])
+        daily_rets = ticker_daily_returns(daily, trades, sym)
+        active = [r for r in daily if sym in r["prices"]]
+        growth = np.cumprod(1.0 + daily_rets) if daily_rets.size else np.array([1.0])
+        total = float(growth[-1] - 1.0)
+        years = len(active) / PERIODS_PER_YEAR
+        mdd, _ = max_drawdown_of_values(np.concatenate([[1.0], growth]))
         ticker_summary[sym] = {
-            "total_return": float(net.sum() / cost.sum()) if cost.sum() else 0.0,
-            "num_trades": int(len(t)), "win_rate": float(np.mean(net > 0)) if net.size else 0.0,
-            "sharpe_ratio": sharpe_ratio(rets), "avg_trade_return": float(rets.mean()) if rets.size else 0.0,
-            "max_drawdown": -float(min(0.0, np.min(np.cumsum(net) - np.maximum.accumulate(
-                np.concatenate([[0.0], np.cumsum(net)]))[1:])) / initial_total) if net.size and initial_total else 0.0,
-            "net_pnl": _r(net.sum()), "fees_paid": _r(t["fees_paise"].sum()) if net.size else 0.0,
+            "total_return": total,
+            "annualized_return": float((1 + total) ** (1 / years) - 1) if years > 0 and total > -1 else 0.0,
+            "sharpe_ratio": sharpe_ratio(daily_rets), "max_drawdown": -mdd,
+            "volatility": float(np.std(daily_rets, ddof=1) * math.sqrt(PERIODS_PER_YEAR)) if daily_rets.size > 1
+            else 0.0,
+            "num_trades": int(len(t)),
             "final_value": _r(sum(int(p.get("market_value_paise", 0)) for _, p in held)),
             "contribution_to_portfolio": float(net.sum() / initial_total) if initial_total else 0.0,
+            "win_rate": float(np.mean(net > 0)) if net.size else 0.0,
+            "avg_trade_return": float(rets.mean()) if rets.size else 0.0,
+            "per_trade_sharpe_ratio": sharpe_ratio(rets),
+            "net_pnl": _r(net.sum()), "fees_paid": _r(t["fees_paise"].sum()) if net.size else 0.0,
             "by_strategy": {str(s): {"num_trades": int(len(g)), "net_pnl": _r(g["net_pnl_paise"].sum())}
                             for s, g in t.groupby("strategy")},
         }
@@ -393,12 +562,40 @@ def _results(run_id: str, daily: list[dict[str, Any]], trades: pd.DataFrame, ini
             "ticker_summary": ticker_summary}
 
 
+SCHEMA_FILE = Path(__file__).with_name("schemas") / "bundle_003.v1.schema.json"
+"""The versioned JSON Schema of the bundle (spec 003's fields, types and units)."""
+
+
+@functools.lru_cache(maxsize=1)
+def bundle_schema_validator() -> Draft202012Validator:
+    """A validator of the schema file with its local ``$ref``s inlined: the same rules,
+    about twice as fast on a multi-MB bundle (no reference resolution per instance)."""
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    defs = schema.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                target = inline(defs[node["$ref"].rsplit("/", 1)[-1]])
+                return {**target, **{k: inline(v) for k, v in node.items() if k != "$ref"}}
+            return {k: inline(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [inline(x) for x in node]
+        return node
+
+    return Draft202012Validator(inline(schema))
+
+
 def validate_bundle(bundle: dict[str, Any], days: Sequence[date] | None = None,
                     ticker_days: dict[str, Sequence[date]] | None = None) -> None:
-    """Raise ``ExportValidationError`` unless the bundle is strict JSON (no NaN/inf), has
-    every trading day (``days``) in ``portfolio_daily`` and every session of each ticker
-    (``ticker_days``) in its series, in order, and cash + positions = total value on
-    every day (to the paisa, for the portfolio and for each book)."""
+    """Raise ``ExportValidationError`` unless the bundle is strict JSON (no NaN/inf),
+    conforms to the versioned JSON Schema (``SCHEMA_FILE``), has every trading day
+    (``days``) in ``portfolio_daily`` and every session of each ticker (``ticker_days``)
+    in its series, in order, and meets the spec's consistency rules: cash + positions =
+    total value every day (to the paisa, for the portfolio and for each book), expert
+    weights and every ``[buy, hold, sell]`` sum to 1, and every fill moved the cash by
+    exactly what its ``total_cost`` (BUY) or proceeds (SELL) say."""
     expected = {"config.json", "portfolio_daily.json", "tickers_daily.json", "trades.json", "results.json"}
     if set(bundle) != expected:
         raise ExportValidationError(f"bundle documents are {sorted(bundle)}, expected {sorted(expected)}")
@@ -407,6 +604,24 @@ def validate_bundle(bundle: dict[str, Any], days: Sequence[date] | None = None,
             json.dumps(doc, allow_nan=False)
         except (ValueError, TypeError) as exc:
             raise ExportValidationError(f"{name} is not valid JSON: {exc}") from None
+    error = jsonschema.exceptions.best_match(bundle_schema_validator().iter_errors(bundle))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        raise ExportValidationError(f"bundle does not match {SCHEMA_FILE.name} at {where}: {error.message}")
+    for sym, series in bundle["tickers_daily.json"].items():
+        for e in series:
+            _check_experts(f"tickers_daily.json[{sym!r}] {e['date']}", e["expert_contributions"],
+                           e["final_probabilities"])
+    for t in bundle["trades.json"]:
+        weights = [c["weight"] for c in t["expert_contributions"].values()]
+        if weights and abs(sum(weights) - 1.0) > 1e-6:
+            raise ExportValidationError(f"trades.json {t['trade_id']}: expert weights sum to {sum(weights)}, not 1")
+        moved = round((t["portfolio_after"]["cash"] - t["portfolio_before"]["cash"]) * 100)
+        slip = t["slippage"] or 0.0
+        want = -t["total_cost"] if t["action"] == "BUY" else t["value"] - slip - t["transaction_cost"]
+        if abs(moved - round(want * 100)) > 2:
+            raise ExportValidationError(f"trades.json {t['trade_id']}: cash moved {moved / 100:.2f}, the fill "
+                                        f"says {want:.2f}")
     daily = bundle["portfolio_daily.json"]
     dates = [d["date"] for d in daily]
     if days is not None and dates != [d.isoformat() for d in days]:
@@ -439,9 +654,19 @@ def validate_bundle(bundle: dict[str, Any], days: Sequence[date] | None = None,
             if not _num(e["price"]):
                 raise ExportValidationError(f"tickers_daily.json[{sym!r}] {e['date']}: no valid price")
     total_trades = bundle["results.json"]["portfolio_metrics"]["total_trades"]
-    if total_trades != len(bundle["trades.json"]):
-        raise ExportValidationError(f"results.json counts {total_trades} trades, trades.json holds "
-                                    f"{len(bundle['trades.json'])}")
+    closing = sum(1 for t in bundle["trades.json"] if t.get("position_effect") == "close")
+    if total_trades != closing:
+        raise ExportValidationError(f"results.json counts {total_trades} round trips, trades.json closes "
+                                    f"{closing}")
+
+
+def _check_experts(where: str, experts: dict[str, Any], final: list[float] | None) -> None:
+    weights = [c["weight"] for c in experts.values()]
+    if weights and abs(sum(weights) - 1.0) > 1e-6:
+        raise ExportValidationError(f"{where}: expert weights sum to {sum(weights)}, not 1")
+    for name, probs in [*((n, c["probabilities"]) for n, c in experts.items()), ("final", final)]:
+        if probs is not None and abs(sum(probs) - 1.0) > 1e-5:
+            raise ExportValidationError(f"{where}: {name} probabilities {probs} do not sum to 1")
 
 
 def _stage_and_commit(files: dict[str, bytes], out_dir: Path) -> list[Path]:

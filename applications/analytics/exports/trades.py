@@ -12,6 +12,7 @@ from applications.analytics.projections import (
     RunData,
 )
 from applications.analytics.exports.traces import _dumps, _ensure_dir
+from ports.market_context import MarketContextProvider
 
 # ======================================================================= trades
 
@@ -23,13 +24,29 @@ TRADES_TABLE_COLUMNS = [
 ]
 
 
-def trades_table(run_or_trades: RunData | pd.DataFrame) -> pd.DataFrame:
+def trades_table(run_or_trades: RunData | pd.DataFrame,
+                 market_context: MarketContextProvider | None = None) -> pd.DataFrame:
     """The trades table of spec 004: one row per round trip, ``direction`` long/short,
     ``pnl`` net rupees, ``pnl_pct`` net percent of the entry value, ``duration`` a
-    timedelta, ``signals``/``context``/``features`` dicts at entry."""
+    timedelta, ``signals``/``context``/``features`` dicts at entry.
+
+    With ``market_context``, each trade's ``context`` also holds the market regime known
+    at its entry (e.g. ``nifty50_close``, ``nifty50_return_1d``/``_5d``,
+    ``nifty50_realized_vol_20d``: point in time, see the provider), and
+    ``market_context_source`` names the provider."""
     t = run_or_trades.trades if isinstance(run_or_trades, RunData) else run_or_trades
     if "entry_timestamp" in t.columns:  # already a trades table
-        return t.reset_index(drop=True).copy()
+        table = t.reset_index(drop=True).copy()
+    else:
+        table = _table(t)
+    if market_context is not None:
+        table["context"] = [{**(c if isinstance(c, dict) else {}), **market_context.context_at(pd.Timestamp(ts))}
+                            for c, ts in zip(table["context"], table["entry_timestamp"])]
+        table["market_context_source"] = market_context.name
+    return table
+
+
+def _table(t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "entry_timestamp": t["entry_time"], "exit_timestamp": t["exit_time"], "symbol": t["symbol"],
         "asset_id": t["symbol"], "entry_price": t["entry_price"], "exit_price": t["exit_price"], "pnl": t["pnl"],

@@ -93,8 +93,13 @@ def _book_figures(run: RunData, strategy: str, initial: dict[str, int]) -> dict[
     eq = p.loc[p["book"] == book, "equity_paise"].to_list()
     trades = run.trades[run.trades["book"] == book]
     m = portfolio_metrics(eq, initial.get(book, eq[0] if eq else 0), trades)
+    last = p[p["book"] == book].sort_values("seq").iloc[-1]
+    ends = run.fills[run.fills["fill_reason"] == "backtest_end"]
+    closed_at_end = int(ends["client_order_id"].str.startswith(f"{book}-").sum()) if len(ends) else 0
     return {"book": book, "sessions": len(eq), "total_return": m["total_return"], "sharpe_daily": m["sharpe_ratio"],
-            "max_drawdown": m["max_drawdown"], "final_value": m["final_value"], "net_pnl": m["net_pnl"]}
+            "max_drawdown": m["max_drawdown"], "final_value": m["final_value"], "net_pnl": m["net_pnl"],
+            # what the end of the data did to open positions (closed at the last close, or still open)
+            "closed_at_end": closed_at_end, "open_at_end": len(last["positions"] or {})}
 
 
 # ---------------------------------------------------------------- equity curves
