@@ -1,0 +1,131 @@
+"""Composition root of ``sensequant optimize``: the event store, Optuna's storage on the same
+database, and the Dask cluster the trials run on.
+
+Optuna's RDB storage is opened on the event store's URL, after the event store (which creates
+or checks its schema first). Both use alembic and Optuna stamps the default ``alembic_version``
+table too, which already holds the event store's revision: so Optuna's schema check is
+skipped (``skip_compatibility_check``) and its tables are created next to ours. Heartbeats let a
+resumed study (or another driver) see a dead driver's trials as stale; they are failed and
+retried once.
+
+Cluster: a ``LocalCluster`` with one single-threaded worker process per core by default, or
+an existing scheduler (``--scheduler tcp://host:8786``). A multi-host cluster needs a shared
+event store: a SQLite URL is refused unless the scheduler is on this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlparse
+
+from applications.wiring.store import default_db_url, open_store
+from core.errors import ConfigError
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", ""}
+
+
+def _is_local(address: str) -> bool:
+    host = urlparse(address if "://" in address else f"tcp://{address}").hostname or ""
+    if host in LOCAL_HOSTS:
+        return True
+    try:
+        return host in {socket.gethostname(), socket.getfqdn()} or socket.gethostbyname(host).startswith("127.")
+    except OSError:
+        return False
+
+
+def check_store_for_cluster(db_url: str, scheduler: str | None) -> None:
+    if db_url.startswith("memory://"):
+        raise ConfigError("optimize needs a database the workers share: memory:// lives in one process; "
+                          "use the default SQLite or a postgresql+psycopg:// URL")
+    if scheduler and db_url.startswith("sqlite") and not _is_local(scheduler):
+        raise ConfigError(f"a SQLite event store ({db_url}) cannot be shared by a multi-host Dask cluster "
+                          f"({scheduler}); pass --db postgresql+psycopg://host/db")
+
+
+def resolve_db_url(db_url: str | None) -> str:
+    url = db_url or default_db_url()
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        # Workers may run elsewhere on this machine: pin a relative SQLite path to this directory.
+        url = f"sqlite:///{os.path.abspath(url[len('sqlite:///'):])}"
+    return url
+
+
+def optuna_storage(db_url: str) -> Any:
+    import warnings
+
+    import optuna
+
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if db_url.startswith("sqlite"):
+        engine_kwargs["connect_args"] = {"timeout": 60}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            db_url, engine_kwargs=engine_kwargs, skip_compatibility_check=True, heartbeat_interval=10,
+            grace_period=30, heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+
+
+@contextmanager
+def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
+    """A client of ``scheduler``, or of a new ``LocalCluster`` with ``workers`` processes (default:
+    one per core), closed on exit."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    # The scheduler logs every worker and client connection at INFO: noise next to the progress bar.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    n = workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=40)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+@contextmanager
+def optimization_resources(db_url: str | None, *, workers: int | None = None, scheduler: str | None = None,
+                           client: Any = None) -> Iterator[tuple[str, Any, Any, Any]]:
+    """(db url, event store, Optuna storage, Dask client) for one optimisation command."""
+    url = resolve_db_url(db_url)
+    check_store_for_cluster(url, scheduler)
+    store = open_store(url)   # creates or checks the event-store schema before Optuna touches the database
+    try:
+        storage = optuna_storage(url)
+        if client is not None:
+            yield url, store, storage, client
+        else:
+            with dask_client(workers, scheduler) as own:
+                yield url, store, storage, own
+    finally:
+        store.close()
+
+
+def optimize(request: Any, *, db_url: str | None, workers: int | None = None, scheduler: str | None = None,
+             progress: Any = None, client: Any = None) -> Any:
+    """Run the optimisation ``request`` (``OptimizeRequest``) on the configured cluster and store."""
+    from applications.services.optimization.run import optimize as optimize_service
+
+    with optimization_resources(db_url, workers=workers, scheduler=scheduler, client=client) as (url, store, storage, c):
+        try:
+            return optimize_service(request, db_url=url, store=store, storage=storage, client=c, progress=progress)
+        finally:
+            storage.engine.dispose()
