@@ -141,7 +141,10 @@ class SqlEventStore:
 
     def _begin(self) -> Any:
         self._after_fork()
-        return self._engine.begin()
+        # A write transaction: on SQLite take the write lock up front (BEGIN IMMEDIATE). A deferred
+        # transaction that reads first and then writes fails at once with "database is locked"
+        # when another process committed in between (WAL snapshot), whatever the busy timeout.
+        return self._engine.execution_options(**{engine_settings.SQLITE_BEGIN: "IMMEDIATE"}).begin()
 
     @property
     def engine(self) -> sa.Engine:

@@ -65,9 +65,33 @@ def optuna_storage(db_url: str) -> Any:
         engine_kwargs["connect_args"] = {"timeout": 60}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
+        storage = optuna.storages.RDBStorage(
             db_url, engine_kwargs=engine_kwargs, skip_compatibility_check=True, heartbeat_interval=10,
             grace_period=30, heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+    if db_url.startswith("sqlite"):
+        _immediate_sqlite_transactions(storage.engine)
+    return storage
+
+
+def _immediate_sqlite_transactions(engine: Any) -> None:
+    """Optuna's transactions on SQLite take the write lock up front, as the event store's do.
+
+    Worker processes append events to the same file; a deferred transaction that read before
+    a worker's commit and writes after it fails at once with "database is locked" (WAL
+    snapshot), whatever the busy timeout.
+    """
+    import sqlalchemy as sa
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's begin hook below issues BEGIN
+        dbapi_connection.execute("PRAGMA busy_timeout = 60000")
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened while Optuna created its tables lack the hooks
 
 
 @contextmanager

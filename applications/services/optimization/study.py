@@ -19,6 +19,7 @@ import math
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -132,7 +133,9 @@ def open_study(settings: StudySettings, space: SearchSpace, objective: Objective
         if list(study.directions) != [optuna.study.StudyDirection.MAXIMIZE] * len(directions):
             raise ConfigError(f"study {settings.name!r} has {len(study.directions)} objective(s); "
                               f"resume it with the same --objective")
-        optuna.storages.fail_stale_trials(study)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # a dead driver's trials: failed, then retried
         return study
     try:
         study = optuna.create_study(study_name=settings.name, storage=storage, sampler=sampler,

@@ -11,6 +11,7 @@ parameters and are computed per trial.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -37,7 +38,7 @@ from core.events.catalog import PortfolioSnapshotted
 
 _FEEDS: dict[tuple[str, str], Any] = {}
 _SENTIMENT: dict[tuple[Any, ...], Any] = {}
-_STORES: dict[str, Any] = {}
+_STORES: dict[tuple[str, int], Any] = {}
 
 
 @attrs.frozen(kw_only=True)
@@ -88,9 +89,11 @@ def _sentiment(config: BacktestConfig):
 
 
 def _store(db_url: str):
-    if db_url not in _STORES:
-        _STORES[db_url] = open_store(db_url)
-    return _STORES[db_url]
+    # One connection per worker thread: a worker may run several trials at once (threads > 1).
+    key = (db_url, threading.get_ident())
+    if key not in _STORES:
+        _STORES[key] = open_store(db_url)
+    return _STORES[key]
 
 
 def close_worker_stores() -> None:
@@ -107,7 +110,7 @@ def execute_trial(task: TrialTask) -> TrialOutcome:
     try:
         config = trial_config(task)
     except ConfigError as exc:
-        return TrialOutcome(state="pruned", run_id="", metrics={}, daily_equity=[], message=str(exc),
+        return TrialOutcome(state="pruned", run_id="", metrics={}, daily_equity=[], message=_reason(exc),
                             seconds=time.perf_counter() - t0)
     store = _store(task.db_url)
     run_id = uuid.uuid4().hex
@@ -119,7 +122,22 @@ def execute_trial(task: TrialTask) -> TrialOutcome:
                         seconds=time.perf_counter() - t0)
 
 
-def score_run(store, run_id: str, book: str, weights: CompositeWeights = CompositeWeights()
+def _reason(exc: ConfigError) -> str:
+    """The config's own words (e.g. "sma_fast (60) must be shorter than sma_slow (50)"): the
+    structuring error keeps them in the exception group behind the summary message."""
+
+    def leaves(e: BaseException | None) -> list[str]:
+        if e is None:
+            return []
+        if isinstance(e, BaseExceptionGroup):
+            return [m for sub in e.exceptions for m in leaves(sub)]
+        return [str(e)]
+
+    details = leaves(exc.__context__)
+    return f"{exc}: {'; '.join(details)}" if details else str(exc)
+
+
+def score_run(store, run_id: str, book: str, weights: CompositeWeights | None = None
               ) -> tuple[dict[str, Any], list[tuple[str, int]]]:
     """Every metric of one book of a run, from its events, and its daily equity curve."""
     events = read_run_events(store, run_id)
@@ -145,7 +163,7 @@ def score_run(store, run_id: str, book: str, weights: CompositeWeights = Composi
         "first_session": summary.first_session.isoformat() if summary and summary.first_session else None,
         "last_session": summary.last_session.isoformat() if summary and summary.last_session else None,
     }
-    metrics["composite"] = composite_score(metrics, weights)
+    metrics["composite"] = composite_score(metrics, weights or CompositeWeights())
     return metrics, daily
 
 
