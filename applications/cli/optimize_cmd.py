@@ -133,9 +133,10 @@ def optimize(obj: dict, book: str, space_file: Path, sampler: str | None, trials
     rows = []
     for t in outcome.completed[:10]:
         rows.append([str(t.number) + (" (baseline)" if t.baseline else ""), "yes" if t.feasible else "no",
-                     *[f"{t.metrics.get(m, 0):.4f}" if isinstance(t.metrics.get(m), float) else str(t.metrics.get(m))
+                     *[f"{t.metrics.get(m, 0):.3f}" if isinstance(t.metrics.get(m), float) else str(t.metrics.get(m))
                        for m in metrics],
-                     ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in t.params.items())])
+                     ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.4g}" if isinstance(v, float) else f"{k.rsplit('.', 1)[-1]}={v}"
+                               for k, v in t.params.items())])
     print_table(f"Study {outcome.name}: top trials", ["trial", "feasible", *metrics, "parameters"], rows)
     console.print(f"{len(outcome.completed)} complete of {len(outcome.trials)} trials in {outcome.seconds:.1f} s; "
                   f"DSR {outcome.deflated_sharpe if outcome.deflated_sharpe is None else round(outcome.deflated_sharpe, 3)}"

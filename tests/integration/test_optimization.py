@@ -79,7 +79,7 @@ def ranking(outcome) -> list[tuple]:
 
 
 def in_process(workers: int) -> Client:
-    return Client(processes=False, n_workers=workers, threads_per_worker=1, dashboard_address=None)
+    return Client(processes=False, n_workers=workers, threads_per_worker=1, dashboard_address=":0")
 
 
 def trial_events(url: str) -> list[TrialCompleted]:
@@ -173,7 +173,7 @@ class KillFirstAttempt:
 
 
 def _cluster_study(url: str, tmp_path: Path):
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=40) as cluster, Client(cluster) as client:
         outcome, _ = study(url, client, name="cluster", trial_function=KillFirstAttempt(tmp_path / "killed", 2))
     return outcome

@@ -87,6 +87,10 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(out)
 
 
+def _short(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "n/a"
@@ -119,7 +123,7 @@ def accuracy_report(outcome: StudyOutcome, top: int = 5, walk_forward: dict[str,
             if base is not None and base.metrics else None
         rows.append([str(rank), str(t.number), "yes" if t.feasible else "no",
                      *[_fmt(t.metrics.get(m)) for m in REPORT_METRICS],
-                     _fmt(delta), ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in t.params.items())])
+                     _fmt(delta), ", ".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in t.params.items())])
     lines.append(_table(rows, header))
     lines += ["", "## Is the best trial luck?", "",
               f"- Deflated Sharpe Ratio of the best trial: {_fmt(outcome.deflated_sharpe)} "

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,23 +105,23 @@ class StudyOutcome:
 
 
 def make_sampler(name: str, space: SearchSpace, objective: Objective, seed: int) -> optuna.samplers.BaseSampler:
-    def constraints(trial: optuna.trial.FrozenTrial) -> Sequence[float]:
-        return trial.user_attrs.get("constraints", [0.0, 0.0])
-
+    """Optuna's samplers; TPE and NSGA-II read the constraints each trial sets (``set_constraint``)."""
     if name == "grid":
         return optuna.samplers.GridSampler(space.grid(), seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, constraints_func=constraints, multivariate=True,
-                                          group=True)
+        with warnings.catch_warnings():  # multivariate/group are stable in practice, flagged experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints)
+        return optuna.samplers.NSGAIISampler(seed=seed)
     raise ConfigError(f"sampler {name!r} is unknown; use one of {', '.join(SAMPLERS)}")
 
 
 def open_study(settings: StudySettings, space: SearchSpace, objective: Objective, storage: Any, *,
                resume: bool) -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress bar and events report trials
     sampler = make_sampler(settings.sampler, space, objective, settings.seed)
     directions = ["maximize"] * len(objective.metrics)
     if resume:
@@ -216,6 +216,8 @@ def run_study(settings: StudySettings, space: SearchSpace, objective: Objective,
         violations = objective.constraints.violations(outcome.metrics)
         feasible = all(v <= 0 for v in violations)
         trial.set_user_attr("constraints", violations)
+        for key, violation in zip(("min_trades", "max_drawdown_pct"), violations):
+            trial.set_constraint(key, violation)
         trial.set_user_attr("feasible", feasible)
         trial.set_user_attr("daily_equity", outcome.daily_equity)
         recorder.record(settings, TrialCompleted(
@@ -237,7 +239,6 @@ def run_study(settings: StudySettings, space: SearchSpace, objective: Objective,
     if progress is not None:
         progress(done, target, _best_value(study, objective))
     if remaining:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         _serialize_ask(study)
         study.optimize(objective_fn, n_trials=remaining, n_jobs=workers, catch=(TrialFailed,),
                        callbacks=[on_trial], gc_after_trial=False)
