@@ -102,8 +102,8 @@ def _writer(db_url: str, events: int, batch: int, out: mp.Queue) -> None:
 
 def append_rate(db_url: str, writers: int, events: int = 5000, batch: int = 500) -> float:
     open_store(db_url).close()
-    queue: mp.Queue = mp.Queue()
     ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
     procs = [ctx.Process(target=_writer, args=(db_url, events, batch, queue)) for _ in range(writers)]
     t0 = time.perf_counter()
     for p in procs:

@@ -90,3 +90,18 @@ def test_help_lists_the_options():
     for option in ("--space", "--sampler", "--trials", "--objective", "--walk-forward", "--workers", "--scheduler",
                    "--study", "--resume", "--out", "--json"):
         assert option in result.output
+
+
+def test_backtest_workers_runs_one_backtest_per_symbol_on_the_cluster(tmp_path):
+    db = f"sqlite:///{tmp_path / 'events.db'}"
+    common = ["--strategy", "swing", "--start", "2019-01-01", "--end", "2019-12-31", "--no-sentiment", "--json"]
+    result = CliRunner().invoke(cli, ["--db", db, "backtest", *common, "--symbols", "TCS,INFY", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert [r["symbol"] for r in doc["runs"]] == ["TCS", "INFY"]
+    # The same backtest as running each symbol alone.
+    alone = CliRunner().invoke(cli, ["--db", db, "backtest", *common, "--symbols", "INFY"])
+    assert alone.exit_code == 0, alone.output
+    assert json.loads(alone.output)["books"][0]["trades"] == doc["runs"][1]["trades"]
+    both = CliRunner().invoke(cli, ["--db", db, "backtest", "--workers", "1", "--json"])
+    assert both.exit_code != 0 and "runs one book: pass --strategy intraday or swing" in flat(both)

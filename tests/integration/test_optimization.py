@@ -18,7 +18,7 @@ import optuna
 import pytest
 from distributed import Client, LocalCluster
 
-from applications.roots.optimize import check_store_for_cluster, optuna_storage, resolve_db_url
+from applications.roots.optimize import optuna_storage
 from applications.services.books import BacktestConfig
 from applications.services.optimization.artifacts import write_artifacts
 from applications.services.optimization.objective import parse_objective
@@ -27,6 +27,7 @@ from applications.services.optimization.space import parse_space
 from applications.services.optimization.study import StudySettings, run_study
 from applications.services.optimization.trials import TrialTask, close_worker_stores, execute_trial
 from applications.services.optimization.walkforward import walk_forward_optimize
+from applications.wiring.cluster import check_store_for_cluster, resolve_db_url
 from applications.wiring.config import build_config, read_toml
 from applications.wiring.store import open_store
 from core.errors import ConfigError

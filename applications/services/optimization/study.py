@@ -202,9 +202,6 @@ def run_study(settings: StudySettings, space: SearchSpace, objective: Objective,
                 window=settings.window, message=message[:500], seconds=time.perf_counter() - started))
             trial.set_user_attr("message", message[:500])
             raise TrialFailed(message) from exc
-        trial.set_user_attr("run_id", outcome.run_id)
-        trial.set_user_attr("metrics", clean_metrics(outcome.metrics))
-        trial.set_user_attr("seconds", outcome.seconds)
         if outcome.state == "pruned":
             recorder.record(settings, TrialCompleted(
                 study=settings.name, trial=trial.number, run_id="", state="pruned", params=params,
@@ -215,11 +212,12 @@ def run_study(settings: StudySettings, space: SearchSpace, objective: Objective,
         values = objective.values(outcome.metrics)
         violations = objective.constraints.violations(outcome.metrics)
         feasible = all(v <= 0 for v in violations)
-        trial.set_user_attr("constraints", violations)
+        # One attribute write for the whole result: each write is a database commit.
+        trial.set_user_attr("result", {"run_id": outcome.run_id, "metrics": clean_metrics(outcome.metrics),
+                                       "seconds": outcome.seconds, "feasible": feasible,
+                                       "daily_equity": outcome.daily_equity})
         for key, violation in zip(("min_trades", "max_drawdown_pct"), violations):
             trial.set_constraint(key, violation)
-        trial.set_user_attr("feasible", feasible)
-        trial.set_user_attr("daily_equity", outcome.daily_equity)
         recorder.record(settings, TrialCompleted(
             study=settings.name, trial=trial.number, run_id=outcome.run_id, state="complete", params=params,
             objectives=list(objective.metrics), values=[_finite(v) for v in values],
@@ -269,7 +267,7 @@ def _finite(value: float) -> float:
 
 def _best_value(study: optuna.Study, objective: Objective) -> float | None:
     complete = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-                if t.user_attrs.get("feasible", True)]
+                if t.user_attrs.get("result", {}).get("feasible", True)]
     if not complete:
         return None
     return max(t.values[0] for t in complete)
@@ -278,10 +276,11 @@ def _best_value(study: optuna.Study, objective: Objective) -> float | None:
 def _record_of(t: optuna.trial.FrozenTrial) -> TrialRecord:
     state = {optuna.trial.TrialState.COMPLETE: "complete", optuna.trial.TrialState.PRUNED: "pruned",
              optuna.trial.TrialState.FAIL: "failed"}.get(t.state, t.state.name.lower())
+    result = t.user_attrs.get("result", {})
     return TrialRecord(number=t.number, state=state, params=dict(t.params), values=list(t.values or []),
-                       metrics=dict(t.user_attrs.get("metrics", {})), feasible=bool(t.user_attrs.get("feasible", False)),
-                       baseline=bool(t.user_attrs.get("baseline", False)), run_id=t.user_attrs.get("run_id", ""),
-                       seconds=float(t.user_attrs.get("seconds", 0.0)), message=t.user_attrs.get("message", ""))
+                       metrics=dict(result.get("metrics", {})), feasible=bool(result.get("feasible", False)),
+                       baseline=bool(t.user_attrs.get("baseline", False)), run_id=result.get("run_id", ""),
+                       seconds=float(result.get("seconds", 0.0)), message=t.user_attrs.get("message", ""))
 
 
 def _pareto(records: list[TrialRecord]) -> list[int]:
@@ -314,7 +313,8 @@ def summarize_study(study: optuna.Study, settings: StudySettings, objective: Obj
     else:
         best = [feasible[0].number] if feasible else []
     baseline = next((r for r in records if r.baseline), None)
-    returns = {t.number: {d.isoformat(): r for d, r in daily_returns(t.user_attrs.get("daily_equity", [])).items()}
+    returns = {t.number: {d.isoformat(): r for d, r in
+                          daily_returns(t.user_attrs.get("result", {}).get("daily_equity", [])).items()}
                for t in frozen if t.state == optuna.trial.TrialState.COMPLETE}
     dsr, pbo = overfitting_of(returns, best[0] if best else None)
     return StudyOutcome(name=settings.name, objective=objective, sampler=settings.sampler, trials=records, best=best,

@@ -55,6 +55,8 @@ class TrialTask:
     window: int = 0
     start: str | None = None           # walk-forward windows narrow the period
     end: str | None = None
+    mode: str = "optimization"         # batch backtests reuse this path with mode "backtest"
+    label: str | None = None           # default: study=NAME trial=N [window=K]
 
 
 @attrs.frozen(kw_only=True)
@@ -114,9 +116,10 @@ def execute_trial(task: TrialTask) -> TrialOutcome:
                             seconds=time.perf_counter() - t0)
     store = _store(task.db_url)
     run_id = uuid.uuid4().hex
+    label = task.label if task.label is not None else (
+        f"study={task.study} trial={task.trial}" + (f" window={task.window}" if task.window else ""))
     run_backtest(config, store=store, feed=_feed(config), sentiment=_sentiment(config), run_id=run_id,
-                 mode="optimization", label=f"study={task.study} trial={task.trial}"
-                                            + (f" window={task.window}" if task.window else ""))
+                 mode=task.mode, label=label)
     metrics, daily = score_run(store, run_id, task.book, task.weights)
     return TrialOutcome(state="complete", run_id=run_id, metrics=metrics, daily_equity=daily, message="",
                         seconds=time.perf_counter() - t0)
