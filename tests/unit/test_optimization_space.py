@@ -130,3 +130,24 @@ def test_objective_and_constraints_parse_with_clear_errors():
         parse_objective(None, {}, {"min_trade": 1})
     with pytest.raises(ConfigError, match=r"\[objective.weights\]"):
         parse_objective(None, {"weights": {"sharp": 1.0}}, {})
+
+
+def test_deployment_thresholds_are_80_percent_of_the_out_of_sample_figures():
+    from applications.services.optimization.artifacts import deployment_plan, toml_text
+    from applications.services.optimization.objective import Objective
+    from applications.services.optimization.study import StudyOutcome, TrialRecord
+
+    best = TrialRecord(number=3, state="complete", params={"swing.strategy.sma_fast": 15}, values=[0.4],
+                       metrics={"sharpe": 2.0}, feasible=True, baseline=False, run_id="r", seconds=1.0)
+    outcome = StudyOutcome(name="s", objective=Objective(), sampler="grid", trials=[best], best=[3], baseline=None,
+                           deflated_sharpe=0.99, pbo=0.1, seconds=1.0)
+    plan = deployment_plan(outcome, {"sharpe": 1.0, "precision": 0.5, "hit_ratio": 0.6, "win_rate": 0.45,
+                                     "composite": 0.4, "max_drawdown_pct": -8.0})
+    assert plan["figures_source"].startswith("out-of-sample")
+    assert plan["thresholds"] == {"min_sharpe": 0.8, "min_precision": 0.4, "min_hit_ratio": 0.48,
+                                  "min_win_rate": 0.36, "min_composite": 0.32, "max_drawdown_pct": -10.0}
+    assert plan["caution"] == ""
+    assert deployment_plan(outcome, None)["figures_source"].startswith("in-sample")
+    doc = {"strategy": "swing", "start": "2018-01-01", "swing": {"symbols": ["TCS"], "strategy": {"sma_fast": 15,
+                                                                                                    "stops": {"stop_loss": 2.5}}}}
+    assert tomllib.loads(toml_text(doc)) == doc
