@@ -14,10 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from applications.services.books import STRATEGY_CHOICES, BacktestConfig
 from applications.roots.backtest import backtest as backtest_root
+from applications.roots.backtest import batch_backtest as batch_root
 from applications.cli.output import console, err_console, print_json, print_table
 from applications.wiring.config import build_config, environment_layer, read_toml
 from applications.services.run_summary import summary_rows
 from applications.wiring.store import project_root
+from core.errors import ConfigError
 from core.venue import VENUE_RULES
 
 
@@ -102,10 +104,14 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
               help="Check every entry against a venue's rules as paper and live do (breeze_cash: no short "
                    "selling). Default: none (research).")
 @click.option("--label", default="", help="Free text stored with the run.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Batch mode: one run per symbol of the book, spread over N local Dask worker processes.")
+@click.option("--scheduler", metavar="tcp://HOST:8786", help="Batch mode on an existing Dask cluster.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (no progress bar).")
 @click.pass_obj
 def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, model_id: str | None,
-             registry_dir: Path | None, venue_rules: str | None, **options: Any) -> None:
+             registry_dir: Path | None, venue_rules: str | None, workers: int | None, scheduler: str | None,
+             **options: Any) -> None:
     """Backtest the strategies on historical bars; every decision goes to the event log.
 
     With no arguments it runs both strategies on the shipped real NSE data:
@@ -115,6 +121,9 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
     show RUN` rebuilds the same summary from the log.
     """
     config = backtest_config_from_options(config_file, options)
+    if workers or scheduler:
+        _batch(obj, config, workers, scheduler, label, model_id, as_json)
+        return
     if as_json:
         result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
                                         registry_dir=registry_dir, label=label, venue_rules=venue_rules)
@@ -146,6 +155,25 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
     console.print(f"{result.bars:,} bars, {result.events:,} events in "
                   f"{result.seconds_running:.2f} s (+{result.seconds_loading:.2f} s loading)")
     console.print(f"run id: [bold]{escape(result.run_id)}[/]   (sensequant runs show {escape(result.run_id[:12])})")
+
+
+def _batch(obj: dict, config: BacktestConfig, workers: int | None, scheduler: str | None, label: str,
+           model_id: str | None, as_json: bool) -> None:
+    if model_id:
+        raise ConfigError("--model is not available with --workers (batch backtests run the strategies alone)")
+    batch, runs = batch_root(config, db_url=obj.get("db_url"), workers=workers, scheduler=scheduler, label=label)
+    keys = ("trades", "total_return_pct", "sharpe", "max_drawdown_pct", "win_rate", "net_pnl_paise")
+    if as_json:
+        print_json({"batch": batch, "runs": [{"symbol": r.symbol, "run_id": r.outcome.run_id,
+                                              "seconds": round(r.outcome.seconds, 3),
+                                              **{k: r.outcome.metrics.get(k) for k in keys}} for r in runs]})
+        return
+    rows = [[r.symbol, r.outcome.run_id[:12], str(r.outcome.metrics["trades"]),
+             f"{r.outcome.metrics['total_return_pct']:.2f} %", f"{r.outcome.metrics['sharpe']:.2f}",
+             f"{r.outcome.metrics['max_drawdown_pct']:.2f} %", f"{100 * r.outcome.metrics['win_rate']:.1f} %",
+             f"₹{r.outcome.metrics['net_pnl_paise'] / 100:,.2f}"] for r in runs]
+    print_table(f"Batch {batch}: one run per symbol", ["symbol", "run", "trades", "return", "Sharpe", "max drawdown",
+                                                       "win rate", "net P&L"], rows)
 
 
 COMMANDS = [backtest]

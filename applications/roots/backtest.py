@@ -32,3 +32,16 @@ def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None
         return result, fold.summary(store.get_run(result.run_id))
     finally:
         store.close()
+
+
+def batch_backtest(config: BacktestConfig, *, db_url: str | None, workers: int | None = None,
+                   scheduler: str | None = None, label: str = "") -> tuple[str, list]:
+    """One run per symbol of the config's book, spread over a Dask cluster (local by default)."""
+    from applications.services.optimization.batch import batch_backtest as batch_service
+    from applications.wiring.cluster import check_store_for_cluster, dask_client, resolve_db_url
+
+    url = resolve_db_url(db_url)
+    check_store_for_cluster(url, scheduler)
+    open_store(url).close()  # the schema exists before workers race to create it
+    with dask_client(workers, scheduler) as client:
+        return batch_service(config, client=client, db_url=url, label=label)
