@@ -137,7 +137,7 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
         telemetry=options.telemetry, run_id=run_id, resume=resume is not None,
         warmup_feed=InMemoryFeed([s for p in plans for s in p.series]), sentiment=provider, shutdown=shutdown,
         predictor=predictor, start_events=[selected] if selected is not None else [],
-        settings=SessionSettings(square_off_on_stop=options.square_off_on_stop),
+        settings=SessionSettings(square_off_on_stop=options.square_off_on_stop, reconcile_at_start=True),
         square_off_fills=square_off_fills, data_fingerprint="", describe={"feed": "breeze", "today": str(today)},
         trace_sink=trace_sink, log=log, label=label, venue=BREEZE_CASH)
 

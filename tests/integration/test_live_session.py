@@ -151,3 +151,33 @@ def test_live_scores_decisions_with_the_champion_fixed_at_the_session_start(tmp_
     assert [(e.requested, e.model_id) for e in selected] == [("production", "student-champion")]
     signals = [r.event for r in store.read_stream("M:intraday") if r.type == "signal.generated"]
     assert signals and all(s.signals["model_id"] == "student-champion" for s in signals)
+
+
+def test_a_fresh_live_session_refuses_to_start_on_holdings_it_did_not_open(tmp_path):
+    from core.errors import ReconciliationError
+
+    day = datetime(2025, 6, 9)
+    sdk = fake_sdk(day)
+    # documented get_portfolio_holdings rows: settled delivery shares, numbers as strings
+    sdk.holdings = [{"stock_code": "TCS", "exchange_code": "NSE", "quantity": "7", "average_price": "3701.25",
+                     "current_market_price": "3790.00", "booked_profit_loss": "0"},
+                    {"stock_code": "ITC", "exchange_code": "NSE", "quantity": "100", "average_price": "420.00",
+                     "current_market_price": "421.00", "booked_profit_loss": "0"}]
+    store = InMemoryEventStore()
+    clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
+    with pytest.raises(ReconciliationError, match="already holds positions") as refused:
+        run_live(BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False)), store=store,
+                 confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env", sdk_factory=lambda _k: sdk,
+                 clock=clock, run_id="H", orders_dir=tmp_path / "orders",
+                 options=LiveOptions(warmup_days=6, tick_poll_seconds=0.001))
+    assert "TCS: log holds 0 shares, broker holds 7" in str(refused.value)
+    assert "ITC" not in str(refused.value)  # a stock no book trades is the owner's business
+    assert sdk.count("place_order") == 0
+    run_events = [r for r in store.read_stream("H:run")]
+    corrected = [r.event for r in run_events if r.type == "reconciliation.position_reconciled"]
+    assert [(e.symbol, e.log_quantity, e.broker_quantity) for e in corrected] == [("TCS", 0, 7)]
+    assert "did not open" in corrected[0].action
+    done = [r.event for r in run_events if r.type == "reconciliation.completed"]
+    assert done and done[-1].ok is False
+    # nothing was traded
+    assert not [r for r in store.read_stream("H:intraday") if r.type == "order.submitted"]

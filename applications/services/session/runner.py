@@ -36,7 +36,7 @@ from ports.sentiment import SentimentProvider
 from applications.services.session.settings import SessionResult, SessionSettings, SquareOffFills, StopSignal, _NeverStop
 from applications.services.session.book import _Book, _TimedStore, _finish_book, _stop_book, _symbols
 from applications.services.session.bars import _interruptible, _key
-from applications.services.session.recovery import _restore
+from applications.services.session.recovery import _restore, reconcile
 
 BrokerFactory = Callable[[BookPlan], Broker]
 
@@ -112,6 +112,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         run_recorder.record(event, datetime.now(timezone.utc))
 
     sessions: dict[tuple[Interval, str], _Book] = {}
+    reconciliation: dict[str, dict[str, Any]] = {}
     all_books: list[_Book] = []
     for plan in plans:
         stream_id = f"{run_id}:{plan.name}"
@@ -149,6 +150,12 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         for s in symbols:
             sessions[(interval, s)] = book
 
+    if settings.reconcile_at_start and not resume:
+        for b in all_books:
+            reconciliation[b.plan.name] = reconcile(b.plan.name, b.engine, b.broker, run_recorder, None, log,
+                                                    compare_bracket_legs=settings.compare_bracket_legs,
+                                                    symbols=set(_symbols(b.plan)))
+
     # Warm-up: bars before the earliest resume point (and, live, recent history) go into
     # the books without being traded.
     resume_from: datetime | None = None
@@ -163,7 +170,6 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                 for bar in warmup_feed.history(symbol, fb.interval, warmup_start, resume_from):
                     fb.append(bar)
 
-    reconciliation: dict[str, dict[str, Any]] = {}
     latencies: list[float] = []
     commits: list[float] = []
     status, message, stopped = RunStatus.COMPLETED, "", False
