@@ -24,7 +24,7 @@ from core.events.catalog import (
 from core.events.codec import converter
 from core.features.book import FeatureBook, bar_start_ns
 from core.model import Bar, Interval
-from core.risk import RiskManager
+from core.risk import AccountRisk, RiskManager
 from core.sizing import PositionSizer
 from core.venue import VenueRules
 from core.telemetry import TelemetryConfig
@@ -86,6 +86,10 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                 raise ResumeError(f"run {run_id} already completed; start a new session instead of --resume")
             if isinstance(rec.event, RunStarted):
                 _check_same_venue(run_id, rec.event.config.get("venue_rules"), venue)
+                started_shared = bool(rec.event.config.get("shared_account", False))
+                if started_shared != settings.shared_account:
+                    raise ResumeError(f"run {run_id} was started {'with' if started_shared else 'without'} "
+                                      "--shared-account; resume it with the same choice")
         run_recorder = EventRecorder(store, stream_id=run_stream_id, run_id=run_id, namespace=namespace,
                                      batch_size=1)
     else:
@@ -95,6 +99,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         config_dict["telemetry_live"] = converter.unstructure(telemetry)
         config_dict["venue_rules"] = None if venue is None else venue.name
         config_dict["predictor"] = getattr(predictor, "model_id", None)
+        config_dict["shared_account"] = settings.shared_account
         info = RunInfo(run_id=run_id, mode=mode, config_hash=config_hash(config), code_version=code_version(),
                        data_fingerprint=data_fingerprint, started_at=datetime.now(timezone.utc), label=label)
         store.start_run(info)
@@ -111,6 +116,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
     for event in start_events:
         run_recorder.record(event, datetime.now(timezone.utc))
 
+    account = AccountRisk(config.risk) if settings.shared_account else None
     sessions: dict[tuple[Interval, str], _Book] = {}
     reconciliation: dict[str, dict[str, Any]] = {}
     all_books: list[_Book] = []
@@ -130,7 +136,8 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                                  batch_size=settings.event_batch_size, expected_version=version)
         broker = broker_factory(plan)
         engine = TradingEngine(
-            strategy=plan.strategy, portfolio=portfolio, risk=RiskManager(plan.risk),
+            strategy=plan.strategy, portfolio=portfolio,
+            risk=account.attach(plan.name, portfolio) if account is not None else RiskManager(plan.risk),
             sizer=PositionSizer(plan.sizing), broker=broker, recorder=recorder, telemetry=telemetry,
             settings=EngineSettings(product=plan.product, record_signals=config.record_signals,
                                     checkpoint_bars=True, venue=venue),
