@@ -252,9 +252,28 @@ class BreezeBroker:
     def open_order_ids(self) -> list[str]:
         return [cid for cid, r in self._orders.items() if r.status not in _TERMINAL]
 
+    def holdings(self) -> dict[str, int]:
+        """Delivery shares the account holds from earlier sessions (``get_portfolio_holdings``)."""
+        rows = self._session.call_with_retry("get_portfolio_holdings", empty_on=("No Data Found",),
+                                             exchange_code=self._exchange, from_date="", to_date="", stock_code="",
+                                             portfolio_type="") or []
+        held: dict[str, int] = {}
+        for row in rows:
+            if str(row.get("exchange_code", self._exchange)).upper() not in (self._exchange, ""):
+                continue
+            symbol = self._map.to_nse(str(row.get("stock_code", "")))
+            held[symbol] = held.get(symbol, 0) + int(float(row.get("quantity") or 0))
+        return {s: q for s, q in held.items() if q != 0}
+
     def positions(self) -> dict[str, int]:
+        """Shares per symbol: holdings carried from earlier sessions plus today's net positions.
+
+        Verified only against the fake SDK: Breeze's documented shapes say holdings are the
+        settled delivery shares and positions today's trades; a broker that also lists
+        today's buys under holdings would be double counted (reconciliation then refuses).
+        """
         rows = self._session.call_with_retry("get_portfolio_positions", empty_on=("No Data Found",)) or []
-        net: dict[str, int] = {}
+        net: dict[str, int] = dict(self.holdings())
         for row in rows:
             if str(row.get("exchange_code", self._exchange)).upper() not in (self._exchange, ""):
                 continue

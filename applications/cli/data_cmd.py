@@ -318,3 +318,8 @@ def inspect_cmd(symbol: str, interval: Interval, data_dir: Path | None, start: s
 
 
 COMMANDS = [data]
+
+
+from applications.cli.data_fetch_cmd import fetch as _fetch  # noqa: E402  (the `data fetch` subcommand)
+
+data.add_command(_fetch)

@@ -152,11 +152,15 @@ def report(kind: str, result: Any, as_json: bool) -> None:
 @click.option("--ignore-venue-rules", is_flag=True, default=False,
               help="Research: trade without the live venue's rules (Breeze cash: no short selling), "
                    "as a plain backtest does. By default paper applies them, so it rehearses live.")
+@click.option("--shared-account", is_flag=True, default=False,
+              help="With --strategy both: the two books trade one account with one risk manager (one "
+                   "daily-loss cap, one gross-exposure cap) instead of one each.")
 @click.pass_obj
 def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str | None, enable_telemetry: bool,
           telemetry_sample_rate: float, telemetry_throttle: float, square_off: bool, label: str, as_json: bool,
           replay_speed: float, live_data: bool, warmup_days: int, ignore_venue_rules: bool,
-          model_id: str | None, registry_dir: Path | None, release_choice: str, **options: Any) -> None:
+          model_id: str | None, registry_dir: Path | None, shared_account: bool, release_choice: str,
+          **options: Any) -> None:
     """Paper trading: the backtest's strategies, risk and sizing on bars as they close; fills are simulated.
 
     Bars are replayed from the shipped CSVs (or --data-dir) at --replay-speed; no real
@@ -179,7 +183,8 @@ def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str |
     store = open_store(url, durable=True)
     try:
         paper_options = PaperOptions(replay_speed=replay_speed, square_off_on_stop=square_off, telemetry=telemetry,
-                                     venue_rules=None if ignore_venue_rules else "breeze_cash")
+                                     venue_rules=None if ignore_venue_rules else "breeze_cash",
+                                     shared_account=shared_account)
         if live_data:
             result = run_paper_on_live_data(config, store=store, warmup_days=warmup_days, resume=resume,
                                             shutdown=flag, label=label, options=paper_options, model=model_id,

@@ -12,6 +12,8 @@
   idempotent;
 * one book per live session (``intraday`` or ``swing``): the account's positions are
   reconciled against that book on ``--resume``;
+* each book's cash is the broker's available equity funds (allocated minus blocked),
+  capped by its configured capital (``AccountFundsObserved``); a resume keeps the run's cash;
 * every entry is checked against the Breeze cash rules (``core.venue.BREEZE_CASH``): a
   short entry becomes ``EntryRejected`` with the venue's reason, and a book that could
   only ever short is refused before the session starts (the message names the setting).
@@ -33,6 +35,7 @@ import attrs
 
 from applications.services.books import BacktestConfig, BookPlan, check_books_against_venue, plan_books
 from applications.wiring.adapters import live_sentiment, load_model
+from applications.services.session.funds import size_books_from_funds
 from applications.services.session.model import ModelLoader, select_session_model
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
 from applications.services.session.runner import run_session
@@ -121,6 +124,11 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     def broker_factory(_plan: BookPlan) -> Broker:
         return BreezeBroker(session, symbol_map, records, clock)
 
+    # sizing from the account: the broker's available equity funds, capped by the configured capital
+    funds = BreezeBroker(session, symbol_map, records, clock).funds()
+    available = funds.allocated_equity_paise - funds.blocked_equity_paise
+    plans, funds_events = size_books_from_funds(plans, available, store=store, resume_run=resume, log=log)
+
     requests = [([s.symbol for s in p.series], p.series[0].interval) for p in plans]
 
     def stream(_resume_from: datetime | None) -> Iterator[Bar]:
@@ -141,8 +149,8 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
         config, plans, store=store, mode=MODE, stream=stream, broker_factory=broker_factory,
         telemetry=options.telemetry, run_id=run_id, resume=resume is not None,
         warmup_feed=InMemoryFeed([s for p in plans for s in p.series]), sentiment=provider, shutdown=shutdown,
-        predictor=predictor, start_events=[selected] if selected is not None else [],
-        settings=SessionSettings(square_off_on_stop=options.square_off_on_stop),
+        predictor=predictor, start_events=([selected] if selected is not None else []) + list(funds_events),
+        settings=SessionSettings(square_off_on_stop=options.square_off_on_stop, reconcile_at_start=True),
         square_off_fills=square_off_fills, data_fingerprint="", describe={"feed": "breeze", "today": str(today)},
         trace_sink=trace_sink, log=log, label=label, venue=BREEZE_CASH)
 

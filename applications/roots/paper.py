@@ -79,6 +79,8 @@ class PaperOptions:
     ``venue_rules``: the venue whose rules every entry is checked against, by default the
     live venue's (``breeze_cash``: no short selling) so that paper rehearses live; None
     ignores venue rules (research; then paper makes exactly a plain backtest's decisions).
+    ``shared_account``: the books (``--strategy both``) trade one account with one risk
+    manager: the daily-loss cap and gross exposure are the account's (``core.risk.AccountRisk``).
     """
 
     replay_speed: float = 60.0
@@ -88,6 +90,7 @@ class PaperOptions:
     # Replays are legitimately quiet overnight: no staleness check unless asked for.
     watch: WatchSettings = attrs.Factory(WatchSettings)
     venue_rules: str | None = "breeze_cash"
+    shared_account: bool = False
 
 
 def _paper_broker(plan: BookPlan):
@@ -150,7 +153,8 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
         sentiment=provider, predictor=predictor, shutdown=shutdown,
         settings=SessionSettings(square_off_on_stop=options.square_off_on_stop,
                                  event_batch_size=config.event_batch_size,
-                                 measure_latency=options.measure_latency, warmup_is_replay=source is None),
+                                 measure_latency=options.measure_latency, warmup_is_replay=source is None,
+                                 shared_account=options.shared_account),
         square_off_fills=paper_square_off_fills, data_fingerprint=data_fingerprint(all_series),
         describe=describe, trace_sink=trace_sink, log=log, label=label, watch=options.watch, health=health,
         venue=venue, start_events=start_events)

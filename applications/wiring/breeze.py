@@ -59,4 +59,55 @@ def open_breeze_data(credentials: BreezeCredentials, clock: WaitableClock, symbo
     return BreezeData(session=session, symbol_map=symbol_map, history=history, bars=bars)
 
 
-__all__ = ["BreezeData", "load_credentials", "open_breeze_data"]
+@attrs.frozen
+class BreezeHistoryCache:
+    """Breeze history behind the CSV bar cache: ``feed`` (a ``HybridFeed``) fetches what ``cache`` lacks."""
+
+    feed: Any
+    cache: Any
+    history: BreezeHistoricalFeed
+
+
+def default_cache_dir() -> Path:
+    """Where fetched bars are cached: ``data/cache/bars`` under the project."""
+    return project_root() / "data" / "cache" / "bars"
+
+
+def open_breeze_history_cache(credentials: BreezeCredentials, clock: WaitableClock, symbols: list[str],
+                              cache_dir: Path, *, sdk_factory: Any = None) -> BreezeHistoryCache:
+    """Log in and build the hybrid feed: the CSV cache first, Breeze history (rate limited) for the rest."""
+    from adapters.hybrid import CsvBarCache, HybridFeed
+
+    limiter = TokenBucket(100, 60.0, monotonic=lambda: clock.now().timestamp(), sleep=clock.sleep)
+    session = BreezeSession(credentials, sdk_factory=sdk_factory, rate_limiter=limiter, sleep=clock.sleep).connect()
+    symbol_map = BreezeSymbolMap(lookup=lambda symbol: session.call("get_names", exchange_code="NSE",
+                                                                    stock_code=symbol))
+    history = BreezeHistoricalFeed(session, symbol_map, clock, universe=symbols)
+    cache = CsvBarCache(cache_dir, now=clock.now)
+    feed = HybridFeed(cache, history, cache_writer=cache, feed_name="breeze+cache", api_source="breeze_api")
+    return BreezeHistoryCache(feed=feed, cache=cache, history=history)
+
+
+def open_cache(cache_dir: Path) -> Any:
+    """The CSV bar cache alone (planning a fetch, a dry run: no login)."""
+    from adapters.hybrid import CsvBarCache
+    return CsvBarCache(cache_dir)
+
+
+def validate_cache_files(folder: Path, symbol: str, interval: Any) -> list[dict[str, Any]]:
+    """Every cached CSV of one symbol/interval folder read back with ``data validate``'s strict checks."""
+    from adapters.csv import NseCalendar, read_bar_file
+    from adapters.csv.manifest import Manifest
+
+    calendar = NseCalendar()
+    manifest = Manifest.empty(folder)
+    reports = []
+    for file in sorted(folder.glob("*.csv")):
+        _cols, report = read_bar_file(file, symbol=symbol, interval=interval, spec=manifest.resolve(file),
+                                      calendar=calendar)
+        reports.append(report.to_dict())
+    return reports
+
+
+__all__ = ["BreezeData", "BreezeHistoryCache", "default_cache_dir", "load_credentials", "open_breeze_data",
+           "open_breeze_history_cache", "open_cache", "validate_cache_files"]

@@ -1,4 +1,4 @@
-"""Events of a trading account that outlives one session (paper / live): which model a session trades."""
+"""Events of a trading account that outlives one session (paper / live): its funds, its model."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import attrs
 
 from core.events.base import Event, event_type
 
-__all__ = ["SessionModelSelected"]
+__all__ = ["AccountFundsObserved", "SessionModelSelected"]
 
 
 @event_type("session.model_selected", 1)
@@ -25,3 +25,18 @@ class SessionModelSelected(Event):
     model_id: str
     previous_model_id: str | None
     resumed: bool
+
+
+@event_type("account.funds_observed", 1)
+@attrs.frozen(kw_only=True)
+class AccountFundsObserved(Event):
+    """A live session read the broker's available funds and sized book ``strategy`` from them.
+
+    ``trading_capital_paise = min(available_paise, cap_paise)``: the book's cash for the
+    session; ``cap_paise`` is the configured capital of the book (never more is risked).
+    """
+
+    strategy: str
+    available_paise: int
+    cap_paise: int
+    trading_capital_paise: int

@@ -1,5 +1,6 @@
 """Pre-trade risk caps and the daily-loss circuit breaker."""
 
+from core.risk.account import AccountRisk, BookRisk
 from core.risk.manager import (
     Brackets,
     PortfolioView,
@@ -9,4 +10,4 @@ from core.risk.manager import (
     default_brackets,
 )
 
-__all__ = ["Brackets", "PortfolioView", "RiskConfig", "RiskDecision", "RiskManager", "default_brackets"]
+__all__ = ["AccountRisk", "BookRisk", "Brackets", "PortfolioView", "RiskConfig", "RiskDecision", "RiskManager", "default_brackets"]

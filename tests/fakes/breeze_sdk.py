@@ -60,6 +60,8 @@ class FakeBreezeSDK:
         self.orders: dict[str, dict[str, Any]] = {}
         self.trades: dict[str, list[dict[str, Any]]] = {}
         self.positions: list[dict[str, Any]] = []
+        # settled delivery shares (documented rows of get_portfolio_holdings; numbers as strings)
+        self.holdings: list[dict[str, Any]] = []
         self.funds: dict[str, Any] = {"bank_account": "000000000000", "total_bank_balance": 100000.0,
                                       "allocated_equity": 50000.0, "allocated_fno": 0.0,
                                       "block_by_trade_equity": 1200.5, "unallocated_balance": "50000.0"}
@@ -275,6 +277,14 @@ class FakeBreezeSDK:
             return None
         self.calls.append(("get_portfolio_positions", {}))
         return ok([dict(p) for p in self.positions]) if self.positions else err("No Data Found")
+
+    def get_portfolio_holdings(self, exchange_code: str = "", from_date: str = "", to_date: str = "",
+                               stock_code: str = "", portfolio_type: str = "") -> Any:
+        if not self.session_ok:
+            return None
+        self.calls.append(("get_portfolio_holdings", {"exchange_code": exchange_code, "stock_code": stock_code}))
+        rows = [dict(h) for h in self.holdings if not stock_code or h.get("stock_code") == stock_code]
+        return ok(rows) if rows else err("No Data Found")
 
     def get_funds(self) -> Any:
         if not self.session_ok:

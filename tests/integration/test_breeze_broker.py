@@ -218,6 +218,11 @@ def test_positions_and_funds():
          "action": "Sell", "quantity": "3", "average_price": "700.00", "ltp": "701"},
     ]
     assert broker.positions() == {"RELIANCE": 10, "TATAMOTORS": -3}
+    # shares carried from earlier sessions (holdings) add to today's net positions
+    sdk.holdings = [{"stock_code": "RELIND", "exchange_code": "NSE", "quantity": "5", "average_price": "2400.00"},
+                    {"stock_code": "TATMOT", "exchange_code": "BSE", "quantity": "9", "average_price": "690.00"}]
+    assert broker.holdings() == {"RELIANCE": 5}
+    assert broker.positions() == {"RELIANCE": 15, "TATAMOTORS": -3}
     funds = broker.funds()
     assert funds.total_bank_balance_paise == 10_000_000 and funds.blocked_equity_paise == 120_050
     assert funds.unallocated_paise == 5_000_000

@@ -151,3 +151,63 @@ def test_live_scores_decisions_with_the_champion_fixed_at_the_session_start(tmp_
     assert [(e.requested, e.model_id) for e in selected] == [("production", "student-champion")]
     signals = [r.event for r in store.read_stream("M:intraday") if r.type == "signal.generated"]
     assert signals and all(s.signals["model_id"] == "student-champion" for s in signals)
+
+
+def test_a_fresh_live_session_refuses_to_start_on_holdings_it_did_not_open(tmp_path):
+    from core.errors import ReconciliationError
+
+    day = datetime(2025, 6, 9)
+    sdk = fake_sdk(day)
+    # documented get_portfolio_holdings rows: settled delivery shares, numbers as strings
+    sdk.holdings = [{"stock_code": "TCS", "exchange_code": "NSE", "quantity": "7", "average_price": "3701.25",
+                     "current_market_price": "3790.00", "booked_profit_loss": "0"},
+                    {"stock_code": "ITC", "exchange_code": "NSE", "quantity": "100", "average_price": "420.00",
+                     "current_market_price": "421.00", "booked_profit_loss": "0"}]
+    store = InMemoryEventStore()
+    clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
+    with pytest.raises(ReconciliationError, match="already holds positions") as refused:
+        run_live(BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False)), store=store,
+                 confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env", sdk_factory=lambda _k: sdk,
+                 clock=clock, run_id="H", orders_dir=tmp_path / "orders",
+                 options=LiveOptions(warmup_days=6, tick_poll_seconds=0.001))
+    assert "TCS: log holds 0 shares, broker holds 7" in str(refused.value)
+    assert "ITC" not in str(refused.value)  # a stock no book trades is the owner's business
+    assert sdk.count("place_order") == 0
+    run_events = [r for r in store.read_stream("H:run")]
+    corrected = [r.event for r in run_events if r.type == "reconciliation.position_reconciled"]
+    assert [(e.symbol, e.log_quantity, e.broker_quantity) for e in corrected] == [("TCS", 0, 7)]
+    assert "did not open" in corrected[0].action
+    done = [r.event for r in run_events if r.type == "reconciliation.completed"]
+    assert done and done[-1].ok is False
+    # nothing was traded
+    assert not [r for r in store.read_stream("H:intraday") if r.type == "order.submitted"]
+
+
+def test_live_sizes_from_the_brokers_available_funds_capped_by_the_configured_capital(tmp_path):
+    day = datetime(2025, 6, 9)
+    store = InMemoryEventStore()
+
+    def start(sdk, run_id):
+        clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
+        return run_live(BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False)), store=store,
+                        confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env",
+                        sdk_factory=lambda _k: sdk, clock=clock, run_id=run_id, orders_dir=tmp_path / "orders",
+                        options=LiveOptions(warmup_days=6, tick_poll_seconds=0.001))
+
+    sdk = fake_sdk(day)  # allocated equity Rs 50,000.00, Rs 1,200.50 blocked by trades
+    start(sdk, "F")
+    observed = [r.event for r in store.read_stream("F:run") if r.type == "account.funds_observed"]
+    assert [(e.available_paise, e.cap_paise, e.trading_capital_paise) for e in observed] == [
+        (4_879_950, 100_000_000, 4_879_950)]
+    started = [r.event for r in store.read_stream("F:run") if r.type == "run.started"][0]
+    assert started.config["initial_cash_paise_by_book"] == {"intraday": 4_879_950}
+    rich = fake_sdk(day)
+    rich.funds.update(allocated_equity=5_000_000.0, block_by_trade_equity=0.0)
+    start(rich, "G")
+    assert [r.event.trading_capital_paise for r in store.read_stream("G:run")
+            if r.type == "account.funds_observed"] == [100_000_000]  # capped at the configured Rs 10 lakh
+    broke = fake_sdk(day)
+    broke.funds.update(allocated_equity=0.0, block_by_trade_equity=0.0)
+    with pytest.raises(ConfigError, match="allocate funds to equity"):
+        start(broke, "Z")
+    assert broke.count("place_order") == 0

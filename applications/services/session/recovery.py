@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 from typing import Any
 
@@ -48,21 +48,33 @@ def _orders_created(state: EngineState) -> int:
 
 def reconcile(name: str, engine: TradingEngine, broker: Broker, recorder: EventRecorder,
               resumed_after: datetime | None, log: Callable[[str], None], *,
-              compare_bracket_legs: bool = True) -> dict[str, Any]:
-    """Compare the engine's positions and working orders with the broker's; refuse on any difference."""
+              compare_bracket_legs: bool = True, symbols: Collection[str] | None = None) -> dict[str, Any]:
+    """Compare the engine's positions and working orders with the broker's; refuse on any difference.
+
+    ``symbols``: compare only these (a live account may hold other stocks no book trades).
+    A fresh session (``resumed_after`` None) starts flat, so any holding the broker reports
+    in its symbols is unexplained: it was opened outside this run (by hand, or by an
+    earlier run that should be resumed instead).
+    """
     at = datetime.now(timezone.utc) if resumed_after is None else resumed_after
-    log_positions = {s: p.quantity for s, p in engine.portfolio.positions.items() if p.quantity}
-    venue_positions = {s: q for s, q in broker.positions().items() if q}
+    fresh = resumed_after is None
+
+    def traded(symbol: str) -> bool:
+        return symbols is None or symbol in symbols
+
+    log_positions = {s: p.quantity for s, p in engine.portfolio.positions.items() if p.quantity and traded(s)}
+    venue_positions = {s: q for s, q in broker.positions().items() if q and traded(s)}
     mismatches: list[str] = []
     for symbol in sorted(set(log_positions) | set(venue_positions)):
         mine, theirs = log_positions.get(symbol, 0), venue_positions.get(symbol, 0)
         if mine != theirs:
             text = f"{symbol}: log holds {mine} shares, broker holds {theirs}"
             mismatches.append(text)
+            action = ("refused to start: the account holds shares this new session did not open; square "
+                      "them off at the broker, or continue the run that opened them with --resume RUN" if fresh else
+                      "refused to trade: correct the position by hand or square it off at the broker, then resume")
             recorder.record(PositionReconciled(symbol=symbol, strategy=engine.strategy.name, log_quantity=mine,
-                                               broker_quantity=theirs,
-                                               action="refused to trade: correct the position by hand or "
-                                                      "square it off at the broker, then resume"), at)
+                                               broker_quantity=theirs, action=action), at)
     def keep(cid: str) -> bool:
         return compare_bracket_legs or not cid.endswith(("-SL", "-TP"))
 
@@ -77,6 +89,11 @@ def reconcile(name: str, engine: TradingEngine, broker: Broker, recorder: EventR
     log(f"reconciliation {name}: {'ok' if not mismatches else 'FAILED'} "
         f"(positions {venue_positions or 'flat'}, {len(venue_orders)} open orders)")
     if mismatches:
+        if fresh:
+            raise ReconciliationError(
+                f"book {name}: the broker account already holds positions in this book's symbols "
+                f"({'; '.join(mismatches)}); a new session starts flat, so no order was sent. Square them off at "
+                "the broker, or continue the run that opened them with --resume RUN.")
         raise ReconciliationError(f"book {name}: broker and event log disagree ({'; '.join(mismatches)}); "
                                   "no order was sent. Fix the broker side (or the log) and resume again.")
     return {"ok": True, "positions": venue_positions, "open_order_ids": venue_orders}

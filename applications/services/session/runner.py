@@ -24,7 +24,7 @@ from core.events.catalog import (
 from core.events.codec import converter
 from core.features.book import FeatureBook, bar_start_ns
 from core.model import Bar, Interval
-from core.risk import RiskManager
+from core.risk import AccountRisk, RiskManager
 from core.sizing import PositionSizer
 from core.venue import VenueRules
 from core.telemetry import TelemetryConfig
@@ -36,7 +36,7 @@ from ports.sentiment import SentimentProvider
 from applications.services.session.settings import SessionResult, SessionSettings, SquareOffFills, StopSignal, _NeverStop
 from applications.services.session.book import _Book, _TimedStore, _finish_book, _stop_book, _symbols
 from applications.services.session.bars import _interruptible, _key
-from applications.services.session.recovery import _restore
+from applications.services.session.recovery import _restore, reconcile
 from applications.services.session.watch import HealthInbox, SessionWatch, WatchSettings
 
 BrokerFactory = Callable[[BookPlan], Broker]
@@ -89,6 +89,10 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                 raise ResumeError(f"run {run_id} already completed; start a new session instead of --resume")
             if isinstance(rec.event, RunStarted):
                 _check_same_venue(run_id, rec.event.config.get("venue_rules"), venue)
+                started_shared = bool(rec.event.config.get("shared_account", False))
+                if started_shared != settings.shared_account:
+                    raise ResumeError(f"run {run_id} was started {'with' if started_shared else 'without'} "
+                                      "--shared-account; resume it with the same choice")
         # Resume only a log that is what was written (hash chain), then become its one writer:
         # a second --resume (or live) while the first process still heartbeats is refused.
         report = store.verify(run_id)
@@ -105,6 +109,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         config_dict["telemetry_live"] = converter.unstructure(telemetry)
         config_dict["venue_rules"] = None if venue is None else venue.name
         config_dict["predictor"] = getattr(predictor, "model_id", None)
+        config_dict["shared_account"] = settings.shared_account
         info = RunInfo(run_id=run_id, mode=mode, config_hash=config_hash(config), code_version=code_version(),
                        data_fingerprint=data_fingerprint, started_at=datetime.now(timezone.utc), label=label)
         store.start_run(info)
@@ -121,7 +126,9 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
     for event in start_events:
         run_recorder.record(event, datetime.now(timezone.utc))
 
+    account = AccountRisk(config.risk) if settings.shared_account else None
     sessions: dict[tuple[Interval, str], _Book] = {}
+    reconciliation: dict[str, dict[str, Any]] = {}
     all_books: list[_Book] = []
     for plan in plans:
         stream_id = f"{run_id}:{plan.name}"
@@ -139,7 +146,8 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                                  batch_size=settings.event_batch_size, expected_version=version)
         broker = broker_factory(plan)
         engine = TradingEngine(
-            strategy=plan.strategy, portfolio=portfolio, risk=RiskManager(plan.risk),
+            strategy=plan.strategy, portfolio=portfolio,
+            risk=account.attach(plan.name, portfolio) if account is not None else RiskManager(plan.risk),
             sizer=PositionSizer(plan.sizing), broker=broker, recorder=recorder, telemetry=telemetry,
             settings=EngineSettings(product=plan.product, record_signals=config.record_signals,
                                     checkpoint_bars=True, venue=venue),
@@ -159,6 +167,12 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         for s in symbols:
             sessions[(interval, s)] = book
 
+    if settings.reconcile_at_start and not resume:
+        for b in all_books:
+            reconciliation[b.plan.name] = reconcile(b.plan.name, b.engine, b.broker, run_recorder, None, log,
+                                                    compare_bracket_legs=settings.compare_bracket_legs,
+                                                    symbols=set(_symbols(b.plan)))
+
     # Warm-up: bars before the earliest resume point (and, live, recent history) go into
     # the books without being traded.
     resume_from: datetime | None = None
@@ -175,7 +189,6 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
 
     watcher = SessionWatch(EventRecorder(store, stream_id=f"{run_id}:health", run_id=run_id, namespace=namespace,
                                          batch_size=1), all_books, mode=mode, settings=watch, inbox=health)
-    reconciliation: dict[str, dict[str, Any]] = {}
     latencies: list[float] = []
     commits: list[float] = []
     status, message, stopped = RunStatus.COMPLETED, "", False

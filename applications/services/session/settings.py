@@ -42,6 +42,12 @@ class SessionSettings:
     # (books that did checkpoint catch up without trading). A live warm-up feed is history
     # before the stream and is always loaded.
     warmup_is_replay: bool = False
+    # A fresh session first checks the broker holds nothing in its books' symbols (live: the
+    # account's holdings and positions), refusing to start on anything it cannot explain.
+    reconcile_at_start: bool = False
+    # The books trade one account: one risk manager (daily-loss cap, gross exposure) for all
+    # of them (``core.risk.AccountRisk``) instead of one per book.
+    shared_account: bool = False
 
 
 @attrs.frozen(kw_only=True)
