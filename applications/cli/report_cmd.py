@@ -255,7 +255,7 @@ def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol
               help="Model registry folder for --explain-model (default: data/runs/models).")
 @click.option("--market-context/--no-market-context", default=True, show_default=True,
               help="Add the NIFTY 50 regime at entry (close, 1d/5d return, 20d realised volatility) to each "
-                   "trade's context in trades.parquet.")
+                   "trade's context (trades.parquet) and each trace's context (traces CSV).")
 @click.option("--index-bars", type=click.Path(dir_okay=False, path_type=Path),
               help="Daily index closes (date,close CSV) for --market-context (default: the shipped NIFTY 50).")
 @click.option("--json", "as_json", is_flag=True, help="Print the files written (and worst trades) as JSON.")
@@ -286,9 +286,14 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
     with _steps(as_json) as progress:
         run = _step(progress, f"reading run {run_id}", lambda: _load(obj.get("db_url"), run_id))
         target = out_dir or runs_dir() / "exports" / run.run_id
+        wants_context = market_context and any(f in ("traces", "trades") for f in formats)
+        context = _step(progress, "loading the market context",
+                        lambda: default_market_context(index_bars)) if wants_context else None
         for fmt in dict.fromkeys(formats):
             if fmt == "traces":
                 traces = filter_traces(run.traces, strategy=strategy)
+                if context is not None:  # the regime at each traced trade's entry, like trades.parquet
+                    traces = ex.with_market_context(traces, "timestamp", context)
                 stamp = run.runs[0].started_at if run.runs else datetime.now(timezone.utc)
                 paths = _step(progress, "writing trace CSV", lambda: ex.write_traces_csv(
                     traces, target, stamp=stamp, compress=compress, max_file_bytes=int(max_file_mb * 1024 * 1024)))
@@ -303,8 +308,6 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
                                        lambda: ex.write_execution(run, target))
                 result["execution"] = summary["overall"]
             else:
-                context = None if not market_context else _step(
-                    progress, "loading the market context", lambda: default_market_context(index_bars))
                 trades = ex.trades_table(run, context)
                 if explain_model:
                     predictor = _load_predictor(explain_model, registry_dir)

@@ -111,6 +111,9 @@ def test_export_every_format_on_a_builder_run(built_db, tmp_path):
     assert doc["traces"] == 106 and doc["trades"] == 106 and len(doc["worst_trades"]) == 5
     traces = sorted(out.glob("predictions_*.csv.gz"))
     assert len(traces) > 1 and len(load_traces(out)) == 106
+    # traces and trades carry the NIFTY 50 regime known at each entry (spec 004 context)
+    assert all("nifty50_realized_vol_20d" in c for c in load_traces(out)["context"])
+    assert all("nifty50_close" in c for c in read_trades_parquet(out / "trades.parquet")["context"])
     bundle = read_bundle(out)
     assert sum(t["position_effect"] == "close" for t in bundle["trades.json"]) == 106
     assert len(read_trades_parquet(out / "trades.parquet")) == 106

@@ -46,6 +46,7 @@ from applications.analytics.exports.trades import (
     write_trades_parquet,
     read_trades_parquet,
     worst_trades,
+    with_market_context,
 )
 from applications.analytics.exports.attribution import (
     TradeAnalysis,
@@ -79,6 +80,7 @@ __all__ = [
     "write_trades_parquet",
     "read_trades_parquet",
     "worst_trades",
+    "with_market_context",
     "TradeAnalysis",
     "ErrorPattern",
     "dominant_feature",

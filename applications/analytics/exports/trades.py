@@ -40,10 +40,19 @@ def trades_table(run_or_trades: RunData | pd.DataFrame,
     else:
         table = _table(t)
     if market_context is not None:
-        table["context"] = [{**(c if isinstance(c, dict) else {}), **market_context.context_at(pd.Timestamp(ts))}
-                            for c, ts in zip(table["context"], table["entry_timestamp"])]
-        table["market_context_source"] = market_context.name
+        table = with_market_context(table, "entry_timestamp", market_context)
     return table
+
+
+def with_market_context(frame: pd.DataFrame, time_column: str, market_context: MarketContextProvider
+                        ) -> pd.DataFrame:
+    """``frame`` with each row's ``context`` dict extended by the market regime known at
+    ``frame[time_column]`` (the entry time), and ``market_context_source`` naming the provider."""
+    out = frame.copy()
+    out["context"] = [{**(c if isinstance(c, dict) else {}), **market_context.context_at(pd.Timestamp(ts))}
+                      for c, ts in zip(out["context"], out[time_column])]
+    out["market_context_source"] = market_context.name
+    return out
 
 
 def _table(t: pd.DataFrame) -> pd.DataFrame:
