@@ -213,9 +213,15 @@ def test_walk_forward_reports_the_in_and_out_of_sample_gap(sqlite_url):
             result = walk_forward_optimize(settings, SPACE, OBJECTIVE, span=(date(2018, 1, 1), date(2019, 12, 31)),
                                            train_months=12, test_months=6, storage=storage, client=client,
                                            store=store, baseline_params=BASELINE)
+        windows = result["windows"]
+        # Out-of-sample runs start early to warm the indicators up; only the window is scored.
+        from applications.services.optimization.trials import score_run
+        whole, _ = score_run(store, windows[0]["oos_run_id"], "swing")
+        scored, daily = score_run(store, windows[0]["oos_run_id"], "swing", since=date(2019, 1, 1))
+        assert whole["first_session"] < "2019-01-01" <= scored["first_session"] == daily[0][0]
+        assert windows[0]["oos_trades"] == scored["trades"] <= whole["trades"]
     finally:
         store.close()
-    windows = result["windows"]
     assert [(w["train"], w["test"]) for w in windows] == [
         (["2018-01-01", "2018-12-31"], ["2019-01-01", "2019-06-30"]),
         (["2018-07-01", "2019-06-30"], ["2019-07-01", "2019-12-31"])]
