@@ -159,6 +159,28 @@ def test_an_invalid_combination_is_pruned_and_recorded(sqlite_url):
     assert len(pruned) == 1 and "sma_fast" in pruned[0].message
 
 
+class FailTrial:
+    """The backtest of ``trial`` raises on every attempt."""
+
+    def __init__(self, trial: int) -> None:
+        self.trial = trial
+
+    def __call__(self, task: TrialTask):
+        if task.trial == self.trial:
+            raise RuntimeError("broken data on this worker")
+        return execute_trial(task)
+
+
+def test_a_trial_failing_on_every_attempt_is_marked_failed_and_the_study_goes_on(sqlite_url):
+    with in_process(1) as client:
+        outcome, _ = study(sqlite_url, client, name="f", trial_function=FailTrial(1))
+    states = {t.number: t.state for t in outcome.trials}
+    assert states[1] == "failed" and sum(s == "complete" for s in states.values()) >= 4
+    failed = [e for e in trial_events(sqlite_url) if e.state == "failed"]
+    assert [e.trial for e in failed] == [1] and "broken data on this worker" in failed[0].message
+    assert outcome.trials[-1].number == 1   # ranked after every complete trial
+
+
 class KillFirstAttempt:
     """Kills the worker process running ``trial`` the first time (a marker file remembers)."""
 

@@ -183,6 +183,12 @@ def _f(v: Any) -> str:
     return "n/a" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+def _verdict(ours: float, baseline: float) -> str:
+    if ours <= baseline:
+        return "does not beat"
+    return "beats" if ours > 0 else "loses less than"
+
+
 def _markdown(s: dict[str, Any]) -> str:
     lines = ["| window | in sample | out of sample | best trial | IS composite | OOS composite | gap | "
              "OOS Sharpe | baseline OOS Sharpe | OOS trades (baseline) | DSR | PBO |", "|" + "---|" * 12]
