@@ -159,6 +159,28 @@ def test_an_invalid_combination_is_pruned_and_recorded(sqlite_url):
     assert len(pruned) == 1 and "sma_fast" in pruned[0].message
 
 
+class FailTrial:
+    """The backtest of ``trial`` raises on every attempt."""
+
+    def __init__(self, trial: int) -> None:
+        self.trial = trial
+
+    def __call__(self, task: TrialTask):
+        if task.trial == self.trial:
+            raise RuntimeError("broken data on this worker")
+        return execute_trial(task)
+
+
+def test_a_trial_failing_on_every_attempt_is_marked_failed_and_the_study_goes_on(sqlite_url):
+    with in_process(1) as client:
+        outcome, _ = study(sqlite_url, client, name="f", trial_function=FailTrial(1))
+    states = {t.number: t.state for t in outcome.trials}
+    assert states[1] == "failed" and sum(s == "complete" for s in states.values()) >= 4
+    failed = [e for e in trial_events(sqlite_url) if e.state == "failed"]
+    assert [e.trial for e in failed] == [1] and "broken data on this worker" in failed[0].message
+    assert outcome.trials[-1].number == 1   # ranked after every complete trial
+
+
 class KillFirstAttempt:
     """Kills the worker process running ``trial`` the first time (a marker file remembers)."""
 
@@ -213,9 +235,15 @@ def test_walk_forward_reports_the_in_and_out_of_sample_gap(sqlite_url):
             result = walk_forward_optimize(settings, SPACE, OBJECTIVE, span=(date(2018, 1, 1), date(2019, 12, 31)),
                                            train_months=12, test_months=6, storage=storage, client=client,
                                            store=store, baseline_params=BASELINE)
+        windows = result["windows"]
+        # Out-of-sample runs start early to warm the indicators up; only the window is scored.
+        from applications.services.optimization.trials import score_run
+        whole, _ = score_run(store, windows[0]["oos_run_id"], "swing")
+        scored, daily = score_run(store, windows[0]["oos_run_id"], "swing", since=date(2019, 1, 1))
+        assert whole["first_session"] < "2019-01-01" <= scored["first_session"] == daily[0][0]
+        assert windows[0]["oos_trades"] == scored["trades"] <= whole["trades"]
     finally:
         store.close()
-    windows = result["windows"]
     assert [(w["train"], w["test"]) for w in windows] == [
         (["2018-01-01", "2018-12-31"], ["2019-01-01", "2019-06-30"]),
         (["2018-07-01", "2019-06-30"], ["2019-07-01", "2019-12-31"])]

@@ -15,13 +15,13 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import attrs
 
 from applications.analytics.metrics import compute_metrics
-from applications.analytics.projections import read_run_events, traces_frame
+from applications.analytics.projections import IST, read_run_events, traces_frame
 from applications.services.backtest import run_backtest
 from applications.services.books import BacktestConfig
 from applications.services.optimization.objective import (
@@ -34,7 +34,7 @@ from applications.wiring.adapters import default_feed, default_sentiment
 from applications.wiring.config import build_config
 from applications.wiring.store import open_store
 from core.errors import ConfigError
-from core.events.catalog import PortfolioSnapshotted
+from core.events.catalog import PortfolioSnapshotted, RunStarted
 
 _FEEDS: dict[tuple[str, str], Any] = {}
 _SENTIMENT: dict[tuple[Any, ...], Any] = {}
@@ -55,6 +55,7 @@ class TrialTask:
     window: int = 0
     start: str | None = None           # walk-forward windows narrow the period
     end: str | None = None
+    score_from: str | None = None      # score only sessions from this date (earlier bars warm indicators up)
     mode: str = "optimization"         # batch backtests reuse this path with mode "backtest"
     label: str | None = None           # default: study=NAME trial=N [window=K]
 
@@ -120,7 +121,8 @@ def execute_trial(task: TrialTask) -> TrialOutcome:
         f"study={task.study} trial={task.trial}" + (f" window={task.window}" if task.window else ""))
     run_backtest(config, store=store, feed=_feed(config), sentiment=_sentiment(config), run_id=run_id,
                  mode=task.mode, label=label)
-    metrics, daily = score_run(store, run_id, task.book, task.weights)
+    since = date.fromisoformat(task.score_from) if task.score_from else None
+    metrics, daily = score_run(store, run_id, task.book, task.weights, since=since)
     return TrialOutcome(state="complete", run_id=run_id, metrics=metrics, daily_equity=daily, message="",
                         seconds=time.perf_counter() - t0)
 
@@ -140,10 +142,20 @@ def _reason(exc: ConfigError) -> str:
     return f"{exc}: {'; '.join(details)}" if details else str(exc)
 
 
-def score_run(store, run_id: str, book: str, weights: CompositeWeights | None = None
+def score_run(store, run_id: str, book: str, weights: CompositeWeights | None = None, *, since: date | None = None
               ) -> tuple[dict[str, Any], list[tuple[str, int]]]:
-    """Every metric of one book of a run, from its events, and its daily equity curve."""
+    """Every metric of one book of a run, from its events, and its daily equity curve.
+
+    ``since``: only what happened from that session on (market time) counts: the equity curve
+    starts at that session's close, trades count when they close then or later. The bars
+    before it only warm the indicators up (an out-of-sample window must not lose its first
+    ``sma_slow`` sessions to warm-up, which would favour short look-backs)."""
     events = read_run_events(store, run_id)
+    if since is not None:
+        cutoff = datetime.combine(since, datetime.min.time(), tzinfo=IST)
+        events = [e for e in events if not isinstance(e.event, RunStarted)
+                  and (e.event.session_date >= since if isinstance(e.event, PortfolioSnapshotted)
+                       else e.occurred_at >= cutoff)]
     books, _ = summarize_books(events)
     summary = next((b for b in books if b.strategy == book), None)
     traces = traces_frame(events)

@@ -33,6 +33,9 @@ from applications.services.optimization.trials import (
 )
 from core.errors import ConfigError
 
+# Calendar days of bars before an out-of-sample window that only warm the indicators up
+# (about 140 sessions: more than the longest look-back of the shipped search spaces).
+WARMUP_DAYS = 200
 GAP_METRICS = ("composite", "sharpe", "precision", "hit_ratio", "win_rate", "total_return_pct")
 
 
@@ -128,7 +131,8 @@ def walk_forward_optimize(settings: StudySettings, space: SearchSpace, objective
             raise ConfigError(f"walk-forward window {k}: no trial completed in sample")
         tasks = [TrialTask(study=f"{ws.name} oos={which}", trial=best.number if which == "best" else 0,
                            book=settings.book, layers=settings.layers, params=params, db_url=settings.db_url,
-                           weights=objective.weights, window=k, start=c.isoformat(), end=d.isoformat())
+                           weights=objective.weights, window=k, start=(c - timedelta(days=WARMUP_DAYS)).isoformat(),
+                           end=d.isoformat(), score_from=c.isoformat())
                  for which, params in (("best", best.params), ("baseline", baseline_params))]
         oos, base = client.gather(client.map(trial_function, tasks, pure=False, retries=settings.retries))
         if oos.state != "complete" or base.state != "complete":
@@ -146,7 +150,8 @@ def walk_forward_optimize(settings: StudySettings, space: SearchSpace, objective
 def summarize_walk_forward(results: list[WindowOutcome]) -> dict[str, Any]:
     rows = []
     for r in results:
-        rows.append({"window": r.window, "train": list(r.train), "test": list(r.test), "best_trial": r.study.best[0],
+        rows.append({"window": r.window, "oos_trades": r.out_of_sample.get("trades"),
+                     "baseline_oos_trades": r.baseline_out_of_sample.get("trades"), "train": list(r.train), "test": list(r.test), "best_trial": r.study.best[0],
                      "params": r.best_params, "in_sample": {m: r.in_sample.get(m) for m in GAP_METRICS},
                      "out_of_sample": {m: r.out_of_sample.get(m) for m in GAP_METRICS},
                      "baseline_out_of_sample": {m: r.baseline_out_of_sample.get(m) for m in GAP_METRICS},
@@ -178,14 +183,21 @@ def _f(v: Any) -> str:
     return "n/a" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+def _verdict(ours: float, baseline: float) -> str:
+    if ours <= baseline:
+        return "does not beat"
+    return "beats" if ours > 0 else "loses less than"
+
+
 def _markdown(s: dict[str, Any]) -> str:
     lines = ["| window | in sample | out of sample | best trial | IS composite | OOS composite | gap | "
-             "OOS Sharpe | baseline OOS Sharpe | DSR | PBO |", "|" + "---|" * 11]
+             "OOS Sharpe | baseline OOS Sharpe | OOS trades (baseline) | DSR | PBO |", "|" + "---|" * 12]
     for r in s["windows"]:
         lines.append(f"| {r['window']} | {r['train'][0]}..{r['train'][1]} | {r['test'][0]}..{r['test'][1]} | "
                      f"{r['best_trial']} | {_f(r['in_sample']['composite'])} | {_f(r['out_of_sample']['composite'])} | "
                      f"{_f(r['gap']['composite'])} | {_f(r['out_of_sample']['sharpe'])} | "
-                     f"{_f(r['baseline_out_of_sample']['sharpe'])} | {_f(r['deflated_sharpe'])} | {_f(r['pbo'])} |")
+                     f"{_f(r['baseline_out_of_sample']['sharpe'])} | {r['oos_trades']} ({r['baseline_oos_trades']}) | "
+                     f"{_f(r['deflated_sharpe'])} | {_f(r['pbo'])} |")
     o, b = s["out_of_sample"], s["baseline_out_of_sample"]
     lines += ["", f"Overall composite gap (in sample - out of sample): {_f(s['gap']['composite'])}. "
               f"Pooled out of sample: re-optimised {_f(o['pooled_return_pct'])} % (Sharpe {_f(o['pooled_sharpe'])}) "
