@@ -10,6 +10,7 @@ RunCompleted.
 
 from __future__ import annotations
 
+import gc
 import json
 import uuid
 from collections.abc import Callable
@@ -137,7 +138,15 @@ def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id:
                                                             record_signals=config.record_signals),
         sentiment=provider if plan.name != "sma_cross" else None, predictor=predictor)
     total = sum(len(b) for b in books.values())
-    if progress is not None:
-        progress(plan.name, 0, total)
-        return engine.run(books, progress=lambda n: progress(plan.name, n, total))
-    return engine.run(books)
+    # The books and the loaded series are millions of long-lived objects (per-bar session
+    # and minute lists); every full pass of the cycle collector, triggered by the events
+    # the run allocates, would walk them all. Frozen, the collector skips them for the
+    # run; refcounting still frees them, and they are handed back to it afterwards.
+    gc.freeze()
+    try:
+        if progress is not None:
+            progress(plan.name, 0, total)
+            return engine.run(books, progress=lambda n: progress(plan.name, n, total))
+        return engine.run(books)
+    finally:
+        gc.unfreeze()
