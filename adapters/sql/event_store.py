@@ -120,8 +120,9 @@ class SqlEventStore:
             self._ts_py = _to_utc
         self._dbapi = engine.dialect.loaded_dbapi
         self._write_lock = threading.Lock()
-        self._group_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
+        self._group_lock = threading.Lock()  # held by the leader while it commits a group
+        self._queue_ready = threading.Condition()
+        self._leading = False
         self._queue: list[_GroupedAppend] = []
         self.group_commits = 0  # durable commits made; appends / group_commits = appends per fsync
         self._writer: Any = None
@@ -258,21 +259,33 @@ class SqlEventStore:
         return exc
 
     # Group commit (durable stores). A durable commit costs an fsync, so appends from
-    # several threads share one: each append joins a queue; whoever holds the group lock
-    # (the leader) takes the whole queue and runs it as ONE transaction, every append
-    # inside its own savepoint (an append that fails — stale version, reused id — is
-    # rolled back alone and its caller gets its error), then commits once. Callers wait
-    # on the group lock, so each returns only after the commit that holds its events; a
-    # failed commit fails every append of the group (none of them is stored).
+    # several threads share one: each append joins a queue; one caller at a time is the
+    # leader, which takes the whole queue and runs it as ONE transaction, every append in
+    # its own savepoint (an append that fails — stale version, reused id — is rolled
+    # back alone and its caller gets its error), then commits once and wakes the others.
+    # Appends queued meanwhile go together in the next group. Each caller returns only
+    # after the commit that holds its events; a failed commit fails every append of the
+    # group (none of them is stored).
 
     def _append_grouped(self, request: "_GroupedAppend") -> list[RecordedEvent]:
-        with self._queue_lock:
+        ready = self._queue_ready
+        with ready:
             self._queue.append(request)
-        with self._group_lock:
-            if not request.done:
-                with self._queue_lock:
-                    group, self._queue = self._queue, []
-                self._commit_group(group)
+            while not request.done:
+                if self._leading:
+                    ready.wait()
+                    continue
+                self._leading = True
+                ready.release()
+                try:
+                    with self._group_lock:
+                        with ready:
+                            group, self._queue = self._queue, []
+                        self._commit_group(group)
+                finally:
+                    ready.acquire()
+                    self._leading = False
+                    ready.notify_all()
         if request.error is not None:
             raise request.error
         return request.result
