@@ -291,6 +291,9 @@ class SqlEventStore:
         return request.result
 
     def _commit_group(self, group: list["_GroupedAppend"]) -> None:
+        if len(group) == 1:
+            self._commit_alone(group[0])
+            return
         try:
             with self._write(pipelined=False) as cur:
                 for request in group:
@@ -397,6 +400,22 @@ class SqlEventStore:
                 and self._ts_py(row.occurred_at) == new.occurred_at
                 and self._opt_id_py(row.correlation_id) == new.correlation_id
                 and self._opt_id_py(row.causation_id) == new.causation_id)
+
+    def _commit_alone(self, request: "_GroupedAppend") -> None:
+        """A group of one: the plain (pipelined) append, no savepoint needed."""
+        try:
+            with self._write() as cur:
+                request.result = self._append_locked(cur, request.stream_id, request.expected_version,
+                                                     request.encoded, request.run_id)
+            self.group_commits += 1
+        except self._dbapi.IntegrityError as exc:
+            request.result, request.error = [], self._integrity_error(exc, request.stream_id)
+        except BaseException as exc:
+            request.result, request.error = [], exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            request.done = True
 
     # ------------------------------------------------------------------ reading
 
