@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 FAST, SLOW, QTY, COMMISSION = 10, 30, 100, 0.001
 
 
-def run_process(args: list[str]) -> tuple[float, float, str]:
-    """Run a child; return (wall seconds, peak RSS MB, stdout)."""
+def run_process(args: list[str]) -> tuple[float, float, str, float]:
+    """Run a child; return (wall seconds, peak RSS MB, stdout, CPU seconds)."""
     start = time.perf_counter()
     child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = child.stdout.read(), child.stderr.read()  # type: ignore[union-attr]
@@ -51,17 +51,17 @@ def run_process(args: list[str]) -> tuple[float, float, str]:
     wall = time.perf_counter() - start
     if child.returncode != 0:
         raise SystemExit(f"{' '.join(args[:6])} ... failed:\n{err.decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, out.decode()
+    return wall, usage.ru_maxrss / 1024, out.decode(), usage.ru_utime + usage.ru_stime
 
 
 def sensequant_run(data_dir: Path, db_dir: Path, telemetry: bool, k: int) -> dict:
     db = f"sqlite:///{db_dir / f'run{k}.db'}"
-    wall, rss, out = run_process([sys.executable, "-m", "applications", "--db", db, "backtest",
+    wall, rss, out, cpu = run_process([sys.executable, "-m", "applications", "--db", db, "backtest",
                                   "--strategy", "sma_cross", "--symbols", "BENCH", "--interval", "1minute",
                                   "--data-dir", str(data_dir), "--no-sentiment",
                                   "--telemetry" if telemetry else "--no-telemetry", "--json"])
     doc = json.loads(out)
-    return {"wall": wall, "rss": rss, "run": doc["seconds_running"], "load": doc["seconds_loading"],
+    return {"wall": wall, "cpu": cpu, "rss": rss, "run": doc["seconds_running"], "load": doc["seconds_loading"],
             "bars": doc["bars"], "events": doc["events"], "trades": doc["books"][0]["trades"]}
 
 
@@ -177,9 +177,9 @@ def main() -> int:
             vector_trades = numpy_version(open_np, rel_np)
             vectors.append(time.perf_counter() - t)
             if have_peer:
-                wall, rss, out = run_process([sys.executable, str(Path(__file__).resolve()),
-                                              "--peer-process", str(csv_path)])
-                peers.append({"wall": wall, "rss": rss, **json.loads(out)})
+                wall, rss, out, cpu = run_process([sys.executable, str(Path(__file__).resolve()),
+                                                   "--peer-process", str(csv_path)])
+                peers.append({"wall": wall, "cpu": cpu, "rss": rss, **json.loads(out)})
             for db in db_dir.iterdir():
                 db.unlink()
 
@@ -192,7 +192,8 @@ def main() -> int:
           f"trades {on[0]['trades']:,} (plain loop {loop_trades:,}, numpy {vector_trades:,})")
     for label, runs in (("telemetry on ", on), ("telemetry off", off)):
         print(f"{label}: run part median {med(runs, 'run'):.3f} s -> {bars / med(runs, 'run'):>9,.0f} bars/s; "
-              f"whole process median {med(runs, 'wall'):.3f} s (load {med(runs, 'load'):.3f} s); "
+              f"whole process median {med(runs, 'wall'):.3f} s, {med(runs, 'cpu'):.3f} CPU s "
+              f"(load {med(runs, 'load'):.3f} s); "
               f"peak RSS max {max(r['rss'] for r in runs):.0f} MB  (run parts: "
               + ", ".join(f"{r['run']:.3f}" for r in runs) + ")")
     pairs = [a["run"] / b["run"] for a, b in zip(on, off)]
@@ -209,7 +210,8 @@ def main() -> int:
         return 0
     print(f"backtesting.py: run part median {med(peers, 'run'):.3f} s, whole process median {med(peers, 'wall'):.3f} s, "
           f"peak RSS {max(p['rss'] for p in peers):.0f} MB, trades {peers[0]['trades']:,}")
-    print(f"ratios backtesting.py / SenseQuant: whole process {med(peers, 'wall') / med(on, 'wall'):.2f}x, "
+    print(f"ratios backtesting.py / SenseQuant: whole process {med(peers, 'wall') / med(on, 'wall'):.2f}x "
+          f"(CPU {med(peers, 'cpu') / med(on, 'cpu'):.2f}x), "
           f"run part {med(peers, 'run') / run_on:.2f}x; RSS SenseQuant/backtesting.py "
           f"{max(r['rss'] for r in on) / max(p['rss'] for p in peers):.2f}")
     return 0

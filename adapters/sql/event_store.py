@@ -132,8 +132,9 @@ class SqlEventStore:
             self._ts_py = _to_utc
         self._dbapi = engine.dialect.loaded_dbapi
         self._write_lock = threading.Lock()
-        self._group_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
+        self._group_lock = threading.Lock()  # held by the leader while it commits a group
+        self._queue_ready = threading.Condition()
+        self._leading = False
         self._queue: list[_GroupedAppend] = []
         self.group_commits = 0  # durable commits made; appends / group_commits = appends per fsync
         self._writer: Any = None
@@ -287,26 +288,41 @@ class SqlEventStore:
         return exc
 
     # Group commit (durable stores). A durable commit costs an fsync, so appends from
-    # several threads share one: each append joins a queue; whoever holds the group lock
-    # (the leader) takes the whole queue and runs it as ONE transaction, every append
-    # inside its own savepoint (an append that fails — stale version, reused id — is
-    # rolled back alone and its caller gets its error), then commits once. Callers wait
-    # on the group lock, so each returns only after the commit that holds its events; a
-    # failed commit fails every append of the group (none of them is stored).
+    # several threads share one: each append joins a queue; one caller at a time is the
+    # leader, which takes the whole queue and runs it as ONE transaction, every append in
+    # its own savepoint (an append that fails — stale version, reused id — is rolled
+    # back alone and its caller gets its error), then commits once and wakes the others.
+    # Appends queued meanwhile go together in the next group. Each caller returns only
+    # after the commit that holds its events; a failed commit fails every append of the
+    # group (none of them is stored).
 
     def _append_grouped(self, request: "_GroupedAppend") -> list[RecordedEvent]:
-        with self._queue_lock:
+        ready = self._queue_ready
+        with ready:
             self._queue.append(request)
-        with self._group_lock:
-            if not request.done:
-                with self._queue_lock:
-                    group, self._queue = self._queue, []
-                self._commit_group(group)
+            while not request.done:
+                if self._leading:
+                    ready.wait()
+                    continue
+                self._leading = True
+                ready.release()
+                try:
+                    with self._group_lock:
+                        with ready:
+                            group, self._queue = self._queue, []
+                        self._commit_group(group)
+                finally:
+                    ready.acquire()
+                    self._leading = False
+                    ready.notify_all()
         if request.error is not None:
             raise request.error
         return request.result
 
     def _commit_group(self, group: list["_GroupedAppend"]) -> None:
+        if len(group) == 1:
+            self._commit_alone(group[0])
+            return
         try:
             with self._write(pipelined=False) as cur:
                 for request in group:
@@ -419,6 +435,22 @@ class SqlEventStore:
                 and self._ts_py(row.occurred_at) == new.occurred_at
                 and self._opt_id_py(row.correlation_id) == new.correlation_id
                 and self._opt_id_py(row.causation_id) == new.causation_id)
+
+    def _commit_alone(self, request: "_GroupedAppend") -> None:
+        """A group of one: the plain (pipelined) append, no savepoint needed."""
+        try:
+            with self._write() as cur:
+                request.result = self._append_locked(cur, request.stream_id, request.expected_version,
+                                                     request.encoded, request.run_id)
+            self.group_commits += 1
+        except self._dbapi.IntegrityError as exc:
+            request.result, request.error = [], self._integrity_error(exc, request.stream_id)
+        except BaseException as exc:
+            request.result, request.error = [], exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            request.done = True
 
     # ------------------------------------------------------------------ reading
 

@@ -10,6 +10,7 @@ RunCompleted.
 
 from __future__ import annotations
 
+import gc
 import json
 import uuid
 from collections.abc import Callable
@@ -143,15 +144,23 @@ def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id:
                                                             venue=venue),
         sentiment=provider if plan.name != "sma_cross" else None, predictor=predictor)
     total = sum(len(b) for b in books.values())
-    if progress is not None:
-        progress(plan.name, 0, total)
-        engine.run_bars(books, progress=lambda n: progress(plan.name, n, total))
-    else:
-        engine.run_bars(books)
-    settle = getattr(engine.broker, "fill_at_last_close", None)
-    if config.close_at_end and settle is not None:
-        # What is still open when the data ends is closed at the last close (spec 002 §14.14.2),
-        # so the run's P&L is realised and every trade is in the trade list.
-        for fill in settle(engine.exits_at_end(books, "backtest_end"), "backtest_end"):
-            engine.on_fills(books[fill.symbol], [fill])
-    return engine.finish()
+    # The books and the loaded series are millions of long-lived objects (per-bar session
+    # and minute lists); every full pass of the cycle collector, triggered by the events
+    # the run allocates, would walk them all. Frozen, the collector skips them for the
+    # run; refcounting still frees them, and they are handed back to it afterwards.
+    gc.freeze()
+    try:
+        if progress is not None:
+            progress(plan.name, 0, total)
+            engine.run_bars(books, progress=lambda n: progress(plan.name, n, total))
+        else:
+            engine.run_bars(books)
+        settle = getattr(engine.broker, "fill_at_last_close", None)
+        if config.close_at_end and settle is not None:
+            # What is still open when the data ends is closed at the last close (spec 002 §14.14.2),
+            # so the run's P&L is realised and every trade is in the trade list.
+            for fill in settle(engine.exits_at_end(books, "backtest_end"), "backtest_end"):
+                engine.on_fills(books[fill.symbol], [fill])
+        return engine.finish()
+    finally:
+        gc.unfreeze()
