@@ -12,6 +12,7 @@ from core.events.base import (
 )
 from core.events.catalog import *  # noqa: F401,F403  (registers every event type)
 from core.events.catalog import __dict__ as _catalog
+from core.events.safety import *  # noqa: F401,F403  (registers the safety events)
 from core.events.codec import converter, decode_payload, encode_payload, to_payload, upcast
 
 __all__ = [
