@@ -144,3 +144,7 @@ class LeaseHeldError(SenseQuantError):
 
 class IntegrityViolationError(SenseQuantError):
     """The event log's hash chain does not match what is stored: events or runs were edited."""
+
+
+class NegativeEquityError(SenseQuantError):
+    """A fill or mark would take a book's equity below zero: the book stops instead of misreporting."""

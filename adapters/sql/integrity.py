@@ -5,10 +5,10 @@ a run at a time (see ``leases``), so its chain is extended without contention; r
 be verified (and exported) independently of each other.
 
 * Every event gets ``chain_hash = sha256(previous chain_hash of its run | canonical row)``
-  where the canonical row is a compact JSON array of every stored column — seq, event id,
-  stream, stream version, run, type, version, occurred/recorded (ISO-8601 UTC,
-  microseconds), correlation/causation ids and the payload text exactly as the codec
-  encoded it (``core.events.codec.encode_payload``). The first event of a run chains on
+  where the canonical row holds every stored column — seq, event id (hex), stream, stream
+  version, run, type, version, occurred/recorded (ISO-8601 UTC, microseconds),
+  correlation/causation ids and the payload text exactly as the codec encoded it
+  (``core.events.codec.encode_payload``) — see ``event_hash``. The first event of a run chains on
   ``GENESIS``. Hashes live in ``event_hashes`` (append-only like ``events``), written in
   the append's own transaction.
 * The runs row carries ``chain_head``/``chain_events`` (the chain's last hash and length
@@ -73,13 +73,18 @@ def canonical_time(value: Any) -> str:
 
 
 def event_hash(previous: str, row: Sequence[Any]) -> str:
-    """The chain hash of one stored events row (a tuple in ``tables.events`` column order)."""
-    canonical = json.dumps(
-        [int(row[SEQ]), canonical_id(row[EVENT_ID]), row[STREAM_ID], int(row[STREAM_VERSION]), row[RUN_ID],
-         row[TYPE], int(row[VERSION]), canonical_time(row[OCCURRED]), canonical_time(row[RECORDED]),
-         canonical_id(row[CORRELATION]), canonical_id(row[CAUSATION]), row[PAYLOAD]],
-        ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(f"{previous}|{canonical}".encode()).hexdigest()
+    """The chain hash of one stored events row (a tuple in ``tables.events`` column order).
+
+    The canonical text is one f-string (the hot path of every append): fixed-form fields
+    separated by ``|``, free-text fields (stream, run, type) length-prefixed so that no
+    value can shift a boundary, and the payload last, exactly as stored.
+    """
+    stream, run, kind = row[STREAM_ID], row[RUN_ID], row[TYPE]
+    canonical = (f"{previous}|{int(row[SEQ])}|{canonical_id(row[EVENT_ID])}|{len(stream)}:{stream}|"
+                 f"{int(row[STREAM_VERSION])}|{len(run)}:{run}|{len(kind)}:{kind}|{int(row[VERSION])}|"
+                 f"{canonical_time(row[OCCURRED])}|{canonical_time(row[RECORDED])}|{canonical_id(row[CORRELATION])}|"
+                 f"{canonical_id(row[CAUSATION])}|{row[PAYLOAD]}")
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def chain(previous: str, rows: Iterable[Sequence[Any]]) -> list[tuple[int, str, str]]:

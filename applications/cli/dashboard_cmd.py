@@ -28,11 +28,18 @@ from applications.wiring.store import open_store
 @click.option("--cookie-secret", envvar="SENSEQUANT_DASHBOARD_COOKIE_SECRET", metavar="SECRET",
               help="Secret that signs the login cookie (>= 16 characters); default from "
                    "SENSEQUANT_DASHBOARD_COOKIE_SECRET.")
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TLS certificate (PEM) to serve HTTPS; needed on a non-loopback address unless --behind-proxy.")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TLS private key (PEM) for --ssl-certfile.")
+@click.option("--behind-proxy", is_flag=True, default=False,
+              help="Serve plain HTTP on a non-loopback address because a TLS reverse proxy fronts it "
+                   "(see README, 'Integrity and safety').")
 @click.option("--show/--no-show", default=False, help="Open a browser tab.")
 @click.pass_obj
 def dashboard(obj: dict, host: str, port: int, refresh_seconds: float, alert_precision_threshold: float,
               run_id: str | None, window: int, basic_auth_file: str | None, cookie_secret: str | None,
-              show: bool) -> None:
+              ssl_certfile: str | None, ssl_keyfile: str | None, behind_proxy: bool, show: bool) -> None:
     """Serve the dashboard: strategy cards, returns and drawdown, confusion matrices,
     alerts, symbol drill-down, replay slider and JSON export, all from the event log.
 
@@ -43,7 +50,16 @@ def dashboard(obj: dict, host: str, port: int, refresh_seconds: float, alert_pre
     from applications.dashboard.app import DashboardSettings, SharedLog, resolve_auth
     from applications.roots.dashboard import serve_dashboard, warm_up
 
+    from applications.dashboard.app import is_loopback
+    from core.errors import ConfigError
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
+    tls = (ssl_certfile, ssl_keyfile) if ssl_certfile and ssl_keyfile else None
     auth = resolve_auth(host, basic_auth_file=basic_auth_file, cookie_secret=cookie_secret)
+    if not is_loopback(host) and tls is None and not behind_proxy:
+        raise ConfigError(f"refusing to serve plain HTTP on {host}: passwords and cookies would cross the network "
+                          "in clear. Give --ssl-certfile/--ssl-keyfile, or --behind-proxy when a TLS reverse proxy "
+                          "fronts the dashboard")
     settings = DashboardSettings(refresh_seconds=refresh_seconds, precision_threshold=alert_precision_threshold,
                                  run=run_id, window=window)
     store = open_store(obj.get("db_url"))
@@ -62,7 +78,8 @@ def dashboard(obj: dict, host: str, port: int, refresh_seconds: float, alert_pre
         if shown:
             model = log.model(shown)
             err_console.print(f"run {shown[:12]}: {model.events:,} events folded")
-        serve_dashboard(store, settings, host=host, port=port, auth=auth, show=show, on_ready=ready, log=log)
+        serve_dashboard(store, settings, host=host, port=port, auth=auth, show=show, on_ready=ready, log=log,
+                        tls=tls)
     except KeyboardInterrupt:
         err_console.print("dashboard stopped")
     finally:

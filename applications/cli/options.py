@@ -92,3 +92,12 @@ def symbol_list(_ctx: click.Context, param: click.Parameter, value: str | None) 
     if not symbols:
         raise click.BadParameter("give at least one symbol, e.g. TCS,INFY", param=param)
     return symbols
+
+
+class OutputFolder(click.Path):
+    """A folder to write into; an empty or blank value is an error, not "the current folder"."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("must not be empty", param, ctx)
+        return super().convert(value, param, ctx)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty
+from applications.cli.options import ISO_DATE, OutputFolder, count, finite, non_empty
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -184,7 +184,7 @@ def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
 @click.option("--sharpe-drop", default=0.50, show_default=True, type=finite(0, 100), help="Alert when rolling Sharpe falls this much.")
 @click.option("--live-minutes", default=30.0, show_default=True, type=finite(0, 525_600),
               help="Live mode when the latest trace is younger than this (relative to now).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out_dir", type=OutputFolder(file_okay=False, path_type=Path),
               help="Folder for accuracy_metrics.json and the PNG plots (default: data/runs/reports/RUN).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--format", "output_format", type=click.Choice(["text", "html"]), default="text", show_default=True,
@@ -240,7 +240,7 @@ def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol
 @click.argument("run_id", metavar="RUN", callback=non_empty)
 @click.option("--format", "formats", type=click.Choice(["traces", "bundle", "trades", "execution"]), multiple=True,
               default=("bundle",), show_default=True, help="What to export (repeat for several).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out_dir", type=OutputFolder(file_okay=False, path_type=Path),
               help="Target folder (default: data/runs/exports/RUN).")
 @click.option("--strategy", type=STRATEGY_CHOICE, default="both", show_default=True,
               help="traces: only this strategy's traces.")

@@ -121,6 +121,9 @@ def resolve_auth(host: str, *, basic_auth_file: str | None, cookie_secret: str |
     if len(secret) < 16:
         raise ConfigError(f"the cookie secret is too short ({len(secret)} characters); use at least 16 random "
                           "characters")
+    from applications.dashboard.login import check_cookie_secret, check_passwords
+    check_cookie_secret(secret)
+    check_passwords(creds, source)
     return AuthSettings(basic_auth=creds, cookie_secret=secret, source=source)
 
 

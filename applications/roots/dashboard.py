@@ -19,6 +19,7 @@ from applications.dashboard.app import (
     SharedLog,
     is_loopback,
 )
+from applications.dashboard.login import AttemptLimiter, limited_auth_provider
 from core.errors import ConfigError
 from ports.event_store import EventStore
 
@@ -55,7 +56,8 @@ def warm_up(store: EventStore, settings: DashboardSettings, log: SharedLog) -> s
 
 def serve_dashboard(store: EventStore, settings: DashboardSettings, *, host: str = "127.0.0.1", port: int = 5006,
                     auth: AuthSettings | None = None, show: bool = False,
-                    on_ready: Callable[[str], None] | None = None, log: SharedLog | None = None) -> None:
+                    on_ready: Callable[[str], None] | None = None, log: SharedLog | None = None,
+                    tls: tuple[str, str] | None = None) -> None:
     """Serve the dashboard until interrupted. ``resolve_auth`` must have approved ``host``.
 
     ``log`` is the server's shared fold; without one, a new one is made and the run the
@@ -69,7 +71,11 @@ def serve_dashboard(store: EventStore, settings: DashboardSettings, *, host: str
         origins += [f"localhost:{port}", f"127.0.0.1:{port}"]
     kwargs: dict[str, Any] = {}
     if auth is not None:
-        kwargs.update(basic_auth=auth.basic_auth, cookie_secret=auth.cookie_secret)
+        # Panel's basic-auth login, with attempts limited per client (applications.dashboard.login).
+        kwargs.update(auth_provider=limited_auth_provider(auth.basic_auth, AttemptLimiter()),
+                      cookie_secret=auth.cookie_secret)
+    if tls is not None:
+        kwargs.update(ssl_certfile=tls[0], ssl_keyfile=tls[1])
     if log is None:
         log = SharedLog(store)
         warm_up(store, settings, log)
@@ -77,6 +83,6 @@ def serve_dashboard(store: EventStore, settings: DashboardSettings, *, host: str
                       websocket_origin=origins, show=show, start=False, title="SenseQuant dashboard",
                       verbose=False, **kwargs)
     if on_ready is not None:
-        on_ready(f"http://{host}:{port}/")
+        on_ready(f"{'https' if tls else 'http'}://{host}:{port}/")
     server.start()
     server.io_loop.start()

@@ -23,6 +23,8 @@ import attrs
 import numpy as np
 
 from core.engine.recorder import EventRecorder
+from core.errors import NegativeEquityError
+from core.events.safety import BookStopped
 from core.engine.state import EngineState
 from core.events.catalog import (
     EngineCheckpointed,
@@ -555,6 +557,7 @@ class TradingEngine:
             symbol=symbol, strategy=self.strategy.name, quantity=position.quantity,
             average_price_paise=position.average_price_paise, realized_pnl_paise=outcome.realized_pnl_paise,
             cash_paise=outcome.cash_after_paise), at, causation_id=fill_id)
+        self._refuse_negative_equity(symbol, at)
         working = self._working.setdefault(symbol, set())
         working.discard(fill.client_order_id)
         if fill.reason in ("stop_loss", "take_profit"):
@@ -673,6 +676,18 @@ class TradingEngine:
     def _session_date(self) -> date:
         assert self._session is not None
         return date.fromordinal(self._session)
+
+    def _refuse_negative_equity(self, symbol: str, at: datetime) -> None:
+        """Equity below zero is no trading result: record why and stop the book (never report it silently)."""
+        equity = self.portfolio.equity_paise()
+        if equity >= 0:
+            return
+        message = (f"{self.strategy.name} book stopped: after the {symbol} fill its equity would be "
+                   f"{equity} paise (cash {self.portfolio.cash_paise}); check the prices and the cost settings")
+        self.recorder.record(BookStopped(reason="negative_equity", symbol=symbol, equity_paise=equity,
+                                         cash_paise=self.portfolio.cash_paise, message=message), at)
+        self.recorder.flush()
+        raise NegativeEquityError(message)
 
     def _snapshot(self, session: int, ts_ns: int) -> None:
         for symbol, close in self._last_close.items():

@@ -16,6 +16,7 @@ from core.events.release import *  # noqa: F401,F403  (release audit, deployment
 from core.events.monitoring import *  # noqa: F401,F403  (registers the monitoring event types)
 from core.events.account import *  # noqa: F401,F403  (paper/live account events)
 from core.events.optimization import *  # noqa: F401,F403  (optimisation study events)
+from core.events.safety import *  # noqa: F401,F403  (registers the safety events)
 from core.events.codec import converter, decode_payload, encode_payload, to_payload, upcast
 
 __all__ = [

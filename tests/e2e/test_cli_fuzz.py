@@ -80,6 +80,9 @@ def _problem(args: list[str], result) -> str | None:
 def fuzz_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SENSEQUANT_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("SENSEQUANT_DB_URL", f"sqlite:///{tmp_path / 'fuzz.db'}")
+    work = tmp_path / "cwd"  # relative paths a hostile value names (--out 0) land here, not in the repo
+    work.mkdir()
+    monkeypatch.chdir(work)
     monkeypatch.delenv("BREEZE_API_KEY", raising=False)
     yield tmp_path
     (tmp_path / "locked").chmod(0o700)

@@ -129,3 +129,36 @@ def test_the_live_install_hint_keeps_its_extra():
     finally:
         output.err_console = original
     assert "pip install 'sensequant[live]'" in console.export_text()
+
+
+def test_a_fill_that_makes_equity_negative_is_an_error_event_and_stops_the_book(env):
+    config = env / "huge.toml"
+    config.write_text("[reference]\nquantity = 1000000000\n", encoding="utf-8")
+    result = run("backtest", "--strategy", "sma_cross", "--symbols", "TCS", "--interval", "1minute",
+                 "--start", "2024-02-20", "--no-sentiment", "--config", str(config))
+    one_line_error(result, "NegativeEquityError", "book stopped")
+    listed = _runs(env)
+    assert [r["status"] for r in listed] == ["failed"]
+    tail = run("events", "tail", "--run", listed[0]["run_id"], "--last", "100", "--json").stdout.splitlines()
+    types = [json.loads(line)["type"] for line in tail]
+    assert "book.stopped" in types
+    stopped = [json.loads(line)["payload"] for line in tail if json.loads(line)["type"] == "book.stopped"][0]
+    assert stopped["reason"] == "negative_equity" and stopped["equity_paise"] < 0
+    # Nothing after the stop: the book's last event is the stop itself.
+    book = [json.loads(line)["type"] for line in tail if json.loads(line)["stream_id"].endswith(":sma_cross")]
+    assert book[-1] == "book.stopped"
+
+
+def test_a_file_of_impossible_prices_is_invalid_and_the_backtest_refuses_it(env):
+    import gzip
+    folder = env / "market"
+    folder.mkdir()
+    rows = ["timestamp,symbol,open,high,low,close,volume"] + [
+        f"2024-01-01T09:{15 + m:02d}:00+05:30,TCS,1e308,1e308,1e308,1e308,10" for m in range(5)]
+    with gzip.open(folder / "TCS_1minute.csv.gz", "wt") as fh:
+        fh.write("\n".join(rows) + "\n")
+    result = run("data", "validate", str(folder))
+    assert result.exit_code == 1 and "beyond any NSE share price" in " ".join(result.output.split())
+    backtest = run("backtest", "--strategy", "intraday", "--symbols", "TCS", "--data-dir", str(folder),
+                   "--no-sentiment")
+    one_line_error(backtest, "beyond any NSE share price", "row 1")

@@ -177,6 +177,9 @@ def test_shared_log_folds_each_run_once_for_every_session(backtest_db):  # noqa:
 
 # --------------------------------------------------------------------- security
 
+SECRET = "Qm9yX3ZlcnlfcmFuZG9tX2Nvb2tpZV9zZWNyZXQ"  # varied characters: enough estimated entropy
+STRONG_PASSWORD = "correct horse battery"
+
 
 def test_loopback_needs_no_authentication():
     assert resolve_auth("127.0.0.1", basic_auth_file=None, cookie_secret=None, environ={}) is None
@@ -198,23 +201,23 @@ def test_basic_auth_needs_a_cookie_secret_and_a_valid_credentials_file(tmp_path)
         resolve_auth("0.0.0.0", basic_auth_file=None, cookie_secret="short",
                      environ={"SENSEQUANT_DASHBOARD_PASSWORD": "pw"})
     env = resolve_auth("0.0.0.0", basic_auth_file=None, cookie_secret=None,
-                       environ={"SENSEQUANT_DASHBOARD_PASSWORD": "pw",
-                                "SENSEQUANT_DASHBOARD_COOKIE_SECRET": "s" * 32})
-    assert env.basic_auth == "pw" and env.cookie_secret == "s" * 32
+                       environ={"SENSEQUANT_DASHBOARD_PASSWORD": STRONG_PASSWORD,
+                                "SENSEQUANT_DASHBOARD_COOKIE_SECRET": SECRET})
+    assert env.basic_auth == STRONG_PASSWORD and env.cookie_secret == SECRET
     good = tmp_path / "users.json"
     good.write_text(json.dumps({"analyst": "correct horse"}))
-    auth = resolve_auth("0.0.0.0", basic_auth_file=str(good), cookie_secret="c" * 32, environ={})
+    auth = resolve_auth("0.0.0.0", basic_auth_file=str(good), cookie_secret=SECRET, environ={})
     assert auth.basic_auth == str(good.resolve()) and "users.json" in auth.source
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(ConfigError, match="bad.json: not JSON"):
-        resolve_auth("0.0.0.0", basic_auth_file=str(bad), cookie_secret="c" * 32, environ={})
+        resolve_auth("0.0.0.0", basic_auth_file=str(bad), cookie_secret=SECRET, environ={})
     empty = tmp_path / "empty.json"
     empty.write_text("{}")
     with pytest.raises(ConfigError, match="non-empty JSON object"):
-        resolve_auth("0.0.0.0", basic_auth_file=str(empty), cookie_secret="c" * 32, environ={})
+        resolve_auth("0.0.0.0", basic_auth_file=str(empty), cookie_secret=SECRET, environ={})
     with pytest.raises(ConfigError, match="cannot read it"):
-        resolve_auth("0.0.0.0", basic_auth_file=str(tmp_path / "missing.json"), cookie_secret="c" * 32, environ={})
+        resolve_auth("0.0.0.0", basic_auth_file=str(tmp_path / "missing.json"), cookie_secret=SECRET, environ={})
 
 
 def test_settings_are_validated():
@@ -222,3 +225,31 @@ def test_settings_are_validated():
         DashboardSettings(refresh_seconds=0)
     with pytest.raises(ConfigError, match="--alert-precision-threshold"):
         DashboardSettings(precision_threshold=1.5)
+
+
+def test_weak_passwords_and_low_entropy_cookie_secrets_are_refused(tmp_path):
+    # Issue 19: a one-letter password and a cookie secret of 16 spaces were accepted on 0.0.0.0.
+    with pytest.raises(ConfigError, match="at least 12 characters"):
+        resolve_auth("0.0.0.0", basic_auth_file=None, cookie_secret=SECRET,
+                     environ={"SENSEQUANT_DASHBOARD_PASSWORD": "x"})
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"analyst": "correct horse battery", "intern": "abc"}))
+    with pytest.raises(ConfigError, match="user 'intern'"):
+        resolve_auth("0.0.0.0", basic_auth_file=str(users), cookie_secret=SECRET, environ={})
+    for weak in (" " * 16, "a" * 40, "abababababababab"):
+        with pytest.raises(ConfigError, match="too weak"):
+            resolve_auth("0.0.0.0", basic_auth_file=None, cookie_secret=weak,
+                         environ={"SENSEQUANT_DASHBOARD_PASSWORD": STRONG_PASSWORD})
+
+
+def test_login_attempts_are_limited_per_client():
+    from applications.dashboard.login import AttemptLimiter
+    clock = [0.0]
+    limiter = AttemptLimiter(max_failures=3, window_s=60, lockout_s=120, now=lambda: clock[0])
+    for _ in range(2):
+        limiter.failed("10.0.0.1")
+    assert limiter.locked("10.0.0.1") == 0
+    limiter.failed("10.0.0.1")
+    assert limiter.locked("10.0.0.1") == 120 and limiter.locked("10.0.0.2") == 0
+    clock[0] = 121
+    assert limiter.locked("10.0.0.1") == 0
