@@ -224,7 +224,7 @@ def test_settings_are_validated():
         DashboardSettings(precision_threshold=1.5)
 
 
-def test_the_alerts_card_shows_a_monitor_alert_and_its_acknowledgement_on_the_next_tail(backtest_db, sqlite_url):  # noqa: F811
+def test_the_alerts_card_shows_monitor_alerts_and_acks_on_the_next_tail(backtest_db, sqlite_url):  # noqa: F811
     from datetime import datetime, timezone
 
     from applications.services.monitoring import ALERTS_STREAM, acknowledge
