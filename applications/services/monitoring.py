@@ -31,7 +31,7 @@ from typing import Any
 
 import attrs
 
-from core.errors import ConcurrencyError, SenseQuantError
+from core.errors import ConcurrencyError, SenseQuantError, StoreUnavailableError
 from core.events.base import Event, NewEvent, RecordedEvent, RunStatus
 from core.events.catalog import FeedHealthChanged, RunStarted
 from core.events.monitoring import (
@@ -193,10 +193,27 @@ class Monitor:
         self.deliver_pending()
         return len(page)
 
-    def run(self, should_stop: Callable[[], bool], sleep: Callable[[float], None] = _time.sleep) -> None:
-        """Poll until ``should_stop()``; a full page is followed at once, otherwise wait ``poll_seconds``."""
+    def run(self, should_stop: Callable[[], bool], sleep: Callable[[float], None] = _time.sleep,
+            log: Callable[[str], None] = lambda _m: None) -> None:
+        """Poll until ``should_stop()``; a full page is followed at once, otherwise wait ``poll_seconds``.
+
+        A database that went away (a PostgreSQL restart) is waited for with back-off, not fatal:
+        the next poll continues from the same position.
+        """
+        outage = 0
         while not should_stop():
-            if self.poll() < self.settings.page_size:
+            try:
+                read = self.poll()
+            except StoreUnavailableError as exc:
+                outage += 1
+                wait = min(30.0, self.settings.poll_seconds * 2 ** outage)
+                log(f"event store unavailable ({exc}); retrying in {wait:.1f} s")
+                sleep(wait)
+                continue
+            if outage:
+                log("event store reachable again")
+                outage = 0
+            if read < self.settings.page_size:
                 sleep(self.settings.poll_seconds)
 
     def deliver_pending(self) -> None:

@@ -134,3 +134,26 @@ def test_the_first_monitor_treats_history_as_state_and_skips_backtests(store):
     clock.advance(31)
     monitor.poll()  # but a session that was running stays watched: its heartbeat lapses
     assert [(m.rule, m.kind) for m in sink.sent] == [("heartbeat_lapsed", "raised")]
+
+
+def test_an_unavailable_store_is_waited_for_not_fatal(store):
+    from core.errors import StoreUnavailableError
+
+    clock, sink = ManualClock(T0), RecordingSink()
+    monitor = Monitor(store, sink, now=clock.now)
+    monitor.start()
+    beat(store, "S3", 1, clock.now(), day_pnl=-990)
+    real_read = store.read_all
+    outages = {"left": 2}
+
+    def flaky(*args, **kwargs):
+        if outages["left"]:
+            outages["left"] -= 1
+            raise StoreUnavailableError("server closed the connection")
+        return real_read(*args, **kwargs)
+
+    store.read_all = flaky
+    sleeps, logs = [], []
+    monitor.run(lambda: len(sleeps) >= 3, sleep=sleeps.append, log=logs.append)
+    assert sleeps[:2] == [1.0, 2.0] and "reachable again" in logs[-1]
+    assert [m.rule for m in sink.sent] == ["daily_loss_high"]
