@@ -201,6 +201,7 @@ class DashboardApp:
         self._points: list[tuple[int | None, datetime]] = []
         self._rendering = False
         self._filling = False
+        self._seen_alerts: tuple[int, int] | None = None
         self._seen_seq = 0
         self._build_widgets()
         self._runs = self.store.list_runs(limit=200)
@@ -365,9 +366,20 @@ class DashboardApp:
                     # header and the replay range move (no re-render of every figure).
                     self._render_header()
                     self._render_replay_info()
+        alert_versions = self._alert_versions()
+        if alert_versions != self._seen_alerts:
+            # the monitor raised, cleared or someone acknowledged: the Alerts card shows it now
+            self._seen_alerts = alert_versions
+            if run_id is not None and not changed:
+                self.render()
+                changed = True
         self.badge.object = charts.badge_html(vm.live_badge(self.model, self.now(),
                                                             quiet_seconds=self.settings.quiet_seconds))
         return changed
+
+    def _alert_versions(self) -> tuple[int, int]:
+        from applications.services.monitoring import ACKS_STREAM, ALERTS_STREAM
+        return self.store.stream_version(ALERTS_STREAM), self.store.stream_version(ACKS_STREAM)
 
     def _reset_period(self, keep: bool = False) -> None:
         bounds = vm.session_range(self.model.data)

@@ -74,7 +74,7 @@ def run_monitor(store: EventStore, *, should_stop: Callable[[], bool], settings:
     monitor = Monitor(store, channel, settings=settings, on_event=written, on_recorded=observed)
     monitor.start()
     log(f"following the event log after seq {monitor.position}; {len(monitor.engine.open)} alert(s) open")
-    monitor.run(should_stop)
+    monitor.run(should_stop, log=log)
     return monitor
 
 

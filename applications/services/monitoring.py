@@ -4,6 +4,10 @@ and the read side (alert list, session status, acknowledgement) the CLI and the 
 The monitor only reads the log and appends to its own stream (``monitor:alerts``), so it can
 never slow or stop a trading session: sessions never read what it writes.
 
+The first monitor on a store records ``MonitorStarted(from_seq=last seq)``: older events are
+folded into the rules' state but raise nothing. Events of backtest/validation runs are skipped
+(a simulated breaker trip is a result, not an incident).
+
 Restart without duplicates or gaps. Every lifecycle event the monitor writes carries
 ``source_seq``, the last log position it had read; all decisions of one poll are appended in
 one atomic append, so the monitor's position *is* the highest ``source_seq`` in its stream —
@@ -27,15 +31,16 @@ from typing import Any
 
 import attrs
 
-from core.errors import ConcurrencyError, SenseQuantError
+from core.errors import ConcurrencyError, SenseQuantError, StoreUnavailableError
 from core.events.base import Event, NewEvent, RecordedEvent, RunStatus
-from core.events.catalog import FeedHealthChanged
+from core.events.catalog import FeedHealthChanged, RunStarted
 from core.events.monitoring import (
     AlertAcknowledged,
     AlertCleared,
     AlertDelivered,
     AlertDeliveryFailed,
     MonitorAlertRaised,
+    MonitorStarted,
     SessionHeartbeat,
 )
 from core.monitoring import AlertEngine, AlertPolicy, Rule, RuleSettings, default_rules
@@ -47,6 +52,9 @@ ALERTS_STREAM = "monitor:alerts"
 ACKS_STREAM = "monitor:acks"
 _EVENT_NAMESPACE = uuid.UUID("0c2d8f4e-7b3a-4f61-9d2e-5a8c1b7e9f30")
 SESSION_MODES = ("paper", "live")
+#: Runs of these modes are simulations of the past (their breaker trips and traces are results,
+#: not incidents): the monitor skips their events.
+SIMULATION_MODES = ("backtest", "validation")
 
 
 class MonitorBusyError(SenseQuantError):
@@ -108,12 +116,27 @@ class Monitor:
         self._pending: dict[tuple[str, str], MonitorAlertRaised | AlertCleared] = {}
         self.delivered = 0
         self.started = False
+        self._modes: dict[str, str] = {}
+
+    def _watched(self, rec: RecordedEvent) -> bool:
+        """False for the monitor's own stream and for events of simulated (backtest) runs."""
+        if rec.stream_id == ALERTS_STREAM:
+            return False
+        if isinstance(rec.event, RunStarted):
+            self._modes[rec.run_id] = rec.event.mode
+        return self._modes.get(rec.run_id) not in SIMULATION_MODES
 
     # ------------------------------------------------------------------ start
 
     def start(self) -> None:
         own = self.store.read_stream(ALERTS_STREAM)
         self._version = own[-1].stream_version if own else 0
+        if not own:
+            # the first monitor on this store: history is state, not news
+            self._append([MonitorStarted(from_seq=self.store.last_seq(),
+                                         rules=[getattr(r, "name", type(r).__name__) for r in self.engine.rules])],
+                         self._now())
+            own = self.store.read_stream(ALERTS_STREAM)
         acks = self.store.read_stream(ACKS_STREAM)
         self.engine.restore(sorted(own + acks, key=lambda r: r.seq))
         for rec in own:
@@ -125,6 +148,8 @@ class Monitor:
                 self._pending[(ev.alert_id, "raised" if isinstance(ev, MonitorAlertRaised) else "cleared")] = ev
             elif isinstance(ev, (AlertDelivered, AlertDeliveryFailed)):
                 self._pending.pop((ev.alert_id, ev.kind), None)
+            elif isinstance(ev, MonitorStarted):
+                self.position = max(self.position, ev.from_seq)
         after = 0
         while after < self.position:
             page = self.store.read_all(after_seq=after, limit=self.settings.page_size)
@@ -133,7 +158,7 @@ class Monitor:
             for rec in page:
                 if rec.seq > self.position:
                     break
-                if rec.stream_id != ALERTS_STREAM:
+                if self._watched(rec):
                     self.engine.warm(rec)
                     self._on_recorded(rec)
             after = page[-1].seq
@@ -150,7 +175,7 @@ class Monitor:
         now = self._now()
         decided: list[Event] = []
         for rec in page:
-            if rec.stream_id != ALERTS_STREAM:
+            if self._watched(rec):
                 decided.extend(self.engine.observe(rec, now))
                 self._on_recorded(rec)
         if page:
@@ -168,10 +193,27 @@ class Monitor:
         self.deliver_pending()
         return len(page)
 
-    def run(self, should_stop: Callable[[], bool], sleep: Callable[[float], None] = _time.sleep) -> None:
-        """Poll until ``should_stop()``; a full page is followed at once, otherwise wait ``poll_seconds``."""
+    def run(self, should_stop: Callable[[], bool], sleep: Callable[[float], None] = _time.sleep,
+            log: Callable[[str], None] = lambda _m: None) -> None:
+        """Poll until ``should_stop()``; a full page is followed at once, otherwise wait ``poll_seconds``.
+
+        A database that went away (a PostgreSQL restart) is waited for with back-off, not fatal:
+        the next poll continues from the same position.
+        """
+        outage = 0
         while not should_stop():
-            if self.poll() < self.settings.page_size:
+            try:
+                read = self.poll()
+            except StoreUnavailableError as exc:
+                outage += 1
+                wait = min(30.0, self.settings.poll_seconds * 2 ** outage)
+                log(f"event store unavailable ({exc}); retrying in {wait:.1f} s")
+                sleep(wait)
+                continue
+            if outage:
+                log("event store reachable again")
+                outage = 0
+            if read < self.settings.page_size:
                 sleep(self.settings.poll_seconds)
 
     def deliver_pending(self) -> None:

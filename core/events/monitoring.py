@@ -71,6 +71,16 @@ class SessionReduceOnlyChanged(Event):
     reason: str
 
 
+@event_type("monitor.started", 1)
+@attrs.frozen(kw_only=True)
+class MonitorStarted(Event):
+    """The first monitor on this store began at log position ``from_seq``: what was recorded before
+    is folded into the rules (state) but raises nothing (no alert storm from old history)."""
+
+    from_seq: int
+    rules: list[str]
+
+
 @event_type("monitor.alert_raised", 1)
 @attrs.frozen(kw_only=True)
 class MonitorAlertRaised(Event):
@@ -137,5 +147,5 @@ class AlertDeliveryFailed(Event):
     reason: str
 
 
-__all__ = ["SEVERITIES", "SessionHeartbeat", "LatencyRolledUp", "SessionReduceOnlyChanged", "MonitorAlertRaised",
+__all__ = ["SEVERITIES", "MonitorStarted", "SessionHeartbeat", "LatencyRolledUp", "SessionReduceOnlyChanged", "MonitorAlertRaised",
            "AlertCleared", "AlertAcknowledged", "AlertDelivered", "AlertDeliveryFailed"]

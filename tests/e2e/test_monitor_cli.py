@@ -81,6 +81,8 @@ def test_faults_become_alerts_delivered_once_across_a_monitor_kill(db, tmp_path)
     subprocess.run([sys.executable, "-m", "applications", "db", "upgrade", "--db", db], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     monitor = _monitor(db, env)
+    # the first monitor on a store treats what is already there as history: let it start first
+    _wait(lambda: bool(_lifecycle(db)[0]), 60, "the monitor to start")
     paper = subprocess.Popen([sys.executable, "-m", "tests.e2e.paper_with_faults", db, "FAULTS"], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

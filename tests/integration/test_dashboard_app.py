@@ -253,3 +253,33 @@ def test_login_attempts_are_limited_per_client():
     assert limiter.locked("10.0.0.1") == 120 and limiter.locked("10.0.0.2") == 0
     clock[0] = 121
     assert limiter.locked("10.0.0.1") == 0
+def test_the_alerts_card_shows_monitor_alerts_and_acks_on_the_next_tail(backtest_db, sqlite_url):  # noqa: F811
+    from datetime import datetime, timezone
+
+    from applications.services.monitoring import ALERTS_STREAM, acknowledge
+    from core.events.base import NewEvent
+    from core.events.monitoring import MonitorAlertRaised
+
+    source = open_store(backtest_db.url)
+    info = source.get_run(backtest_db.run_id)
+    source.close()
+    store = open_store(sqlite_url)
+    store.start_run(info)
+    copy_events(backtest_db.events, store)
+    app = DashboardApp(store, DashboardSettings(run=backtest_db.run_id[:10]))
+    app.view().server_doc(Document())
+    app.tail()
+    assert "feed bars degraded" not in app.alerts.object
+    raised = MonitorAlertRaised(alert_id="5f0c6a56-0000-5000-8000-000000000001",
+                                key=f"breeze_connectivity_lost:{backtest_db.run_id}:bars",
+                                rule="breeze_connectivity_lost", severity="warning", message="feed bars degraded",
+                                subject_run_id=backtest_db.run_id, source_seq=1)
+    store.append(ALERTS_STREAM, 0, [NewEvent(event=raised, occurred_at=datetime.now(timezone.utc))],
+                 run_id="monitor")
+    assert app.tail() is True  # no new event of the run itself, yet the card changed
+    assert "feed bars degraded" in app.alerts.object and "[open]" in app.alerts.object
+    acknowledge(store, raised.alert_id[:8], by="asha", note="known outage")
+    assert app.tail() is True
+    assert "acknowledged by asha: known outage" in app.alerts.object
+    assert app.tail() is False
+    store.close()

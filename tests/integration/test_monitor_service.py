@@ -54,6 +54,7 @@ def beat(store, run: str, n: int, at: datetime, day_pnl: int = 0, tripped: bool 
 def test_raise_deliver_ack_and_restart_without_duplicates(store):
     clock, sink = ManualClock(T0), RecordingSink()
     monitor = Monitor(store, sink, now=clock.now)
+    monitor.start()
     beat(store, "S1", 1, clock.now(), day_pnl=-900)  # 90 % of the cap: daily_loss_high
     monitor.poll()
     assert [m.rule for m in sink.sent] == ["daily_loss_high"]
@@ -96,9 +97,11 @@ def test_undelivered_notice_is_sent_on_restart_and_a_second_monitor_is_refused(s
         def send(self, message):  # the process "dies" before recording the outcome
             raise KeyboardInterrupt
 
+    dying = Monitor(store, DownSink(), now=clock.now)
+    dying.start()
     beat(store, "S2", 1, clock.now(), day_pnl=-950)
     with pytest.raises(KeyboardInterrupt):
-        Monitor(store, DownSink(), now=clock.now).poll()
+        dying.poll()
     sink = RecordingSink()
     Monitor(store, sink, now=clock.now).poll()
     assert [m.rule for m in sink.sent] == ["daily_loss_high"]
@@ -110,3 +113,47 @@ def test_undelivered_notice_is_sent_on_restart_and_a_second_monitor_is_refused(s
     first.poll()
     with pytest.raises(MonitorBusyError):
         second.poll()
+
+
+def test_the_first_monitor_treats_history_as_state_and_skips_backtests(store):
+    from core.events.catalog import RunStarted
+
+    clock = ManualClock(T0)
+    beat(store, "OLD", 1, clock.now(), day_pnl=-990)  # before any monitor: no alert for it
+    started = RunStarted(mode="backtest", config={}, config_hash="h", code_version="c", data_fingerprint="d",
+                         symbols=["TCS"], strategies=["intraday"], initial_cash_paise=1, seed=1)
+    sink = RecordingSink()
+    monitor = Monitor(store, sink, now=clock.now)
+    monitor.start()
+    store.append("BT:run", 0, [NewEvent(event=started, occurred_at=clock.now())], run_id="BT")
+    store.append("BT:intraday", 0, [NewEvent(event=CircuitBreakerTripped(
+        session_date=date(2026, 12, 3), daily_pnl_paise=-1100, limit_paise=-1000, equity_paise=1),
+        occurred_at=clock.now())], run_id="BT")
+    monitor.poll()
+    assert sink.sent == []
+    clock.advance(31)
+    monitor.poll()  # but a session that was running stays watched: its heartbeat lapses
+    assert [(m.rule, m.kind) for m in sink.sent] == [("heartbeat_lapsed", "raised")]
+
+
+def test_an_unavailable_store_is_waited_for_not_fatal(store):
+    from core.errors import StoreUnavailableError
+
+    clock, sink = ManualClock(T0), RecordingSink()
+    monitor = Monitor(store, sink, now=clock.now)
+    monitor.start()
+    beat(store, "S3", 1, clock.now(), day_pnl=-990)
+    real_read = store.read_all
+    outages = {"left": 2}
+
+    def flaky(*args, **kwargs):
+        if outages["left"]:
+            outages["left"] -= 1
+            raise StoreUnavailableError("server closed the connection")
+        return real_read(*args, **kwargs)
+
+    store.read_all = flaky
+    sleeps, logs = [], []
+    monitor.run(lambda: len(sleeps) >= 3, sleep=sleeps.append, log=logs.append)
+    assert sleeps[:2] == [1.0, 2.0] and "reachable again" in logs[-1]
+    assert [m.rule for m in sink.sent] == ["daily_loss_high"]

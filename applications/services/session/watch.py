@@ -92,6 +92,7 @@ class SessionWatch:
         self.inbox = inbox if inbox is not None else HealthInbox()
         self._feeds: dict[str, FeedHealthChanged] = {}
         self.reduce_only = False
+        self._stopped: list[Any] = []
         self._sequence = 0
         self._bars = 0
         self._last_bar_start: datetime | None = None
@@ -175,9 +176,15 @@ class SessionWatch:
                      if e.status != "ok" and not e.feed.startswith("sentiment"))
         if bool(bad) != self.reduce_only:
             self.reduce_only = bool(bad)
-            for b in self._books:
+            if self.reduce_only:
                 # the engine's own switch: no new entries, exits and brackets still work
-                b.engine.entries_stopped = self.reduce_only
+                self._stopped = [b for b in self._books if not b.engine.entries_stopped]
+                for b in self._stopped:
+                    b.engine.entries_stopped = True
+            else:  # lift only what this watch stopped (a shutdown's stop stays)
+                for b in self._stopped:
+                    b.engine.entries_stopped = False
+                self._stopped = []
             reason = ("; ".join(bad) if bad else f"{event.feed} {event.status}: {event.reason}")
             self._recorder.record(SessionReduceOnlyChanged(reduce_only=self.reduce_only, reason=reason), self._now())
 
