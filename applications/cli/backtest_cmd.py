@@ -15,6 +15,7 @@ from applications.cli.output import console, err_console, print_json, print_tabl
 from applications.wiring.config import build_config, environment_layer, read_toml
 from applications.services.run_summary import summary_rows
 from applications.wiring.store import project_root
+from applications.wiring.feeds import DATA_SOURCES
 from core.venue import VENUE_RULES
 
 
@@ -89,11 +90,17 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
 @click.option("--venue-rules", type=click.Choice(sorted(VENUE_RULES)), default=None,
               help="Check every entry against a venue's rules as paper and live do (breeze_cash: no short "
                    "selling). Default: none (research).")
+@click.option("--data-source", type=click.Choice(DATA_SOURCES), default="csv", show_default=True,
+              help="csv: the CSV files (--data-dir); hybrid: the bar cache `data fetch` fills, with Breeze "
+                   "history for gaps when BREEZE_* credentials exist; breeze: Breeze history directly.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Bar cache folder for --data-source hybrid (default: data/cache/bars).")
 @click.option("--label", default="", help="Free text stored with the run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (no progress bar).")
 @click.pass_obj
 def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, model_id: str | None,
-             registry_dir: Path | None, venue_rules: str | None, **options: Any) -> None:
+             registry_dir: Path | None, venue_rules: str | None, data_source: str, cache_dir: Path | None,
+             **options: Any) -> None:
     """Backtest the strategies on historical bars; every decision goes to the event log.
 
     With no arguments it runs both strategies on the shipped real NSE data:
@@ -105,7 +112,8 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
     config = backtest_config_from_options(config_file, options)
     if as_json:
         result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
-                                        registry_dir=registry_dir, label=label, venue_rules=venue_rules)
+                                        registry_dir=registry_dir, label=label, venue_rules=venue_rules,
+                                        data_source=data_source, cache_dir=cache_dir)
     else:
         with Progress(TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("bars"), TimeElapsedColumn(), console=err_console, transient=False) as bar:
@@ -119,7 +127,8 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
 
             result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
                                             registry_dir=registry_dir, label=label, progress=progress,
-                                            venue_rules=venue_rules)
+                                            venue_rules=venue_rules, data_source=data_source,
+                                            cache_dir=cache_dir, log=lambda m: err_console.print(m))
             for task in tasks.values():
                 bar.update(task, completed=bar.tasks[task].total)
     if as_json:
