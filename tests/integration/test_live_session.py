@@ -211,3 +211,24 @@ def test_live_sizes_from_the_brokers_available_funds_capped_by_the_configured_ca
     with pytest.raises(ConfigError, match="allocate funds to equity"):
         start(broke, "Z")
     assert broke.count("place_order") == 0
+
+
+def test_a_market_wide_halt_pauses_the_live_session_and_is_recorded(tmp_path):
+    day = datetime(2025, 6, 9)
+    sdk = fake_sdk(day)
+    # NIFTY 10.2 % down at the open: 45 min halt + 15 min pre-open (documented quote fields)
+    sdk.quotes["NIFTY"] = {"ltp": 22000.0, "previous_close": 24500.0, "upper_circuit": 0, "lower_circuit": 0}
+    store = InMemoryEventStore()
+    clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
+    run_live(BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False)), store=store,
+             confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env", sdk_factory=lambda _k: sdk,
+             clock=clock, run_id="W", orders_dir=tmp_path / "orders",
+             options=LiveOptions(warmup_days=6, tick_poll_seconds=0.001))
+    events = store.read_stream("W:intraday")
+    halted = [r for r in events if r.type == "halt.market_halted"]
+    resumed = [r for r in events if r.type == "halt.market_resumed"]
+    assert len(halted) == 1 and "10 %" in halted[0].event.reason and len(resumed) == 1
+    assert resumed[0].occurred_at - halted[0].occurred_at >= timedelta(minutes=60)
+    paused = [r for r in events if r.type in ("signal.generated", "order.submitted")
+              and halted[0].occurred_at <= r.occurred_at < resumed[0].occurred_at]
+    assert paused == []
