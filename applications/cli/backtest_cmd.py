@@ -19,6 +19,7 @@ from applications.cli.output import console, err_console, print_json, print_tabl
 from applications.wiring.config import build_config, environment_layer, read_toml
 from applications.services.run_summary import summary_rows
 from applications.wiring.store import project_root
+from applications.wiring.feeds import DATA_SOURCES
 from core.errors import ConfigError
 from core.venue import VENUE_RULES
 
@@ -103,6 +104,11 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
 @click.option("--venue-rules", type=click.Choice(sorted(VENUE_RULES)), default=None,
               help="Check every entry against a venue's rules as paper and live do (breeze_cash: no short "
                    "selling). Default: none (research).")
+@click.option("--data-source", type=click.Choice(DATA_SOURCES), default="csv", show_default=True,
+              help="csv: the CSV files (--data-dir); hybrid: the bar cache `data fetch` fills, with Breeze "
+                   "history for gaps when BREEZE_* credentials exist; breeze: Breeze history directly.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Bar cache folder for --data-source hybrid (default: data/cache/bars).")
 @click.option("--label", default="", help="Free text stored with the run.")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Batch mode: one run per symbol of the book, spread over N local Dask worker processes.")
@@ -110,7 +116,8 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (no progress bar).")
 @click.pass_obj
 def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, model_id: str | None,
-             registry_dir: Path | None, venue_rules: str | None, workers: int | None, scheduler: str | None,
+             registry_dir: Path | None, venue_rules: str | None, data_source: str, cache_dir: Path | None,
+             workers: int | None, scheduler: str | None,
              **options: Any) -> None:
     """Backtest the strategies on historical bars; every decision goes to the event log.
 
@@ -126,7 +133,8 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
         return
     if as_json:
         result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
-                                        registry_dir=registry_dir, label=label, venue_rules=venue_rules)
+                                        registry_dir=registry_dir, label=label, venue_rules=venue_rules,
+                                        data_source=data_source, cache_dir=cache_dir)
     else:
         with Progress(TextColumn("{task.description:<9}", markup=False), BarColumn(), MofNCompleteColumn(),
                       TextColumn("bars"), TimeElapsedColumn(), console=err_console, transient=False) as bar:
@@ -140,7 +148,8 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
 
             result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
                                             registry_dir=registry_dir, label=label, progress=progress,
-                                            venue_rules=venue_rules)
+                                            venue_rules=venue_rules, data_source=data_source,
+                                            cache_dir=cache_dir, log=lambda m: err_console.print(m))
             for task in tasks.values():
                 bar.update(task, completed=bar.tasks[task].total)
     if as_json:

@@ -79,11 +79,14 @@ def eod() -> None:
               help="Do nothing (info alert) when today is not an NSE session, as the scheduled job does.")
 @click.option("--jobstore", "jobstore_url", metavar="URL",
               help="Job store whose folder holds the data-update state (default: the scheduler's).")
+@click.option("--data-source", type=click.Choice(["auto", "csv", "hybrid", "breeze"]), default="auto",
+              show_default=True, help="auto: hybrid (bar cache + Breeze history) when BREEZE_* credentials exist, "
+                                      "csv otherwise; the output says which.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable outcome.")
 @click.pass_obj
 def run_once(obj: dict, registry_dir: Path | None, auto_promote: bool, auto_rollback: bool,
              retrain_every_days: int, symbols: str | None, data_dir: str, force: bool, trading_days_only: bool,
-             jobstore_url: str | None, as_json: bool) -> None:
+             jobstore_url: str | None, data_source: str, as_json: bool) -> None:
     """Run the EOD job once, now: incremental data update, then train -> validate -> gate."""
     from applications.roots.eod_scheduler import default_jobstore_url, run_eod_job, state_path
 
@@ -92,7 +95,7 @@ def run_once(obj: dict, registry_dir: Path | None, auto_promote: bool, auto_roll
     try:
         job = run_eod_job(config, store=store, registry=_registry(registry_dir), force=force,
                           state_file=state_path(jobstore_url or default_jobstore_url()),
-                          check_calendar=trading_days_only)
+                          check_calendar=trading_days_only, data_source=data_source)
     finally:
         store.close()
     if job.eod is None:
@@ -106,12 +109,12 @@ def run_once(obj: dict, registry_dir: Path | None, auto_promote: bool, auto_roll
         out = _outcome_dict(outcome)
         if job.data is not None:
             out["data_update"] = {"feed": job.data.feed, "total_new_bars": job.data.total_new_bars,
-                                  "symbols": job.data.as_dict()}
+                                  "symbols": job.data.as_dict(), "data_source": job.data.source_note}
         print_json(out)
         return
     if job.data is not None:
         counts = ", ".join(f"{s.symbol} {s.status} (+{s.new_bars})" for s in job.data.symbols)
-        console.print(f"Data update ({job.data.feed}): {counts}")
+        console.print(f"Data update ({escape(str(job.data.source_note))}): {counts}")
     console.print(f"[bold]{escape(str(outcome.status))}[/]: {escape(str(outcome.message))}")
     if outcome.rolled_back_to:
         console.print(f"Rollback rule fired: production champion is {outcome.rolled_back_to} again")

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from applications.cli.data_source import data_source_options, learning_feed
 from applications.cli.options import count, finite
 from rich.markup import escape
 
@@ -128,11 +129,12 @@ def show_model(obj: dict, model_id: str, as_json: bool) -> None:
               help="strategy: the columns the strategy computes (usable in its backtests); default: a richer set.")
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--data-dir", default="data/market", show_default=True, help="Market data folder.")
+@data_source_options
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON (no progress bar).")
 @click.pass_obj
 def train(obj: dict, symbols: str | None, kind: str, interval: str, horizon: int, threshold: float | None,
           start: str | None, end: str | None, test_fraction: float, student: str, features: str, seed: int,
-          data_dir: str, as_json: bool) -> None:
+          data_dir: str, data_source: str, cache_dir: Path | None, as_json: bool) -> None:
     """Train a LightGBM teacher on forward-return labels and a distilled student; register both."""
     from applications.services.learning import LearningConfig, train_models
 
@@ -142,11 +144,12 @@ def train(obj: dict, symbols: str | None, kind: str, interval: str, horizon: int
     if symbols:
         kwargs["symbols"] = [s.strip().upper() for s in symbols.split(",") if s.strip()]
     config = LearningConfig(**kwargs)
+    feed = learning_feed(data_source, cache_dir, data_dir, list(config.symbols), config.interval, quiet=as_json)
     reg = _registry(obj)
     store = open_store(obj.get("db_url"))
     try:
         if as_json:
-            outcome = train_models(config, store=store, registry=reg)
+            outcome = train_models(config, store=store, registry=reg, feed=feed)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
             with Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(),
@@ -156,7 +159,7 @@ def train(obj: dict, symbols: str | None, kind: str, interval: str, horizon: int
                 def progress(label: str, done: int, total: int) -> None:
                     bar.update(task, description=label, completed=done, total=total)
 
-                outcome = train_models(config, store=store, registry=reg, progress=progress)
+                outcome = train_models(config, store=store, registry=reg, progress=progress, feed=feed)
     finally:
         store.close()
     summary = {"run_id": outcome.run_id, "train_rows": outcome.train_rows, "test_rows": outcome.test_rows,

@@ -8,10 +8,12 @@ overall uplift (``applications.services.walkforward``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
 
+from applications.cli.data_source import data_source_options, learning_feed
 from applications.cli.output import console, print_json, print_table
 from applications.wiring.store import open_store
 
@@ -53,13 +55,14 @@ def _fmt(value) -> str:
               help="Walk-forward: judge the pooled out-of-sample uplift or the mean of the windows'.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Walk-forward: write walk_forward.json and walk_forward.md into DIR.")
+@data_source_options
 @click.pass_obj
 def validate(obj: dict, candidate_id: str | None, champion_id: str | None, registry_dir: Path | None, folds: int,
              start: str | None, end: str | None, model_weight: float, veto_below: float,
              min_precision_uplift: float, min_hit_ratio_uplift: float, min_sharpe_uplift: float,
              any_criterion: bool, data_dir: str, markdown_path: Path | None, as_json: bool, walk: bool,
              train_months: int, test_months: int, step_months: int | None, expanding: bool, symbols: str | None,
-             seed: int, gate_on: str, out_dir: Path | None) -> None:
+             seed: int, gate_on: str, out_dir: Path | None, data_source: str, cache_dir: Path | None) -> None:
     """Backtest CANDIDATE vs the champion on the same bars; PROMOTE or REJECT.
 
     Both run the swing book with the model blended into entry confidence. Precision, hit
@@ -73,8 +76,11 @@ def validate(obj: dict, candidate_id: str | None, champion_id: str | None, regis
     and its decision is about the last window's candidate. --start/--end bound the data used.
     """
     from adapters.ml.registry import ModelRegistry
-    from applications.services.learning import default_registry_dir
+    from applications.services.learning import SHIPPED_DAILY_SYMBOLS, default_registry_dir
     from applications.services.validation import ValidationConfig, validate_models
+
+    chosen = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else list(SHIPPED_DAILY_SYMBOLS)
+    feed = learning_feed(data_source, cache_dir, data_dir, chosen, quiet=as_json)
     from core.learning.gate import PromotionThresholds
 
     thresholds = PromotionThresholds(min_precision_uplift=min_precision_uplift,
@@ -87,7 +93,7 @@ def validate(obj: dict, candidate_id: str | None, champion_id: str | None, regis
                       model_weight=model_weight, veto_below=veto_below, thresholds=thresholds, data_dir=data_dir,
                       markdown_path=markdown_path, as_json=as_json, train_months=train_months,
                       test_months=test_months, step_months=step_months, expanding=expanding, symbols=symbols,
-                      seed=seed, gate_on=gate_on, out_dir=out_dir)
+                      seed=seed, gate_on=gate_on, out_dir=out_dir, feed=feed)
         return
     if not candidate_id:
         raise click.UsageError("give CANDIDATE_ID (a model id or unique prefix), or pass --walk-forward")
@@ -98,7 +104,7 @@ def validate(obj: dict, candidate_id: str | None, champion_id: str | None, regis
     try:
         if as_json:
             outcome = validate_models(candidate_id, store=store, registry=registry, champion_id=champion_id,
-                                      config=config)
+                                      config=config, feed=feed)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
             with Progress(TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(),
@@ -109,7 +115,7 @@ def validate(obj: dict, candidate_id: str | None, champion_id: str | None, regis
                     bar.update(task, description=label[:40], completed=done, total=total)
 
                 outcome = validate_models(candidate_id, store=store, registry=registry, champion_id=champion_id,
-                                          config=config, progress=progress)
+                                          config=config, progress=progress, feed=feed)
     finally:
         store.close()
     decision = outcome.decision
@@ -144,7 +150,7 @@ def _walk_forward(obj: dict, *, registry_dir: Path | None, champion_id: str | No
                   end: str | None, model_weight: float, veto_below: float, thresholds, data_dir: str,
                   markdown_path: Path | None, as_json: bool, train_months: int, test_months: int,
                   step_months: int | None, expanding: bool, symbols: str | None, seed: int, gate_on: str,
-                  out_dir: Path | None) -> None:
+                  out_dir: Path | None, feed: Any = None) -> None:
     from adapters.ml.registry import ModelRegistry
     from applications.services.learning import SHIPPED_DAILY_SYMBOLS, default_registry_dir
     from applications.services.walkforward import WalkForwardConfig, walk_forward, write_reports
@@ -158,7 +164,7 @@ def _walk_forward(obj: dict, *, registry_dir: Path | None, champion_id: str | No
     store = open_store(obj.get("db_url"))
     try:
         if as_json:
-            outcome = walk_forward(config, store=store, registry=registry, champion_id=champion_id)
+            outcome = walk_forward(config, store=store, registry=registry, champion_id=champion_id, feed=feed)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
             with Progress(TextColumn("{task.description:<36}"), BarColumn(), MofNCompleteColumn(),
@@ -168,7 +174,7 @@ def _walk_forward(obj: dict, *, registry_dir: Path | None, champion_id: str | No
                 def progress(label: str, done: int, total: int) -> None:
                     bar.update(task, description=label[:36], completed=done, total=total)
 
-                outcome = walk_forward(config, store=store, registry=registry, champion_id=champion_id,
+                outcome = walk_forward(config, store=store, registry=registry, champion_id=champion_id, feed=feed,
                                        progress=progress)
     finally:
         store.close()

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from applications.services.backtest import BacktestResult, run_backtest
 from applications.services.books import BacktestConfig
+from applications.services.books import book_intervals, book_symbols
 from applications.services.run_summary import RunSummary, SummaryFold
-from applications.wiring.adapters import load_model
+from applications.wiring.adapters import default_feed, load_model
+from applications.wiring.feeds import select_feed
 from applications.wiring.store import open_store
 from core.venue import venue_rules as rules_named
 
@@ -18,17 +20,27 @@ from core.venue import venue_rules as rules_named
 def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None = None,
              registry_dir: Path | None = None, label: str = "",
              progress: Callable[[str, int, int], None] | None = None,
-             venue_rules: str | None = None) -> tuple[BacktestResult, RunSummary]:
-    """Run one backtest into the store at ``db_url`` and return its result and summary."""
+             venue_rules: str | None = None, data_source: str = "csv", cache_dir: Path | None = None,
+             log: Callable[[str], None] = lambda _m: None) -> tuple[BacktestResult, RunSummary]:
+    """Run one backtest into the store at ``db_url`` and return its result and summary.
+
+    ``data_source``: csv (default), hybrid (the bar cache, Breeze for gaps) or breeze.
+    """
     predictor = load_model(model_id, registry_dir) if model_id else None
     venue = None if venue_rules is None else rules_named(venue_rules)
+    feed = None
+    if data_source != "csv":
+        feed, described = select_feed(data_source, csv_feed=lambda: default_feed(config),
+                                      symbols=book_symbols(config), intervals=book_intervals(config),
+                                      cache_dir=cache_dir)
+        log(described)
     store = open_store(db_url)
     try:
         # The summary is folded from the events as they commit (the same fold `runs show`
         # runs over the stored log), so the run is not read back at the end.
         fold = SummaryFold()
         result = run_backtest(config, store=store, label=label, predictor=predictor, progress=progress,
-                              venue=venue, on_committed=fold.add_all)
+                              venue=venue, feed=feed, on_committed=fold.add_all)
         return result, fold.summary(store.get_run(result.run_id))
     finally:
         store.close()

@@ -57,6 +57,7 @@ import cattrs
 from adapters.ml.registry import ModelRegistry
 from applications.services.eod import IST_ZONE, EodConfig, EodOutcome, run_eod
 from applications.services.learning import default_feed, default_registry_dir, utc_now
+from applications.wiring.feeds import select_feed
 from applications.wiring.store import open_store, runs_dir
 from core.errors import ConcurrencyError, ConfigError, SchedulerLockedError, SenseQuantError
 from core.events.base import NewEvent
@@ -201,6 +202,8 @@ class DataUpdate:
     feed: str
     interval: str
     symbols: tuple[SymbolUpdate, ...]
+    # which data source the job chose and why (``applications.wiring.feeds.select_feed``)
+    source_note: str = ""
 
     @property
     def total_new_bars(self) -> int:
@@ -277,10 +280,14 @@ class EodJobOutcome:
 def run_eod_job(config: EodConfig, *, store: EventStore, registry: ModelRegistry, state_file: Path,
                 feed: MarketDataFeed | None = None, calendar: Any = None, now: datetime | None = None,
                 force: bool = False, check_calendar: bool = True,
-                progress: Callable[[str, int, int], None] | None = None) -> EodJobOutcome:
+                progress: Callable[[str, int, int], None] | None = None,
+                data_source: str = "auto") -> EodJobOutcome:
     """One run: NSE-session check -> incremental data update -> ``run_eod``.
 
-    ``check_calendar=False`` (``sensequant eod run-now``) runs on any day.
+    ``check_calendar=False`` (``sensequant eod run-now``) runs on any day. Without ``feed``
+    the data source is ``data_source`` (default ``auto``: hybrid, i.e. the bar cache plus
+    Breeze history, when the BREEZE_* credentials exist, CSV otherwise; the outcome's
+    ``data.source_note`` says which).
     """
     now = now or utc_now()
     today = now.astimezone(_IST).date()
@@ -292,9 +299,14 @@ def run_eod_job(config: EodConfig, *, store: EventStore, registry: ModelRegistry
         log.info("EOD job %s", message)
         alert(store, "info", message, at=now, session_date=today.isoformat())
         return EodJobOutcome(status="holiday", message=message, session_date=today.isoformat())
-    feed = feed or default_feed(config.learning)
+    note = "data source: the feed passed in"
+    if feed is None:
+        feed, note = select_feed(data_source, csv_feed=lambda: default_feed(config.learning),
+                                 symbols=config.learning.symbols, intervals=[Interval.parse(config.learning.interval)])
+    log.warning("EOD job: %s", note)
     data = update_market_data(config.learning.symbols, Interval.parse(config.learning.interval), feed,
                               state_file=state_file, now=now)
+    data = attrs.evolve(data, source_note=note)
     record_event(store, EodDataUpdated(feed=data.feed, interval=data.interval, symbols=data.as_dict(),
                                        total_new_bars=data.total_new_bars), at=now)
     eod = run_eod(config, store=store, registry=registry, feed=feed, now=now, force=force, progress=progress)

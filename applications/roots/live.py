@@ -17,7 +17,9 @@
 * every entry is checked against the Breeze cash rules (``core.venue.BREEZE_CASH``): a
   short entry becomes ``EntryRejected`` with the venue's reason, and a book that could
   only ever short is refused before the session starts (the message names the setting).
-  A same-day round trip in ``cash`` is costed as intraday (the intraday book's cost model).
+  A same-day round trip in ``cash`` is costed as intraday (the intraday book's cost model);
+* halts come from Breeze quotes (``BreezeMarketHalts``): no new entry in the direction of a
+  stock's circuit limit, and the session pauses during an NSE market-wide halt.
 
 ``breeze_connect`` is imported only by the default SDK factory of ``adapters.breeze``;
 tests pass a fake ``sdk_factory``.
@@ -95,6 +97,7 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
         raise ConfigError(f"live trading runs one book; --strategy must be one of {', '.join(LIVE_STRATEGIES)}, "
                           f"got {config.strategy!r}")
     from adapters.breeze import BreezeBroker, JsonFileOrderRecords
+    from adapters.breeze.halts import BreezeMarketHalts
     from adapters.memory import InMemoryFeed
     from adapters.system import IST, WallClock
     from applications.wiring.breeze import open_breeze_data
@@ -149,7 +152,7 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
         config, plans, store=store, mode=MODE, stream=stream, broker_factory=broker_factory,
         telemetry=options.telemetry, run_id=run_id, resume=resume is not None,
         warmup_feed=InMemoryFeed([s for p in plans for s in p.series]), sentiment=provider, shutdown=shutdown,
-        predictor=predictor, start_events=([selected] if selected is not None else []) + list(funds_events),
+        predictor=predictor, halts=BreezeMarketHalts(session, symbol_map), start_events=([selected] if selected is not None else []) + list(funds_events),
         settings=SessionSettings(square_off_on_stop=options.square_off_on_stop, reconcile_at_start=True),
         square_off_fills=square_off_fills, data_fingerprint="", describe={"feed": "breeze", "today": str(today)},
         trace_sink=trace_sink, log=log, label=label, venue=BREEZE_CASH)

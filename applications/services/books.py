@@ -230,6 +230,20 @@ def plan_books(config: BacktestConfig, feed: MarketDataFeed) -> list[BookPlan]:
     return plans
 
 
+def _book_configs(config: BacktestConfig) -> list[Any]:
+    return [config.intraday if name == "intraday" else config.swing if name == "swing" else config.reference
+            for name in config.books()]
+
+
+def book_symbols(config: BacktestConfig) -> list[str]:
+    """Every symbol the config's books trade (sorted, once each)."""
+    return sorted({s.upper() for book in _book_configs(config) for s in book.symbols})
+
+
+def book_intervals(config: BacktestConfig) -> list[Interval]:
+    return sorted({Interval.parse(book.interval) for book in _book_configs(config)}, key=lambda i: i.value)
+
+
 def entry_directions(plan: BookPlan) -> tuple[frozenset[Direction], str]:
     """The directions a book's strategy can enter, and the setting that decides them (for messages)."""
     strategy = plan.strategy

@@ -26,6 +26,7 @@ from core.engine.recorder import EventRecorder
 from core.errors import NegativeEquityError
 from core.events.safety import BookStopped
 from core.engine.state import EngineState
+from core.events.account import MarketHalted, MarketResumed
 from core.events.catalog import (
     EngineCheckpointed,
     EntryRejected,
@@ -49,6 +50,8 @@ from core.sizing import PositionSizer
 from core.strategies.base import FLAT_POSITION, PositionView, Signal, Strategy
 from core.telemetry.traces import TelemetryConfig, TraceSampler, actual_direction
 from core.venue import VenueRules
+from core.venue.halts import band_refusal
+from ports.halts import MarketHalts
 from ports.broker import Broker
 from ports.predictor import Predictor
 from ports.sentiment import SentimentProvider
@@ -118,7 +121,8 @@ class TradingEngine:
                  broker: Broker, recorder: EventRecorder, telemetry: TelemetryConfig,
                  settings: EngineSettings, sentiment: SentimentProvider | None = None,
                  predictor: Predictor | None = None,
-                 trace_sink: Callable[[PredictionTraced], None] | None = None) -> None:
+                 trace_sink: Callable[[PredictionTraced], None] | None = None,
+                 halts: MarketHalts | None = None) -> None:
         self.strategy = strategy
         self.portfolio = portfolio
         self.risk = risk
@@ -128,6 +132,9 @@ class TradingEngine:
         self.settings = settings
         self.sentiment = sentiment
         self.predictor = predictor
+        # Price bands and market-wide halts (live: from Breeze quotes); None: never halted.
+        self.halts = halts
+        self.market_halted = False
         self._telemetry = telemetry
         self._trace_sink = trace_sink
         self._sampler = TraceSampler(telemetry)
@@ -284,6 +291,8 @@ class TradingEngine:
                 self._on_fill(book, i, fill)
         close = book.close[i]
         self._last_close[symbol] = close
+        if self.halts is not None and self._market_paused(book, i):
+            return
         if self._watch_daily_loss and symbol in self._open:
             self.portfolio.mark(symbol, close)
             tripped = self.risk.update(self.portfolio.equity_paise(), self._session_date())
@@ -349,6 +358,7 @@ class TradingEngine:
             book = books[symbol]
             self._pending_entry[symbol] = (signal, len(book) - 1, book.session[-1] if len(book) else 0)
         self._pending_exit = dict(state.pending_exit)
+        self.market_halted = state.market_halted
         for symbol, t in state.open.items():
             book = books[symbol]
             index = bisect.bisect_left(book.ts_ns, t.entry_bar_ns)
@@ -464,8 +474,12 @@ class TradingEngine:
                                                requested_quantity=0), decided_at)
             return
         refusal = None if self.settings.venue is None else self.settings.venue.entry_refusal(signal.direction)
+        reason = "venue"
+        if refusal is None and self.halts is not None:
+            refusal = band_refusal(symbol, signal.direction, price_paise, self.halts.band(symbol, decided_at))
+            reason = "price_band"
         if refusal is not None:
-            cause = self._record_signal(book, i, signal, "suppressed", reason="venue")
+            cause = self._record_signal(book, i, signal, "suppressed", reason=reason)
             self.recorder.record(EntryRejected(symbol=symbol, strategy=self.strategy.name,
                                                direction=signal.direction.value, reason=refusal,
                                                requested_quantity=0), decided_at, causation_id=cause)
@@ -494,6 +508,19 @@ class TradingEngine:
                              submitted_at=decided_at)
         if self._submit(order, decided_at, signal.reason, cause, decision_price_paise=price_paise):
             self._pending_entry[symbol] = (signal, i, book.session[i])
+
+    def _market_paused(self, book: FeatureBook, i: int) -> bool:
+        """True while a market-wide halt lasts; its start and end are recorded once each."""
+        assert self.halts is not None
+        at = self._bar_end(book, i)
+        reason = self.halts.market_halt(at)
+        if reason is not None and not self.market_halted:
+            self.market_halted = True
+            self.recorder.record(MarketHalted(strategy=self.strategy.name, reason=reason), at)
+        elif reason is None and self.market_halted:
+            self.market_halted = False
+            self.recorder.record(MarketResumed(strategy=self.strategy.name), at)
+        return self.market_halted
 
     def _exit(self, book: FeatureBook, i: int, reason: str) -> None:
         symbol = book.symbol

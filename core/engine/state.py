@@ -35,6 +35,7 @@ from datetime import date, datetime
 import attrs
 
 from core.errors import ResumeError
+from core.events.account import MarketHalted, MarketResumed
 from core.events.base import RecordedEvent
 from core.events.catalog import (
     CircuitBreakerTripped,
@@ -122,6 +123,7 @@ class EngineState:
     # of the same bar): a process killed after that but before the run was marked done
     # must not finish the book a second time when nothing new is traded.
     finished: bool = False
+    market_halted: bool = False
 
     @property
     def resume_after_ns(self) -> int | None:
@@ -233,6 +235,10 @@ class EngineState:
             self.tripped_sessions.add(event.session_date)
         elif isinstance(event, EngineCheckpointed):
             self.checkpoint = event
+        elif isinstance(event, MarketHalted):
+            self.market_halted = True
+        elif isinstance(event, MarketResumed):
+            self.market_halted = False
 
     def _on_submitted(self, event: OrderSubmitted, at: datetime, prefix: str,
                       enter_signal: dict[str, Signal]) -> None:

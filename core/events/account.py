@@ -6,7 +6,7 @@ import attrs
 
 from core.events.base import Event, event_type
 
-__all__ = ["AccountFundsObserved", "SessionModelSelected"]
+__all__ = ["AccountFundsObserved", "MarketHalted", "MarketResumed", "SessionModelSelected"]
 
 
 @event_type("session.model_selected", 1)
@@ -40,3 +40,20 @@ class AccountFundsObserved(Event):
     available_paise: int
     cap_paise: int
     trading_capital_paise: int
+
+
+@event_type("halt.market_halted", 1)
+@attrs.frozen(kw_only=True)
+class MarketHalted(Event):
+    """The whole market halted (NSE market-wide circuit breaker): the book pauses, no decision, no order."""
+
+    strategy: str
+    reason: str
+
+
+@event_type("halt.market_resumed", 1)
+@attrs.frozen(kw_only=True)
+class MarketResumed(Event):
+    """The market-wide halt is over: the book decides again from this bar on."""
+
+    strategy: str

@@ -73,3 +73,39 @@ def test_fetch_stops_at_the_request_budget_and_says_how_to_continue(sdk, tmp_pat
     assert result.exit_code == 1
     assert "request budget of 1 reached" in result.output
     assert len(cached_starts(tmp_path / "cache")) == 2 * 375
+
+
+def test_a_backtest_reads_the_fetched_cache_with_data_source_hybrid(sdk, tmp_path, monkeypatch):
+    monkeypatch.setenv("SENSEQUANT_RUNS_DIR", str(tmp_path / "runs"))
+    cache = tmp_path / "cache"
+    assert fetch(cache).exit_code == 0
+    asked = sdk.count("get_historical_data_v2")
+    db = f"sqlite:///{tmp_path / 'bt.db'}"
+    result = CliRunner().invoke(cli, ["--db", db, "backtest", "--strategy", "intraday", "--symbols", "TCS",
+                                      "--start", "2025-06-02", "--end", "2025-06-06", "--no-sentiment",
+                                      "--data-source", "hybrid", "--cache-dir", str(cache), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["bars"] == 5 * 375
+    assert sdk.count("get_historical_data_v2") == asked  # everything came from the cache
+    # a corrupted cache file is refused before use, with the file named
+    victim = sorted((cache / "TCS" / "1minute").glob("*.csv"))[0]
+    victim.write_text(victim.read_text().replace("3800", "-3800", 1))
+    bad = CliRunner().invoke(cli, ["--db", db, "backtest", "--strategy", "intraday", "--symbols", "TCS",
+                                   "--start", "2025-06-02", "--end", "2025-06-06", "--no-sentiment",
+                                   "--data-source", "hybrid", "--cache-dir", str(cache), "--json"])
+    assert bad.exit_code != 0 and victim.name in bad.output
+
+
+def test_auto_is_hybrid_with_credentials_and_csv_without(sdk, tmp_path, monkeypatch):
+    import applications.wiring.breeze as breeze_wiring
+    from applications.wiring.feeds import select_feed
+    from core.model import Interval
+
+    monkeypatch.setattr(breeze_wiring, "project_root", lambda: tmp_path)  # no .env there
+    feed, note = select_feed("auto", csv_feed=lambda: "the csv feed", symbols=["TCS"],
+                             intervals=[Interval.MINUTE_1], cache_dir=tmp_path / "cache")
+    assert note.startswith("data source: hybrid") and type(feed).__name__ == "HybridFeed"
+    for name in CREDS:
+        monkeypatch.delenv(name)
+    feed, note = select_feed("auto", csv_feed=lambda: "the csv feed", symbols=["TCS"])
+    assert feed == "the csv feed" and "no BREEZE_* credentials" in note

@@ -305,3 +305,15 @@ def test_the_real_stored_job_runs_from_the_job_store_after_a_missed_run(tmp_path
     else:
         assert [e.message for e in written] == [f"skipped: NSE holiday (no session on {today.isoformat()})"]
         assert not trained
+
+
+def test_the_job_says_which_data_source_it_chose(tmp_path, monkeypatch):
+    import applications.wiring.breeze as breeze_wiring
+
+    for name in ("BREEZE_API_KEY", "BREEZE_API_SECRET", "BREEZE_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(breeze_wiring, "project_root", lambda: tmp_path)  # no .env there
+    config = EodConfig(learning=LearningConfig(symbols=["TCS"]))
+    out = run_eod_job(config, store=InMemoryEventStore(), registry=ModelRegistry(tmp_path / "reg"),
+                      state_file=tmp_path / "state.json", now=datetime(2025, 2, 1, 10, 30, tzinfo=UTC))
+    assert out.data is not None and out.data.source_note.startswith("data source: csv (no BREEZE_* credentials")

@@ -31,6 +31,19 @@ class TickingClock:
         self._now += timedelta(seconds=seconds)
 
 
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(request, tmp_path):
+    """The event store the live scenarios run on: in memory, SQLite and PostgreSQL (own schema)."""
+    if request.param == "memory":
+        yield InMemoryEventStore()
+        return
+    from applications.wiring.store import open_store
+    url = f"sqlite:///{tmp_path / 'live.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    opened = open_store(url, durable=True)
+    yield opened
+    opened.close()
+
+
 def fake_sdk(day: datetime) -> FakeBreezeSDK:
     sdk = FakeBreezeSDK(CREDS["BREEZE_API_KEY"])
     for back in (5, 4, 3):
@@ -105,7 +118,7 @@ def falling_minute_candles(day: datetime, code: str, start_price: float) -> list
     return out
 
 
-def test_a_short_signal_in_live_is_rejected_with_the_venue_reason_and_never_sent(tmp_path):
+def test_a_short_signal_in_live_is_rejected_with_the_venue_reason_and_never_sent(tmp_path, store):
     day = datetime(2025, 6, 9)
     sdk = FakeBreezeSDK(CREDS["BREEZE_API_KEY"])
     for back in (5, 4, 3):
@@ -113,7 +126,6 @@ def test_a_short_signal_in_live_is_rejected_with_the_venue_reason_and_never_sent
     sdk.ticks_on_subscribe = [dict(row, interval="1minute") for row in falling_minute_candles(day, "TCS", 3790.0)]
     sdk.quotes["TCS"] = {"ltp": 3790.0, "upper_circuit": 4169.0, "lower_circuit": 3411.0}
     config = BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False))
-    store = InMemoryEventStore()
     logged: list[str] = []
     clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
     result = run_live(config, store=store, confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env",
@@ -153,7 +165,7 @@ def test_live_scores_decisions_with_the_champion_fixed_at_the_session_start(tmp_
     assert signals and all(s.signals["model_id"] == "student-champion" for s in signals)
 
 
-def test_a_fresh_live_session_refuses_to_start_on_holdings_it_did_not_open(tmp_path):
+def test_a_fresh_live_session_refuses_to_start_on_holdings_it_did_not_open(tmp_path, store):
     from core.errors import ReconciliationError
 
     day = datetime(2025, 6, 9)
@@ -163,7 +175,6 @@ def test_a_fresh_live_session_refuses_to_start_on_holdings_it_did_not_open(tmp_p
                      "current_market_price": "3790.00", "booked_profit_loss": "0"},
                     {"stock_code": "ITC", "exchange_code": "NSE", "quantity": "100", "average_price": "420.00",
                      "current_market_price": "421.00", "booked_profit_loss": "0"}]
-    store = InMemoryEventStore()
     clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
     with pytest.raises(ReconciliationError, match="already holds positions") as refused:
         run_live(BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False)), store=store,
@@ -183,9 +194,8 @@ def test_a_fresh_live_session_refuses_to_start_on_holdings_it_did_not_open(tmp_p
     assert not [r for r in store.read_stream("H:intraday") if r.type == "order.submitted"]
 
 
-def test_live_sizes_from_the_brokers_available_funds_capped_by_the_configured_capital(tmp_path):
+def test_live_sizes_from_the_brokers_available_funds_capped_by_the_configured_capital(tmp_path, store):
     day = datetime(2025, 6, 9)
-    store = InMemoryEventStore()
 
     def start(sdk, run_id):
         clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
@@ -211,3 +221,23 @@ def test_live_sizes_from_the_brokers_available_funds_capped_by_the_configured_ca
     with pytest.raises(ConfigError, match="allocate funds to equity"):
         start(broke, "Z")
     assert broke.count("place_order") == 0
+
+
+def test_a_market_wide_halt_pauses_the_live_session_and_is_recorded(tmp_path, store):
+    day = datetime(2025, 6, 9)
+    sdk = fake_sdk(day)
+    # NIFTY 10.2 % down at the open: 45 min halt + 15 min pre-open (documented quote fields)
+    sdk.quotes["NIFTY"] = {"ltp": 22000.0, "previous_close": 24500.0, "upper_circuit": 0, "lower_circuit": 0}
+    clock = TickingClock(datetime(2025, 6, 9, 9, 10, tzinfo=IST), timedelta(seconds=40))
+    run_live(BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False)), store=store,
+             confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env", sdk_factory=lambda _k: sdk,
+             clock=clock, run_id="W", orders_dir=tmp_path / "orders",
+             options=LiveOptions(warmup_days=6, tick_poll_seconds=0.001))
+    events = store.read_stream("W:intraday")
+    halted = [r for r in events if r.type == "halt.market_halted"]
+    resumed = [r for r in events if r.type == "halt.market_resumed"]
+    assert len(halted) == 1 and "10 %" in halted[0].event.reason and len(resumed) == 1
+    assert resumed[0].occurred_at - halted[0].occurred_at >= timedelta(minutes=60)
+    paused = [r for r in events if r.type in ("signal.generated", "order.submitted")
+              and halted[0].occurred_at <= r.occurred_at < resumed[0].occurred_at]
+    assert paused == []

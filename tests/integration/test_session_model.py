@@ -30,6 +30,18 @@ class Registry:
         return self.models[self.champion if requested == "production" else requested]
 
 
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "memory":
+        yield InMemoryEventStore()
+        return
+    from applications.wiring.store import open_store
+    url = f"sqlite:///{tmp_path / 'model.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    opened = open_store(url, durable=True)
+    yield opened
+    opened.close()
+
+
 @pytest.fixture(scope="module")
 def feed():
     return default_feed(CONFIG)
@@ -39,8 +51,8 @@ def run_events(store, run_id):
     return [(r.type, r.event) for r in store.read_stream(f"{run_id}:run")]
 
 
-def test_a_promotion_takes_effect_at_the_next_session_start_never_mid_session(feed):
-    registry, store = Registry(), InMemoryEventStore()
+def test_a_promotion_takes_effect_at_the_next_session_start_never_mid_session(feed, store):
+    registry = Registry()
     options = PaperOptions(replay_speed=1e6)
     with pytest.raises(SimulatedCrash):
         run_paper(CONFIG, store=store, feed=feed, sentiment=None, clock=CrashingClock(crash_at=400), options=options,
@@ -66,8 +78,8 @@ def test_a_promotion_takes_effect_at_the_next_session_start_never_mid_session(fe
     assert signals and all(s.signals.get("model_id") == "m2" for s in signals)
 
 
-def test_a_resume_cannot_switch_models(feed):
-    registry, store = Registry(), InMemoryEventStore()
+def test_a_resume_cannot_switch_models(feed, store):
+    registry = Registry()
     with pytest.raises(SimulatedCrash):
         run_paper(CONFIG, store=store, feed=feed, sentiment=None, clock=CrashingClock(crash_at=300),
                   options=PaperOptions(replay_speed=1e6), run_id="r", model="m1", model_loader=registry.load)

@@ -30,6 +30,7 @@ from core.venue import VenueRules
 from core.telemetry import TelemetryConfig
 from ports.broker import Broker
 from ports.event_store import EventStore
+from ports.halts import MarketHalts
 from ports.market_data import MarketDataFeed
 from ports.predictor import Predictor
 from ports.sentiment import SentimentProvider
@@ -60,7 +61,8 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                 describe: dict[str, Any] | None = None, trace_sink: Callable[[PredictionTraced], None] | None = None,
                 log: Callable[[str], None] = lambda _m: None, label: str = "",
                 watch: WatchSettings = WatchSettings(), health: HealthInbox | None = None,
-                venue: VenueRules | None = None, start_events: Sequence[Event] = ()) -> SessionResult:
+                venue: VenueRules | None = None, start_events: Sequence[Event] = (),
+                halts: MarketHalts | None = None) -> SessionResult:
     """Run (or resume) a paper/live session; see the module docstring.
 
     ``stream(resume_from)`` yields closed bars in merge order (time, then the plan's
@@ -151,7 +153,8 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
             sizer=PositionSizer(plan.sizing), broker=broker, recorder=recorder, telemetry=telemetry,
             settings=EngineSettings(product=plan.product, record_signals=config.record_signals,
                                     checkpoint_bars=True, venue=venue),
-            sentiment=sentiment if plan.name != "sma_cross" else None, predictor=predictor, trace_sink=trace_sink)
+            sentiment=sentiment if plan.name != "sma_cross" else None, predictor=predictor, trace_sink=trace_sink,
+            halts=halts)
         wanted = plan.strategy.feature_spec()
         specs = list(wanted.values()) if isinstance(wanted, dict) else list(wanted)
         symbols = _symbols(plan)
