@@ -6,13 +6,12 @@ it from the stored events alone; both call ``summarize_run`` so they cannot disa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from datetime import date
 
 import attrs
-import numpy as np
 
+from core import accuracy
 from core.events.base import RecordedEvent, RunInfo
 from core.events.catalog import (
     CircuitBreakerTripped,
@@ -25,7 +24,7 @@ from core.events.catalog import (
 )
 from ports.event_store import EventStore
 
-TRADING_DAYS_PER_YEAR = 252
+TRADING_DAYS_PER_YEAR = accuracy.PERIODS_PER_YEAR
 
 
 @attrs.frozen(kw_only=True)
@@ -65,24 +64,11 @@ class RunSummary:
 
 
 def daily_stats(equity: Iterable[int], initial: int) -> dict[str, float]:
-    """Return/risk ratios of a daily equity curve starting from ``initial`` (paise)."""
-    curve = np.asarray([initial, *equity], dtype=np.float64)
-    n_sessions = len(curve) - 1
-    if n_sessions <= 0 or initial <= 0:
-        return dict(total_return_pct=0.0, annualized_return_pct=0.0, sharpe=0.0, sortino=0.0,
-                    calmar=0.0, max_drawdown_pct=0.0)
-    returns = curve[1:] / curve[:-1] - 1.0
-    total = curve[-1] / curve[0] - 1.0
-    annualized = (1.0 + total) ** (TRADING_DAYS_PER_YEAR / n_sessions) - 1.0 if total > -1 else -1.0
-    std = returns.std(ddof=1) if n_sessions > 1 else 0.0
-    sharpe = float(returns.mean() / std * math.sqrt(TRADING_DAYS_PER_YEAR)) if std > 0 else 0.0
-    downside = math.sqrt(float(np.mean(np.minimum(returns, 0.0) ** 2)))
-    sortino = float(returns.mean() / downside * math.sqrt(TRADING_DAYS_PER_YEAR)) if downside > 0 else 0.0
-    peaks = np.maximum.accumulate(curve)
-    max_dd = float(((curve - peaks) / peaks).min())
-    calmar = float(annualized / abs(max_dd)) if max_dd < 0 else 0.0
-    return dict(total_return_pct=total * 100, annualized_return_pct=annualized * 100, sharpe=sharpe,
-                sortino=sortino, calmar=calmar, max_drawdown_pct=max_dd * 100)
+    """Return/risk ratios of a daily equity curve starting from ``initial`` (paise), in
+    percent where the name says so (``core.accuracy`` defines every figure)."""
+    f = accuracy.equity_figures(list(equity), initial, TRADING_DAYS_PER_YEAR)
+    return dict(total_return_pct=f.total_return * 100, annualized_return_pct=f.annualized_return * 100,
+                sharpe=f.sharpe, sortino=f.sortino, calmar=f.calmar, max_drawdown_pct=f.max_drawdown * 100)
 
 
 def summarize_books(events: Iterable[RecordedEvent]) -> tuple[list[BookSummary], dict[str, int | str]]:
@@ -119,8 +105,7 @@ def summarize_books(events: Iterable[RecordedEvent]) -> tuple[list[BookSummary],
         start = initial.get(name, snaps[0].equity_paise if snaps else 0)
         stats = daily_stats([s.equity_paise for s in snaps], start)
         closed = trades.get(name, [])
-        wins = sum(t.net_pnl_paise for t in closed if t.net_pnl_paise > 0)
-        losses = -sum(t.net_pnl_paise for t in closed if t.net_pnl_paise < 0)
+        results = [t.net_pnl_paise for t in closed]
         holds = [(t.exit_time - t.entry_time).total_seconds() / 60 for t in closed]
         final = snaps[-1].equity_paise if snaps else start
         c = counts.get(name, {"signals": 0, "traces": 0, "trips": 0})
@@ -128,9 +113,8 @@ def summarize_books(events: Iterable[RecordedEvent]) -> tuple[list[BookSummary],
             strategy=name, sessions=len(snaps), first_session=snaps[0].session_date if snaps else None,
             last_session=snaps[-1].session_date if snaps else None, initial_equity_paise=start,
             final_equity_paise=final, trades=len(closed),
-            win_rate_pct=100.0 * sum(1 for t in closed if t.net_pnl_paise > 0) / len(closed) if closed else 0.0,
-            profit_factor=(wins / losses) if losses > 0 else None,
-            average_hold_minutes=float(np.mean(holds)) if holds else 0.0,
+            win_rate_pct=100.0 * accuracy.win_rate(results), profit_factor=accuracy.profit_factor(results),
+            average_hold_minutes=accuracy.average(holds),
             costs_paid_paise=snaps[-1].fees_paid_paise if snaps else 0,
             net_pnl_paise=final - start, signals=c["signals"], traces=c["traces"],
             circuit_breaker_trips=c["trips"], **stats))
