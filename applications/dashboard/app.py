@@ -24,7 +24,7 @@ import attrs
 import panel as pn
 
 from applications.analytics.metrics import DegradationThresholds
-from applications.analytics.projections import STRATEGIES, RunData
+from applications.analytics.projections import RunData
 from applications.dashboard import charts
 from applications.dashboard import viewmodel as vm
 from core.errors import ConfigError
@@ -210,9 +210,9 @@ class DashboardApp:
         s = self.settings
         self.mode = pn.widgets.Select(label="Mode", options=["all"], value="all", css_classes=["sq-mode"])
         self.run_select = pn.widgets.Select(label="Run", options={}, css_classes=["sq-run"])
-        self.follow = pn.widgets.Checkbox(label="Follow the newest run", value=s.run is None)
-        self.strategy = pn.widgets.Select(label="Strategy", options=["both", "intraday", "swing"], value="both",
-                                          css_classes=["sq-strategy"])
+        self.follow = pn.widgets.Checkbox(label="Follow the newest run", value=s.run is None,
+                                          css_classes=["sq-follow"])
+        self.strategy = pn.widgets.Select(label="Book", options=["all"], value="all", css_classes=["sq-strategy"])
         self.period = pn.widgets.DateRangeSlider(label="Period (sessions)", start=date(2000, 1, 1),
                                                  end=date(2000, 1, 2), value=(date(2000, 1, 1), date(2000, 1, 2)),
                                                  css_classes=["sq-period"], disabled=True)
@@ -237,20 +237,23 @@ class DashboardApp:
                                               css_classes=["sq-export"])
         self.badge = pn.pane.HTML("", css_classes=["sq-badge"], sizing_mode="stretch_width")
         self.title = pn.pane.HTML("", css_classes=["sq-title"], sizing_mode="stretch_width")
-        self.cards = {name: pn.pane.HTML("", css_classes=[f"sq-card-{name}"], sizing_mode="stretch_width")
-                      for name in STRATEGIES}
+        # One pane for every card and one for every confusion matrix: a run switch or a
+        # filter replaces their whole content at once (no pane is shown, hidden or added).
+        self.cards = pn.pane.HTML("", css_classes=["sq-cards-pane"], sizing_mode="stretch_width")
         # linked_axes=False: Panel would otherwise walk every plot pair looking for shared
         # axes on each render; these figures do not share ranges.
         plot = dict(sizing_mode="stretch_width", linked_axes=False)
         self.returns = pn.pane.HoloViews(None, css_classes=["sq-returns"], **plot)
         self.drawdown = pn.pane.HoloViews(None, css_classes=["sq-drawdown"], **plot)
-        self.confusion = {name: pn.pane.HoloViews(None, css_classes=[f"sq-confusion-{name}"], **plot)
-                          for name in STRATEGIES}
+        self.confusion = pn.pane.HoloViews(None, css_classes=["sq-confusion-pane"], **plot)
         self.alerts = pn.pane.HTML("", css_classes=["sq-alerts"], sizing_mode="stretch_width")
         self.portfolio = pn.pane.HTML("", css_classes=["sq-portfolio"], sizing_mode="stretch_width")
         self.price = pn.pane.HoloViews(None, css_classes=["sq-price"], **plot)
-        self.trades = pn.widgets.Tabulator(vm.symbol_trades(self.model.data, None), pagination="remote",
-                                           page_size=15, disabled=True, show_index=False, layout="fit_data_table",
+        # A scrolled table rather than pages: Tabulator's pager is set up after the first
+        # value arrives and warned "Table Not Initialized" on every run switch.
+        self.trades = pn.widgets.Tabulator(vm.symbol_trades(self.model.data, None), height=460,
+                                           titles=dict(vm.TRADE_TABLE_TITLES), disabled=True, show_index=False,
+                                           layout="fit_data_table",
                                            sizing_mode="stretch_width", css_classes=["sq-trades"])
         self.mode.param.watch(lambda _e: self._fill_run_options(), "value")
         self.run_select.param.watch(self._on_run, "value")
@@ -297,19 +300,27 @@ class DashboardApp:
             self._load(event.new)
 
     def _load(self, run_id: str | None) -> None:
+        # The widget resets and the render reach the browser as one batch: a run switch
+        # never shows the new title over the old run's panels.
+        with pn.io.hold():
+            self._load_now(run_id)
+
+    def _load_now(self, run_id: str | None) -> None:
         if not run_id:
             self.model = vm.RunModel()
             self.render()
             return
         self.model = self.log.model(run_id)
         self._seen_seq = self.model.last_seq
+        if pn.state.location is not None:
+            pn.state.location.update_query(run=run_id)  # the address bar names the run shown
         self.export.filename = f"sensequant-metrics-{run_id[:12]}.json"
         self._rendering = True  # one render below, not one per widget the reset touches
         try:
             self._reset_period()
             self._reset_replay(to_end=True)
             self._fill_symbols()
-            self.x_axis.value = "session_date" if vm.books_overlap(self.model.data) else "session"
+            self._fill_books()
         finally:
             self._rendering = False
         self.render()
@@ -346,6 +357,7 @@ class DashboardApp:
                     self._reset_period(keep=True)
                     self._reset_replay(to_end=at_end)
                     self._fill_symbols()
+                    self._fill_books()
                 finally:
                     self._rendering = False
                 if at_end:
@@ -396,6 +408,13 @@ class DashboardApp:
         self.replay.value = self.replay.end
         self.render()
 
+    def _fill_books(self) -> None:
+        names = ["all", *vm.run_books(self.model.data)]
+        if names != list(self.strategy.options):
+            current = self.strategy.value
+            self.strategy.options = names
+            self.strategy.value = current if current in names else "all"
+
     def _fill_symbols(self) -> None:
         names = vm.symbols(self.model.data)
         if names != list(self.symbol.options):
@@ -412,9 +431,12 @@ class DashboardApp:
         seq, at = self._points[self.replay.value]
         return (seq, None) if self.replay_by.value == "seq" else (None, at)
 
-    def current_view(self) -> RunData:
+    def _cut(self) -> RunData:
         seq, until = self.replay_cut()
-        data = vm.as_of(self.model.data, seq=seq, until=until)
+        return vm.as_of(self.model.data, seq=seq, until=until)
+
+    def current_view(self) -> RunData:
+        data = self._cut()
         start, end = self.period.value if not self.period.disabled else (None, None)
         return vm.filter_run(data, strategy=self.strategy.value, start=_as_date(start), end=_as_date(end))
 
@@ -430,7 +452,9 @@ class DashboardApp:
             return
         self._rendering = True
         try:
-            self._render()
+            # one batch of model changes per render: the browser swaps every panel at once
+            with pn.io.hold():
+                self._render()
         finally:
             self._rendering = False
 
@@ -456,21 +480,17 @@ class DashboardApp:
         window = max(int(self.window.value or 1), 1)
         label = self.label.value
         self._render_header()
-        wanted = [s for s in STRATEGIES if self.strategy.value in ("both", s)]
+        wanted = None if self.strategy.value in (None, "all", "both") else [self.strategy.value]
         metrics = vm.strategy_metrics(view, window=window, strategies=wanted)
-        self._cards = vm.strategy_cards(view, label=label, window=window, strategies=wanted, metrics=metrics)
-        for name, pane in self.cards.items():
-            card = self._cards.get(name)
-            pane.object = charts.card_html(card) if card else f"<i>{name} hidden by the strategy filter</i>"
-            pane.visible = card is not None
+        start = _as_date(self.period.value[0]) if not self.period.disabled else None
+        baseline = vm.period_baseline(self._cut(), start) if start is not None else None
+        self._cards = vm.strategy_cards(view, label=label, window=window, strategies=wanted, metrics=metrics,
+                                        baseline=baseline)
+        self.cards.object = charts.cards_html(self._cards)
         curves = vm.equity_curves(view)
         self.returns.object = charts.returns_plot(curves, self.x_axis.value)
         self.drawdown.object = charts.drawdown_plot(curves, self.x_axis.value)
-        frames = vm.confusion_frames(view, wanted, metrics=metrics)
-        for name, pane in self.confusion.items():
-            pane.visible = name in frames
-            if name in frames:
-                pane.object = charts.confusion_plot(frames[name], name)
+        self.confusion.object = charts.confusion_layout(vm.confusion_frames(view, wanted, metrics=metrics))
         self._alerts = vm.alerts(view, self._cards, precision_threshold=float(self.threshold.value),
                                  sharpe_threshold=self.settings.sharpe_threshold, window=window,
                                  thresholds=DegradationThresholds(precision_label=label),
@@ -540,14 +560,14 @@ class DashboardApp:
         ]
         main = [
             pn.Row(self.title, self.badge, sizing_mode="stretch_width"),
-            pn.Card(pn.Row(*self.cards.values(), sizing_mode="stretch_width"), title="Strategy overview",
+            pn.Card(self.cards, title="Books",
                     css_classes=["sq-overview"], collapsible=False, sizing_mode="stretch_width"),
             pn.Card(self.portfolio, title="Portfolio at the replay point", css_classes=["sq-portfolio-card"],
                     collapsible=False, sizing_mode="stretch_width"),
             pn.Card(self.x_axis, self.returns, self.drawdown, title="Cumulative returns and drawdown",
                     css_classes=["sq-curves"], collapsible=False, sizing_mode="stretch_width"),
             pn.Row(
-                pn.Card(pn.Row(*self.confusion.values(), sizing_mode="stretch_width"), title="Confusion matrices",
+                pn.Card(self.confusion, title="Confusion matrices",
                         css_classes=["sq-confusion"], collapsible=False, sizing_mode="stretch_width"),
                 pn.Card(self.alerts, title="Alerts", css_classes=["sq-alerts-card"], collapsible=False,
                         sizing_mode="stretch_width"),

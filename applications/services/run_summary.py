@@ -6,7 +6,7 @@ it from the stored events alone; both call ``summarize_run`` so they cannot disa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 import attrs
@@ -71,6 +71,24 @@ def daily_stats(equity: Iterable[int], initial: int) -> dict[str, float]:
                 sharpe=f.sharpe, sortino=f.sortino, calmar=f.calmar, max_drawdown_pct=f.max_drawdown * 100)
 
 
+def book_summary(strategy: str, *, initial_paise: int | None, equity_paise: Sequence[int], sessions: Sequence[date],
+                 fees_paid_paise: int, trade_results_paise: Sequence[int], holds_minutes: Sequence[float],
+                 signals: int = 0, traces: int = 0, circuit_breaker_trips: int = 0) -> BookSummary:
+    """The summary of one book from its daily equity (one value per session, in order), its
+    closed trades' net results and holding times. The log fold below, the read models and
+    the dashboard all build a book's figures here, so they cannot disagree."""
+    start = initial_paise if initial_paise is not None else (equity_paise[0] if len(equity_paise) else 0)
+    final = equity_paise[-1] if len(equity_paise) else start
+    return BookSummary(
+        strategy=strategy, sessions=len(equity_paise), first_session=sessions[0] if len(sessions) else None,
+        last_session=sessions[-1] if len(sessions) else None, initial_equity_paise=int(start),
+        final_equity_paise=int(final), trades=len(trade_results_paise),
+        win_rate_pct=100.0 * accuracy.win_rate(trade_results_paise),
+        profit_factor=accuracy.profit_factor(trade_results_paise), average_hold_minutes=accuracy.average(holds_minutes),
+        costs_paid_paise=int(fees_paid_paise), net_pnl_paise=int(final - start), signals=signals, traces=traces,
+        circuit_breaker_trips=circuit_breaker_trips, **daily_stats(equity_paise, int(start)))
+
+
 def summarize_books(events: Iterable[RecordedEvent]) -> tuple[list[BookSummary], dict[str, int | str]]:
     """Fold the events of one run into one summary per strategy book."""
     snapshots: dict[str, list[PortfolioSnapshotted]] = {}
@@ -102,22 +120,14 @@ def summarize_books(events: Iterable[RecordedEvent]) -> tuple[list[BookSummary],
     books = []
     for name in sorted(set(snapshots) | set(trades)):
         snaps = snapshots.get(name, [])
-        start = initial.get(name, snaps[0].equity_paise if snaps else 0)
-        stats = daily_stats([s.equity_paise for s in snaps], start)
         closed = trades.get(name, [])
-        results = [t.net_pnl_paise for t in closed]
-        holds = [(t.exit_time - t.entry_time).total_seconds() / 60 for t in closed]
-        final = snaps[-1].equity_paise if snaps else start
         c = counts.get(name, {"signals": 0, "traces": 0, "trips": 0})
-        books.append(BookSummary(
-            strategy=name, sessions=len(snaps), first_session=snaps[0].session_date if snaps else None,
-            last_session=snaps[-1].session_date if snaps else None, initial_equity_paise=start,
-            final_equity_paise=final, trades=len(closed),
-            win_rate_pct=100.0 * accuracy.win_rate(results), profit_factor=accuracy.profit_factor(results),
-            average_hold_minutes=accuracy.average(holds),
-            costs_paid_paise=snaps[-1].fees_paid_paise if snaps else 0,
-            net_pnl_paise=final - start, signals=c["signals"], traces=c["traces"],
-            circuit_breaker_trips=c["trips"], **stats))
+        books.append(book_summary(
+            name, initial_paise=initial.get(name), equity_paise=[s.equity_paise for s in snaps],
+            sessions=[s.session_date for s in snaps], fees_paid_paise=snaps[-1].fees_paid_paise if snaps else 0,
+            trade_results_paise=[t.net_pnl_paise for t in closed],
+            holds_minutes=[(t.exit_time - t.entry_time).total_seconds() / 60 for t in closed],
+            signals=c["signals"], traces=c["traces"], circuit_breaker_trips=c["trips"]))
     return books, meta
 
 
