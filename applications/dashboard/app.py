@@ -247,6 +247,8 @@ class DashboardApp:
         self.drawdown = pn.pane.HoloViews(None, css_classes=["sq-drawdown"], **plot)
         self.confusion = pn.pane.HoloViews(None, css_classes=["sq-confusion-pane"], **plot)
         self.alerts = pn.pane.HTML("", css_classes=["sq-alerts"], sizing_mode="stretch_width")
+        self.monthly = pn.pane.HTML("", css_classes=["sq-monthly"], sizing_mode="stretch_width")
+        self.symbol_pnl = pn.pane.HTML("", css_classes=["sq-symbol-pnl"], sizing_mode="stretch_width")
         self.portfolio = pn.pane.HTML("", css_classes=["sq-portfolio"], sizing_mode="stretch_width")
         self.price = pn.pane.HoloViews(None, css_classes=["sq-price"], **plot)
         # A scrolled table rather than pages: Tabulator's pager is set up after the first
@@ -491,6 +493,8 @@ class DashboardApp:
         self.returns.object = charts.returns_plot(curves, self.x_axis.value)
         self.drawdown.object = charts.drawdown_plot(curves, self.x_axis.value)
         self.confusion.object = charts.confusion_layout(vm.confusion_frames(view, wanted, metrics=metrics))
+        self.monthly.object = charts.monthly_html(vm.monthly_returns(view))
+        self.symbol_pnl.object = charts.symbol_pnl_html(vm.symbol_pnl(view))
         self._alerts = vm.alerts(view, self._cards, precision_threshold=float(self.threshold.value),
                                  sharpe_threshold=self.settings.sharpe_threshold, window=window,
                                  thresholds=DegradationThresholds(precision_label=label),
@@ -566,6 +570,12 @@ class DashboardApp:
                     collapsible=False, sizing_mode="stretch_width"),
             pn.Card(self.x_axis, self.returns, self.drawdown, title="Cumulative returns and drawdown",
                     css_classes=["sq-curves"], collapsible=False, sizing_mode="stretch_width"),
+            pn.Row(
+                pn.Card(self.monthly, title="Monthly returns", css_classes=["sq-monthly-card"], collapsible=False,
+                        sizing_mode="stretch_width"),
+                pn.Card(self.symbol_pnl, title="P&L by symbol", css_classes=["sq-symbol-pnl-card"],
+                        collapsible=False, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width"),
             pn.Row(
                 pn.Card(self.confusion, title="Confusion matrices",
                         css_classes=["sq-confusion"], collapsible=False, sizing_mode="stretch_width"),

@@ -173,6 +173,42 @@ def cards_html(cards: dict[str, StrategyCard]) -> str:
             + "".join(card_html(c) for c in cards.values()) + "</div>")
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def monthly_html(monthly: pd.DataFrame) -> str:
+    """A tearsheet-style table: one row per book and year, one column per month."""
+    if not len(monthly):
+        return "<i>no session yet</i>"
+    head = "".join(f"<th>{m}</th>" for m in _MONTHS)
+    rows = []
+    for (book, year), g in monthly.groupby(["book", "year"], sort=True):
+        by_month = dict(zip(g["month"], g["return_pct"]))
+        cells = "".join(
+            f'<td style="color:{"#2ca02c" if by_month[m] > 0 else "#d62728" if by_month[m] < 0 else "#555"}">'
+            f"{fmt.signed_pct(by_month[m], 1)}</td>" if m in by_month else "<td></td>" for m in range(1, 13))
+        rows.append(f'<tr><td style="border-left:4px solid {book_colour(book)};padding-left:4px">'
+                    f"{html.escape(book)}</td><td>{year}</td>{cells}</tr>")
+    return ('<table class="sq-monthly-table" style="width:100%;border-collapse:collapse;text-align:right">'
+            f"<thead><tr style='color:#666'><th style='text-align:left'>book</th><th>year</th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def symbol_pnl_html(table: pd.DataFrame) -> str:
+    if not len(table):
+        return "<i>no closed trade yet</i>"
+    rows = "".join(
+        f'<tr><td style="text-align:left;border-left:4px solid {book_colour(r.book)};padding-left:4px">'
+        f"{html.escape(r.book)}</td><td style='text-align:left'>{html.escape(r.symbol)}</td>"
+        f"<td>{fmt.indian_grouping(r.trades)}</td><td>{fmt.rupees(r.net_pnl_paise)}</td>"
+        f"<td>{fmt.rupees(r.fees_paise)}</td><td>{fmt.share(r.win_rate)}</td></tr>"
+        for r in table.itertuples(index=False))
+    return ('<table class="sq-symbol-pnl-table" style="width:100%;border-collapse:collapse;text-align:right">'
+            "<thead><tr style='color:#666'><th style='text-align:left'>book</th><th style='text-align:left'>symbol"
+            "</th><th>trades</th><th>net P&amp;L</th><th>costs</th><th>win rate</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
 def badge_html(badge: Badge) -> str:
     colour = "#2ca02c" if badge.status == "LIVE" else "#6c757d"
     last = "—"

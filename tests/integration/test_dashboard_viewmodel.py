@@ -122,6 +122,19 @@ def test_a_book_filter_keeps_only_that_book_and_absent_books_get_no_card(model):
     assert vm.book_colour("swing") == vm.book_colour("swing") != vm.book_colour("intraday")
 
 
+def test_per_symbol_pnl_and_monthly_returns_add_up_to_the_summary(model, run_info):
+    summary = {b.strategy: b for b in run_info[1].books}
+    per_symbol = vm.symbol_pnl(model.data)
+    for book, group in per_symbol.groupby("book"):
+        trades = model.data.trades[model.data.trades["book"] == book]
+        assert int(group["net_pnl_paise"].sum()) == int(trades["net_pnl_paise"].sum())
+        assert int(group["trades"].sum()) == summary[book].trades
+    monthly = vm.monthly_returns(model.data)
+    for book, group in monthly.groupby("book"):
+        compounded = float(np.prod(1 + group["return_pct"].to_numpy() / 100) - 1) * 100
+        assert compounded == pytest.approx(summary[book].total_return_pct, abs=1e-9)
+
+
 def test_equity_curves_end_where_the_run_summary_ends(model, run_info):
     summary = {b.strategy: b for b in run_info[1].books}
     curves = vm.equity_curves(model.data)

@@ -25,6 +25,7 @@ from applications.analytics.projections import (
 )
 from applications.dashboard.viewmodel.run import run_books
 from applications.services.run_summary import BookSummary, book_summary
+from core import accuracy
 
 # --------------------------------------------------------------------- books
 
@@ -215,3 +216,40 @@ def confusion_frames(run: RunData, strategies: Sequence[str] | None = None, *,
         out[name] = pd.DataFrame([{"actual": a, "predicted": p, "count": int(cm[i][j])}
                                   for i, a in enumerate(DIRECTIONS) for j, p in enumerate(DIRECTIONS)])
     return out
+
+
+# ------------------------------------------------------ per symbol and monthly
+
+
+def symbol_pnl(run: RunData) -> pd.DataFrame:
+    """Closed trades per book and symbol: count, net P&L, costs and win rate (``core.accuracy``),
+    largest loss first."""
+    cols = ["book", "symbol", "trades", "net_pnl_paise", "fees_paise", "win_rate"]
+    t = run.trades
+    if not len(t):
+        return pd.DataFrame({c: [] for c in cols})
+    rows = [{"book": book, "symbol": sym, "trades": int(len(g)), "net_pnl_paise": int(g["net_pnl_paise"].sum()),
+             "fees_paise": int(g["fees_paise"].sum()), "win_rate": accuracy.win_rate(g["net_pnl_paise"])}
+            for (book, sym), g in t.groupby(["book", "symbol"], sort=True)]
+    return pd.DataFrame(rows, columns=cols).sort_values(["net_pnl_paise", "book", "symbol"],
+                                                        kind="stable").reset_index(drop=True)
+
+
+def monthly_returns(run: RunData) -> pd.DataFrame:
+    """Each book's return per calendar month (percent): its last equity of the month over
+    its last equity of the month before (the first month from the starting cash)."""
+    cols = ["book", "year", "month", "return_pct"]
+    p = run.portfolio
+    if not len(p):
+        return pd.DataFrame({c: [] for c in cols})
+    initial = _initial_cash(run)
+    rows = []
+    for book, g in p.groupby("book", sort=True):
+        days = pd.to_datetime(g["session_date"].astype(str))
+        month_end = g.assign(_m=days.dt.to_period("M").to_numpy()).groupby("_m", sort=True)["equity_paise"].last()
+        before = float(initial.get(book) or g["equity_paise"].iloc[0])
+        for period, equity in month_end.items():
+            rows.append({"book": book, "year": int(period.year), "month": int(period.month),
+                         "return_pct": (float(equity) / before - 1.0) * 100.0 if before else 0.0})
+            before = float(equity)
+    return pd.DataFrame(rows, columns=cols)
