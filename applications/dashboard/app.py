@@ -210,6 +210,8 @@ class DashboardApp:
         s = self.settings
         self.mode = pn.widgets.Select(label="Mode", options=["all"], value="all", css_classes=["sq-mode"])
         self.run_select = pn.widgets.Select(label="Run", options={}, css_classes=["sq-run"])
+        self.compare = pn.widgets.Select(label="Compare with", options={"(none)": ""}, value="",
+                                         css_classes=["sq-compare"])
         self.follow = pn.widgets.Checkbox(label="Follow the newest run", value=s.run is None,
                                           css_classes=["sq-follow"])
         self.strategy = pn.widgets.Select(label="Book", options=["all"], value="all", css_classes=["sq-strategy"])
@@ -247,6 +249,8 @@ class DashboardApp:
         self.drawdown = pn.pane.HoloViews(None, css_classes=["sq-drawdown"], **plot)
         self.confusion = pn.pane.HoloViews(None, css_classes=["sq-confusion-pane"], **plot)
         self.alerts = pn.pane.HTML("", css_classes=["sq-alerts"], sizing_mode="stretch_width")
+        self.comparison = pn.pane.HTML("<i>choose a run to compare with in the sidebar</i>",
+                                       css_classes=["sq-comparison"], sizing_mode="stretch_width")
         self.monthly = pn.pane.HTML("", css_classes=["sq-monthly"], sizing_mode="stretch_width")
         self.symbol_pnl = pn.pane.HTML("", css_classes=["sq-symbol-pnl"], sizing_mode="stretch_width")
         self.portfolio = pn.pane.HTML("", css_classes=["sq-portfolio"], sizing_mode="stretch_width")
@@ -259,7 +263,7 @@ class DashboardApp:
                                            sizing_mode="stretch_width", css_classes=["sq-trades"])
         self.mode.param.watch(lambda _e: self._fill_run_options(), "value")
         self.run_select.param.watch(self._on_run, "value")
-        for w in (self.strategy, self.label, self.window, self.threshold, self.x_axis):
+        for w in (self.strategy, self.label, self.window, self.threshold, self.x_axis, self.compare):
             w.param.watch(lambda _e: self.render(), "value")
         self.period.param.watch(lambda _e: self.render(), "value_throttled")
         self.replay.param.watch(lambda _e: self.render(), "value_throttled")
@@ -277,6 +281,7 @@ class DashboardApp:
         self._filling = True  # a Select picks its first option when its options change: not a choice
         try:
             self.run_select.options = {c.title: c.run_id for c in choices}
+            self.compare.options = {"(none)": "", **{c.title: c.run_id for c in vm.run_choices(self._runs)}}
             if current in self.run_select.options.values():
                 self.run_select.value = current
         finally:
@@ -494,6 +499,14 @@ class DashboardApp:
         self.drawdown.object = charts.drawdown_plot(curves, self.x_axis.value)
         self.confusion.object = charts.confusion_layout(vm.confusion_frames(view, wanted, metrics=metrics))
         self.monthly.object = charts.monthly_html(vm.monthly_returns(view))
+        other = self.compare.value
+        if other and other != m.run_id:
+            theirs = vm.filter_run(self.log.model(other).data, strategy=self.strategy.value)
+            self.comparison.object = charts.comparison_html(vm.compare_runs(view, theirs))
+        elif other:
+            self.comparison.object = "<i>that is the run shown: choose another one to compare with</i>"
+        else:
+            self.comparison.object = "<i>choose a run to compare with in the sidebar</i>"
         self.symbol_pnl.object = charts.symbol_pnl_html(vm.symbol_pnl(view))
         self._alerts = vm.alerts(view, self._cards, precision_threshold=float(self.threshold.value),
                                  sharpe_threshold=self.settings.sharpe_threshold, window=window,
@@ -557,7 +570,7 @@ class DashboardApp:
 
     def view(self) -> pn.viewable.Viewable:
         sidebar = [
-            pn.pane.Markdown("### Run"), self.mode, self.run_select, self.follow,
+            pn.pane.Markdown("### Run"), self.mode, self.run_select, self.follow, self.compare,
             pn.pane.Markdown("### Filters"), self.strategy, self.period, self.label, self.window, self.threshold,
             pn.pane.Markdown("### Replay"), self.replay_by, self.replay, self.replay_info, self.latest,
             pn.pane.Markdown("### Export"), self.export,
@@ -570,6 +583,8 @@ class DashboardApp:
                     collapsible=False, sizing_mode="stretch_width"),
             pn.Card(self.x_axis, self.returns, self.drawdown, title="Cumulative returns and drawdown",
                     css_classes=["sq-curves"], collapsible=False, sizing_mode="stretch_width"),
+            pn.Card(self.comparison, title="Side by side with another run", css_classes=["sq-comparison-card"],
+                    collapsible=False, sizing_mode="stretch_width"),
             pn.Row(
                 pn.Card(self.monthly, title="Monthly returns", css_classes=["sq-monthly-card"], collapsible=False,
                         sizing_mode="stretch_width"),

@@ -209,6 +209,34 @@ def symbol_pnl_html(table: pd.DataFrame) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
+def comparison_html(c) -> str:
+    """Two runs' books side by side, the better run and the t-test of per-trade returns."""
+    cols = [(c.left_run, b, v) for b, v in c.left.items()] + [(c.right_run, b, v) for b, v in c.right.items()]
+    if not cols:
+        return "<i>neither run has a book yet</i>"
+    head = "".join(f'<th style="border-top:4px solid {book_colour(b)}">{html.escape(b)}<br>'
+                   f"<small>run {html.escape(r[:8])}</small></th>" for r, b, _ in cols)
+    rows = "".join(f"<tr><td style='text-align:left'>{_SUMMARY_NAMES[f]}</td>"
+                   + "".join(f"<td>{_summary_text(f, v.get(f))}</td>" for _, _, v in cols) + "</tr>"
+                   for f in SUMMARY_FIELDS)
+    score = " vs ".join(f"{html.escape(r[:8])} {fmt.ratio(s, 3)}" for r, s in c.scores.items())
+    if c.better is None:
+        verdict = "no prediction trace in either run: no verdict"
+    elif c.better == "tie":
+        verdict = f"a tie on the composite score ({score})"
+    else:
+        verdict = f"better: run <b>{html.escape(c.better[:8])}</b> (composite score {score})"
+    t = c.t_test
+    if t.p_value is None:
+        test = "Welch t-test: too few trades on one side"
+    else:
+        test = (f"Welch t-test of per-trade returns: t = {fmt.ratio(t.t_statistic)}, p = {t.p_value:.3f} "
+                f"({'significant' if t.significant else 'not significant'} at {t.alpha:.0%})")
+    return (f'<div class="sq-compare-verdict">{verdict}; {test}</div>'
+            '<table class="sq-compare-table" style="width:100%;border-collapse:collapse;text-align:right">'
+            f"<thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>")
+
+
 def badge_html(badge: Badge) -> str:
     colour = "#2ca02c" if badge.status == "LIVE" else "#6c757d"
     last = "—"

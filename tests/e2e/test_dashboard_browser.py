@@ -249,6 +249,16 @@ def test_the_page_means_what_the_cli_says(server, store_url, backtest_db, tmp_pa
             assert page.locator(".sq-strategy select option").all_inner_texts() == ["all", "sma_cross"]
             page.screenshot(path=str(ARTIFACTS / "dashboard-sma-cross.png"), full_page=True)
 
+            # side by side with the two-book run: every book of both, a verdict and the t-test
+            label = next(t for t in page.locator(".sq-compare select option").all_inner_texts() if both[:8] in t)
+            page.locator(".sq-compare select").select_option(label=label)
+            wait_until(lambda: "Welch t-test" in page.locator(".sq-comparison .sq-compare-verdict").inner_text(),
+                       "the comparison", page=page)
+            heads = page.locator(".sq-comparison .sq-compare-table thead th").all_inner_texts()
+            assert [h.split()[0] for h in heads[1:]] == ["sma_cross", "intraday", "swing"], heads
+            page.locator(".sq-comparison-card").screenshot(path=str(ARTIFACTS / "dashboard-compare.png"))
+            page.locator(".sq-compare select").select_option(label="(none)")
+
             # a run written while the page is open appears without reload, and is followed
             choose_run(page, both)
             page.locator(".sq-follow input[type=checkbox]").check()  # ?run=ID opened the page unfollowed

@@ -132,6 +132,14 @@ def test_replay_slider_and_strategy_filter_change_every_panel(app):
     assert list(app.strategy.options) == ["all", "intraday", "swing"]
 
 
+def test_comparing_with_another_run_shows_both_and_a_verdict(app, backtest_db):  # noqa: F811
+    app.view()
+    app.compare.value = backtest_db.run_id
+    assert "that is the run shown" in app.comparison.object
+    app.compare.value = ""
+    assert "choose a run" in app.comparison.object
+
+
 def test_export_is_the_current_metrics_as_json(app, backtest_db):  # noqa: F811
     app.view()
     doc = json.loads(app._export_file().getvalue().decode("utf-8"))

@@ -135,6 +135,20 @@ def test_per_symbol_pnl_and_monthly_returns_add_up_to_the_summary(model, run_inf
         assert compounded == pytest.approx(summary[book].total_return_pct, abs=1e-9)
 
 
+def test_two_runs_side_by_side_with_a_verdict_and_a_t_test(model):
+    swing_only = attrs.evolve(vm.filter_run(model.data, strategy="swing"), run_ids=["other-run"])
+    c = vm.compare_runs(model.data, swing_only)
+    assert set(c.left) == {"intraday", "swing"} and set(c.right) == {"swing"}
+    assert c.left["swing"] == c.right["swing"]  # the same book, the same figures
+    assert c.better in (model.data.run_ids[0], "other-run")
+    scores = c.scores
+    assert c.better == max(scores, key=lambda k: scores[k])
+    from scipy import stats
+    expected = stats.ttest_ind(model.data.trades["pnl_pct"], swing_only.trades["pnl_pct"], equal_var=False)
+    assert c.t_test.p_value == pytest.approx(float(expected.pvalue))
+    json.dumps(c.to_dict(), allow_nan=False)
+
+
 def test_equity_curves_end_where_the_run_summary_ends(model, run_info):
     summary = {b.strategy: b for b in run_info[1].books}
     curves = vm.equity_curves(model.data)

@@ -68,6 +68,10 @@ from applications.dashboard.viewmodel.portfolio import (
     Badge,
     live_badge,
 )
+from applications.dashboard.viewmodel.compare import (
+    RunComparison,
+    compare_runs,
+)
 from applications.dashboard.viewmodel.document import (
     metrics_document,
     dumps,
@@ -94,6 +98,8 @@ __all__ = [
     "book_summaries",
     "period_baseline",
     "summary_dict",
+    "RunComparison",
+    "compare_runs",
     "symbol_pnl",
     "monthly_returns",
     "strategy_metrics",
