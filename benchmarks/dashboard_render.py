@@ -309,6 +309,27 @@ def main() -> int:
     live.tail()
     t7 = time.perf_counter()
 
+    # Interactions of the open page, server side (view-models and Bokeh model updates of
+    # the page's document; the browser's drawing comes on top).
+    def timed(action) -> float:
+        t = time.perf_counter()
+        action()
+        return time.perf_counter() - t
+
+    switch_away = timed(lambda: app._load(live_id))
+    switch_back = timed(lambda: app._load(run_id))
+    books = [b for b in app.strategy.options if b != "all"]
+    book_filter = timed(lambda: setattr(app.strategy, "value", books[-1])) if books else 0.0
+    timed(lambda: setattr(app.strategy, "value", "all"))
+    others = [s for s in app.symbol.options if s != app.symbol.value]
+    symbol_change = timed(lambda: setattr(app.symbol, "value", others[0])) if others else 0.0
+
+    def replay_mid() -> None:
+        app.replay.value = app.replay.end // 2
+        app.render()
+
+    replay = timed(replay_mid)
+
     rss = psutil.Process().memory_info().rss / 2**20
     load = os.getloadavg()[0]
     print(f"read the run's events from SQLite: {t_read:.3f} s")
@@ -319,6 +340,10 @@ def main() -> int:
     print(f"first page of a cold server, store read included: {t_read + fold + render:.3f} s")
     print(f"another session of the same run (shared fold): {t5 - t4:.3f} s")
     print(f"tail step: {live.model.last_seq - before:,} new events read, folded and re-rendered in {t7 - t6:.3f} s")
+    print(f"run switch (server side): to a small run {switch_away:.3f} s, back to this run {switch_back:.3f} s "
+          f"(target <= 0.5 s)")
+    print(f"book filter {book_filter:.3f} s, symbol change {symbol_change:.3f} s (target <= 0.5 s), "
+          f"replay slider to mid-run {replay:.3f} s (target <= 0.3 s)")
     print(f"memory: process RSS {rss:,.0f} MiB at the end; +{session_mib:,.0f} MiB RSS for the folded run and "
           f"its first session; Python heap peak of one more session's render {heap_peak / 2**20:,.0f} MiB")
     store.close()

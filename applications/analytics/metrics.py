@@ -3,7 +3,11 @@
 Definitions (every figure here is reproduced by an independent hand computation in
 ``tests/unit/analytics``):
 
-Classification (scikit-learn, ``zero_division=0``, labels in the order LONG, SHORT, NOOP)
+Every figure is defined once in ``core.accuracy`` (pure numpy); this module applies those
+definitions to trace frames. scikit-learn and scipy are test oracles only (scipy also
+runs the Welch t-test).
+
+Classification (``zero_division=0``, labels in the order LONG, SHORT, NOOP)
     ``precision``/``recall``/``f1_score``/``support`` per direction, ``accuracy``; the
     ``confusion_matrix`` has one row per *actual* direction and one column per *predicted*
     direction (``confusion_matrix[i][j]`` = traces actually ``i`` that were predicted ``j``).
@@ -38,8 +42,10 @@ import attrs
 import numpy as np
 import pandas as pd
 
-DIRECTIONS = ("LONG", "SHORT", "NOOP")
-PERIODS_PER_YEAR = 252
+from core import accuracy
+
+DIRECTIONS = accuracy.DIRECTIONS
+PERIODS_PER_YEAR = accuracy.PERIODS_PER_YEAR
 
 
 # ------------------------------------------------------------------ classification
@@ -60,70 +66,21 @@ class ClassificationMetrics:
 
 def classification_metrics(predicted: Sequence[str] | np.ndarray, actual: Sequence[str] | np.ndarray,
                            labels: Sequence[str] = DIRECTIONS) -> ClassificationMetrics:
-    """Classification metrics of ``predicted`` against ``actual`` directions (scikit-learn)."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-    labels = list(labels)
-    # Integer codes (a label outside ``labels`` gets its own code) make scikit-learn ~50x
-    # faster than object arrays of strings; the results are identical.
-    y_pred = _codes(predicted, labels)
-    y_true = _codes(actual, labels)
-    if y_pred.shape != y_true.shape:
-        raise ValueError(f"predicted ({y_pred.shape[0]}) and actual ({y_true.shape[0]}) differ in length")
-    n = int(y_true.shape[0])
-    if n == 0:
-        zeros = {label: 0.0 for label in labels}
-        return ClassificationMetrics(precision=dict(zeros), recall=dict(zeros), f1_score=dict(zeros),
-                                     support={label: 0 for label in labels},
-                                     confusion_matrix=[[0] * len(labels) for _ in labels], accuracy=0.0,
-                                     labels=tuple(labels))
-    codes = list(range(len(labels)))
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=codes, zero_division=0)
-    cm = confusion_matrix(y_true, y_pred, labels=codes)
-    # accuracy_score would count labels outside `labels` too; both are equal for valid data.
-    accuracy = float(np.mean(y_true == y_pred))
-    return ClassificationMetrics(
-        precision={k: float(v) for k, v in zip(labels, p)}, recall={k: float(v) for k, v in zip(labels, r)},
-        f1_score={k: float(v) for k, v in zip(labels, f)}, support={k: int(v) for k, v in zip(labels, s)},
-        confusion_matrix=[[int(x) for x in row] for row in cm], accuracy=accuracy, labels=tuple(labels))
-
-
-def _codes(values: Sequence[str] | np.ndarray | pd.Series, labels: list[str]) -> np.ndarray:
-    """Position of each value in ``labels``; values not in ``labels`` map to ``len(labels)``."""
-    cat = pd.Categorical(np.asarray(values, dtype=object), categories=labels)
-    codes = np.asarray(cat.codes, dtype=np.int64)
-    codes[codes < 0] = len(labels)
-    return codes
+    """Classification metrics of ``predicted`` against ``actual`` directions (``core.accuracy``)."""
+    c = accuracy.classify(actual, predicted, labels)
+    return ClassificationMetrics(precision=c.precision, recall=c.recall, f1_score=c.f1_score, support=c.support,
+                                 confusion_matrix=c.confusion_matrix, accuracy=c.accuracy, labels=c.labels)
 
 
 # ----------------------------------------------------------------------- financial
 
 
-def win_rate(returns: Sequence[float] | np.ndarray) -> float:
-    r = np.asarray(returns, dtype=float)
-    return float(np.mean(r > 0)) if r.size else 0.0
-
-
-def sharpe_ratio(returns: Sequence[float] | np.ndarray, periods_per_year: float = PERIODS_PER_YEAR) -> float:
-    """Mean over sample standard deviation, annualised by ``sqrt(periods_per_year)``."""
-    r = np.asarray(returns, dtype=float)
-    if r.size < 2:
-        return 0.0
-    sd = float(np.std(r, ddof=1))
-    if not sd > 1e-15:
-        return 0.0
-    return float(np.mean(r) / sd * math.sqrt(periods_per_year))
-
-
-def sortino_ratio(returns: Sequence[float] | np.ndarray, periods_per_year: float = PERIODS_PER_YEAR) -> float:
-    """Mean over downside deviation (target 0, all observations), annualised."""
-    r = np.asarray(returns, dtype=float)
-    if r.size == 0:
-        return 0.0
-    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
-    if not downside > 1e-15:
-        return 0.0
-    return float(np.mean(r) / downside * math.sqrt(periods_per_year))
+# One definition of each figure, in ``core.accuracy``; these names are kept for callers.
+win_rate = accuracy.win_rate
+sharpe_ratio = accuracy.sharpe_ratio
+sortino_ratio = accuracy.sortino_ratio
+profit_factor = accuracy.profit_factor
+hit_ratio = accuracy.hit_ratio
 
 
 def equity_curve(returns: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -134,42 +91,21 @@ def equity_curve(returns: Sequence[float] | np.ndarray) -> np.ndarray:
 def drawdown_curve(equity: Sequence[float] | np.ndarray, start: float | None = 1.0) -> np.ndarray:
     """Fraction below the running peak after each point (<= 0). ``start`` seeds the peak."""
     e = np.asarray(equity, dtype=float)
-    if e.size == 0:
-        return e
-    seeded = e if start is None else np.concatenate([[float(start)], e])
-    peak = np.maximum.accumulate(seeded)[-e.size:]
-    return e / peak - 1.0
+    if e.size == 0 or start is None:
+        return accuracy.drawdown_curve(e)
+    return accuracy.drawdown_curve(np.concatenate([[float(start)], e]))[1:]
 
 
 def max_drawdown(returns: Sequence[float] | np.ndarray) -> float:
     """Deepest drawdown of the compounded curve of ``returns`` (negative fraction, or 0)."""
     r = np.asarray(returns, dtype=float)
-    if r.size == 0:
-        return 0.0
-    return float(min(0.0, drawdown_curve(equity_curve(r)).min()))
+    return accuracy.max_drawdown(np.concatenate([[1.0], equity_curve(r)])) if r.size else 0.0
 
 
 def max_drawdown_of_values(values: Sequence[float] | np.ndarray) -> tuple[float, int]:
     """Deepest drawdown of a value series (negative fraction) and its longest duration
     under water, in points (sessions for a daily series)."""
-    v = np.asarray(values, dtype=float)
-    if v.size == 0:
-        return 0.0, 0
-    dd = drawdown_curve(v, start=None)
-    longest = run = 0
-    for x in dd:
-        run = run + 1 if x < 0 else 0
-        longest = max(longest, run)
-    return float(min(0.0, dd.min())), longest
-
-
-def profit_factor(returns: Sequence[float] | np.ndarray) -> float | None:
-    """Sum of gains over the absolute sum of losses; ``None`` when nothing was lost."""
-    r = np.asarray(returns, dtype=float)
-    loss = -float(r[r < 0].sum())
-    if loss <= 0:
-        return None
-    return float(r[r > 0].sum()) / loss
+    return accuracy.max_drawdown(values), accuracy.max_drawdown_duration(values)
 
 
 @attrs.frozen(kw_only=True)
@@ -188,16 +124,6 @@ class FinancialMetrics:
     avg_holding_minutes: float
     best_return: float
     worst_return: float
-
-
-def hit_ratio(predicted: Sequence[str] | np.ndarray, entry_price: Sequence[float] | np.ndarray,
-              exit_price: Sequence[float] | np.ndarray) -> float:
-    """Share of trades whose price moved the predicted way (any amount)."""
-    pred = np.asarray(predicted, dtype=object)
-    if pred.size == 0:
-        return 0.0
-    move = np.asarray(exit_price, dtype=float) - np.asarray(entry_price, dtype=float)
-    return float(np.mean(((pred == "LONG") & (move > 0)) | ((pred == "SHORT") & (move < 0))))
 
 
 def financial_metrics(returns_pct: Sequence[float] | np.ndarray, holding_minutes: Sequence[float] | np.ndarray,

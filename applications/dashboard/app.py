@@ -24,7 +24,7 @@ import attrs
 import panel as pn
 
 from applications.analytics.metrics import DegradationThresholds
-from applications.analytics.projections import STRATEGIES, RunData
+from applications.analytics.projections import RunData
 from applications.dashboard import charts
 from applications.dashboard import viewmodel as vm
 from core.errors import ConfigError
@@ -214,9 +214,11 @@ class DashboardApp:
         s = self.settings
         self.mode = pn.widgets.Select(label="Mode", options=["all"], value="all", css_classes=["sq-mode"])
         self.run_select = pn.widgets.Select(label="Run", options={}, css_classes=["sq-run"])
-        self.follow = pn.widgets.Checkbox(label="Follow the newest run", value=s.run is None)
-        self.strategy = pn.widgets.Select(label="Strategy", options=["both", "intraday", "swing"], value="both",
-                                          css_classes=["sq-strategy"])
+        self.compare = pn.widgets.Select(label="Compare with", options={"(none)": ""}, value="",
+                                         css_classes=["sq-compare"])
+        self.follow = pn.widgets.Checkbox(label="Follow the newest run", value=s.run is None,
+                                          css_classes=["sq-follow"])
+        self.strategy = pn.widgets.Select(label="Book", options=["all"], value="all", css_classes=["sq-strategy"])
         self.period = pn.widgets.DateRangeSlider(label="Period (sessions)", start=date(2000, 1, 1),
                                                  end=date(2000, 1, 2), value=(date(2000, 1, 1), date(2000, 1, 2)),
                                                  css_classes=["sq-period"], disabled=True)
@@ -241,24 +243,31 @@ class DashboardApp:
                                               css_classes=["sq-export"])
         self.badge = pn.pane.HTML("", css_classes=["sq-badge"], sizing_mode="stretch_width")
         self.title = pn.pane.HTML("", css_classes=["sq-title"], sizing_mode="stretch_width")
-        self.cards = {name: pn.pane.HTML("", css_classes=[f"sq-card-{name}"], sizing_mode="stretch_width")
-                      for name in STRATEGIES}
+        # One pane for every card and one for every confusion matrix: a run switch or a
+        # filter replaces their whole content at once (no pane is shown, hidden or added).
+        self.cards = pn.pane.HTML("", css_classes=["sq-cards-pane"], sizing_mode="stretch_width")
         # linked_axes=False: Panel would otherwise walk every plot pair looking for shared
         # axes on each render; these figures do not share ranges.
         plot = dict(sizing_mode="stretch_width", linked_axes=False)
         self.returns = pn.pane.HoloViews(None, css_classes=["sq-returns"], **plot)
         self.drawdown = pn.pane.HoloViews(None, css_classes=["sq-drawdown"], **plot)
-        self.confusion = {name: pn.pane.HoloViews(None, css_classes=[f"sq-confusion-{name}"], **plot)
-                          for name in STRATEGIES}
+        self.confusion = pn.pane.HoloViews(None, css_classes=["sq-confusion-pane"], **plot)
         self.alerts = pn.pane.HTML("", css_classes=["sq-alerts"], sizing_mode="stretch_width")
+        self.comparison = pn.pane.HTML("<i>choose a run to compare with in the sidebar</i>",
+                                       css_classes=["sq-comparison"], sizing_mode="stretch_width")
+        self.monthly = pn.pane.HTML("", css_classes=["sq-monthly"], sizing_mode="stretch_width")
+        self.symbol_pnl = pn.pane.HTML("", css_classes=["sq-symbol-pnl"], sizing_mode="stretch_width")
         self.portfolio = pn.pane.HTML("", css_classes=["sq-portfolio"], sizing_mode="stretch_width")
         self.price = pn.pane.HoloViews(None, css_classes=["sq-price"], **plot)
-        self.trades = pn.widgets.Tabulator(vm.symbol_trades(self.model.data, None), pagination="remote",
-                                           page_size=15, disabled=True, show_index=False, layout="fit_data_table",
+        # A scrolled table rather than pages: Tabulator's pager is set up after the first
+        # value arrives and warned "Table Not Initialized" on every run switch.
+        self.trades = pn.widgets.Tabulator(vm.symbol_trades(self.model.data, None), height=460,
+                                           titles=dict(vm.TRADE_TABLE_TITLES), disabled=True, show_index=False,
+                                           layout="fit_data_table",
                                            sizing_mode="stretch_width", css_classes=["sq-trades"])
         self.mode.param.watch(lambda _e: self._fill_run_options(), "value")
         self.run_select.param.watch(self._on_run, "value")
-        for w in (self.strategy, self.label, self.window, self.threshold, self.x_axis):
+        for w in (self.strategy, self.label, self.window, self.threshold, self.x_axis, self.compare):
             w.param.watch(lambda _e: self.render(), "value")
         self.period.param.watch(lambda _e: self.render(), "value_throttled")
         self.replay.param.watch(lambda _e: self.render(), "value_throttled")
@@ -276,6 +285,7 @@ class DashboardApp:
         self._filling = True  # a Select picks its first option when its options change: not a choice
         try:
             self.run_select.options = {c.title: c.run_id for c in choices}
+            self.compare.options = {"(none)": "", **{c.title: c.run_id for c in vm.run_choices(self._runs)}}
             if current in self.run_select.options.values():
                 self.run_select.value = current
         finally:
@@ -308,19 +318,27 @@ class DashboardApp:
         return read_alerts(self.store, run_id=run_id)
 
     def _load(self, run_id: str | None) -> None:
+        # The widget resets and the render reach the browser as one batch: a run switch
+        # never shows the new title over the old run's panels.
+        with pn.io.hold():
+            self._load_now(run_id)
+
+    def _load_now(self, run_id: str | None) -> None:
         if not run_id:
             self.model = vm.RunModel()
             self.render()
             return
         self.model = self.log.model(run_id)
         self._seen_seq = self.model.last_seq
+        if pn.state.location is not None:
+            pn.state.location.update_query(run=run_id)  # the address bar names the run shown
         self.export.filename = f"sensequant-metrics-{run_id[:12]}.json"
         self._rendering = True  # one render below, not one per widget the reset touches
         try:
             self._reset_period()
             self._reset_replay(to_end=True)
             self._fill_symbols()
-            self.x_axis.value = "session_date" if vm.books_overlap(self.model.data) else "session"
+            self._fill_books()
         finally:
             self._rendering = False
         self.render()
@@ -357,6 +375,7 @@ class DashboardApp:
                     self._reset_period(keep=True)
                     self._reset_replay(to_end=at_end)
                     self._fill_symbols()
+                    self._fill_books()
                 finally:
                     self._rendering = False
                 if at_end:
@@ -418,6 +437,13 @@ class DashboardApp:
         self.replay.value = self.replay.end
         self.render()
 
+    def _fill_books(self) -> None:
+        names = ["all", *vm.run_books(self.model.data)]
+        if names != list(self.strategy.options):
+            current = self.strategy.value
+            self.strategy.options = names
+            self.strategy.value = current if current in names else "all"
+
     def _fill_symbols(self) -> None:
         names = vm.symbols(self.model.data)
         if names != list(self.symbol.options):
@@ -434,9 +460,12 @@ class DashboardApp:
         seq, at = self._points[self.replay.value]
         return (seq, None) if self.replay_by.value == "seq" else (None, at)
 
-    def current_view(self) -> RunData:
+    def _cut(self) -> RunData:
         seq, until = self.replay_cut()
-        data = vm.as_of(self.model.data, seq=seq, until=until)
+        return vm.as_of(self.model.data, seq=seq, until=until)
+
+    def current_view(self) -> RunData:
+        data = self._cut()
         start, end = self.period.value if not self.period.disabled else (None, None)
         return vm.filter_run(data, strategy=self.strategy.value, start=_as_date(start), end=_as_date(end))
 
@@ -452,7 +481,9 @@ class DashboardApp:
             return
         self._rendering = True
         try:
-            self._render()
+            # one batch of model changes per render: the browser swaps every panel at once
+            with pn.io.hold():
+                self._render()
         finally:
             self._rendering = False
 
@@ -478,21 +509,27 @@ class DashboardApp:
         window = max(int(self.window.value or 1), 1)
         label = self.label.value
         self._render_header()
-        wanted = [s for s in STRATEGIES if self.strategy.value in ("both", s)]
+        wanted = None if self.strategy.value in (None, "all", "both") else [self.strategy.value]
         metrics = vm.strategy_metrics(view, window=window, strategies=wanted)
-        self._cards = vm.strategy_cards(view, label=label, window=window, strategies=wanted, metrics=metrics)
-        for name, pane in self.cards.items():
-            card = self._cards.get(name)
-            pane.object = charts.card_html(card) if card else f"<i>{name} hidden by the strategy filter</i>"
-            pane.visible = card is not None
+        start = _as_date(self.period.value[0]) if not self.period.disabled else None
+        baseline = vm.period_baseline(self._cut(), start) if start is not None else None
+        self._cards = vm.strategy_cards(view, label=label, window=window, strategies=wanted, metrics=metrics,
+                                        baseline=baseline)
+        self.cards.object = charts.cards_html(self._cards)
         curves = vm.equity_curves(view)
         self.returns.object = charts.returns_plot(curves, self.x_axis.value)
         self.drawdown.object = charts.drawdown_plot(curves, self.x_axis.value)
-        frames = vm.confusion_frames(view, wanted, metrics=metrics)
-        for name, pane in self.confusion.items():
-            pane.visible = name in frames
-            if name in frames:
-                pane.object = charts.confusion_plot(frames[name], name)
+        self.confusion.object = charts.confusion_layout(vm.confusion_frames(view, wanted, metrics=metrics))
+        self.monthly.object = charts.monthly_html(vm.monthly_returns(view))
+        other = self.compare.value
+        if other and other != m.run_id:
+            theirs = vm.filter_run(self.log.model(other).data, strategy=self.strategy.value)
+            self.comparison.object = charts.comparison_html(vm.compare_runs(view, theirs))
+        elif other:
+            self.comparison.object = "<i>that is the run shown: choose another one to compare with</i>"
+        else:
+            self.comparison.object = "<i>choose a run to compare with in the sidebar</i>"
+        self.symbol_pnl.object = charts.symbol_pnl_html(vm.symbol_pnl(view))
         self._alerts = vm.alerts(view, self._cards, precision_threshold=float(self.threshold.value),
                                  sharpe_threshold=self.settings.sharpe_threshold, window=window,
                                  thresholds=DegradationThresholds(precision_label=label),
@@ -556,21 +593,29 @@ class DashboardApp:
 
     def view(self) -> pn.viewable.Viewable:
         sidebar = [
-            pn.pane.Markdown("### Run"), self.mode, self.run_select, self.follow,
+            pn.pane.Markdown("### Run"), self.mode, self.run_select, self.follow, self.compare,
             pn.pane.Markdown("### Filters"), self.strategy, self.period, self.label, self.window, self.threshold,
             pn.pane.Markdown("### Replay"), self.replay_by, self.replay, self.replay_info, self.latest,
             pn.pane.Markdown("### Export"), self.export,
         ]
         main = [
             pn.Row(self.title, self.badge, sizing_mode="stretch_width"),
-            pn.Card(pn.Row(*self.cards.values(), sizing_mode="stretch_width"), title="Strategy overview",
+            pn.Card(self.cards, title="Books",
                     css_classes=["sq-overview"], collapsible=False, sizing_mode="stretch_width"),
             pn.Card(self.portfolio, title="Portfolio at the replay point", css_classes=["sq-portfolio-card"],
                     collapsible=False, sizing_mode="stretch_width"),
             pn.Card(self.x_axis, self.returns, self.drawdown, title="Cumulative returns and drawdown",
                     css_classes=["sq-curves"], collapsible=False, sizing_mode="stretch_width"),
+            pn.Card(self.comparison, title="Side by side with another run", css_classes=["sq-comparison-card"],
+                    collapsible=False, sizing_mode="stretch_width"),
             pn.Row(
-                pn.Card(pn.Row(*self.confusion.values(), sizing_mode="stretch_width"), title="Confusion matrices",
+                pn.Card(self.monthly, title="Monthly returns", css_classes=["sq-monthly-card"], collapsible=False,
+                        sizing_mode="stretch_width"),
+                pn.Card(self.symbol_pnl, title="P&L by symbol", css_classes=["sq-symbol-pnl-card"],
+                        collapsible=False, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width"),
+            pn.Row(
+                pn.Card(self.confusion, title="Confusion matrices",
                         css_classes=["sq-confusion"], collapsible=False, sizing_mode="stretch_width"),
                 pn.Card(self.alerts, title="Alerts", css_classes=["sq-alerts-card"], collapsible=False,
                         sizing_mode="stretch_width"),

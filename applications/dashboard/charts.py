@@ -8,15 +8,15 @@ from datetime import datetime, timedelta, timezone
 import holoviews as hv
 import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 import pandas as pd
+from bokeh.models import HoverTool
 
 from applications.analytics.metrics import DIRECTIONS
-from applications.dashboard.viewmodel.cards import CARD_FIELDS, StrategyCard
+from applications.dashboard.viewmodel import formats as fmt
+from applications.dashboard.viewmodel.cards import CARD_FIELDS, SUMMARY_FIELDS, StrategyCard, book_colour
 from applications.dashboard.viewmodel.portfolio import Badge, BookState
 from applications.dashboard.viewmodel.alerts import DashboardAlert
 
 IST = timezone(timedelta(hours=5, minutes=30))
-COLOURS = {"intraday": "#1f77b4", "swing": "#ff7f0e"}
-_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"]
 
 
 def _local(ts: pd.Series) -> pd.Series:
@@ -29,25 +29,49 @@ def _empty(title: str, message: str = "no data yet") -> hv.Element:
                                             responsive=True, toolbar=None)
 
 
+def _curve_plots(curves: pd.DataFrame, x: str, y: str, ylabel: str, title: str, area: bool) -> hv.Element:
+    """By date: one plot per book, each on its own time axis (a 2016 swing book and a 2024
+    intraday book share no dates). By session number: the books overlaid on one axis."""
+    books = sorted(curves["book"].unique())
+    # hv.Area reads a second value dimension as the area's lower edge: it gets the value only.
+    vdims = [y] if area else [d for d in (y, "book", "session_date", "session") if d != x]
+    hover = [(ylabel, f"@{{{y}}}{{0.00}}")] if area else [
+        ("book", "@book"), ("date", "@session_date{%F}"), ("session", "@session"), (ylabel, f"@{{{y}}}{{0.00}}")]
+    tool = HoverTool(tooltips=hover, formatters={} if area else {"@session_date": "datetime"})
+    opts = dict(height=240 if area else 280, responsive=True, ylabel=ylabel, tools=[tool])
+    parts = []
+    for book in books:
+        group = curves.loc[curves["book"] == book, list(dict.fromkeys([x, *vdims]))]
+        colour = book_colour(book)
+        el = (hv.Area if area else hv.Curve)(group, kdims=[x], vdims=vdims, label=book)
+        el = el.opts(color=colour, line_color=colour, **({"alpha": 0.35} if area else {}))
+        parts.append(el)
+    xlabel = "session" if x == "session" else "date"
+    if x == "session" or len(parts) == 1:
+        return hv.Overlay(parts).opts(title=title, xlabel=xlabel, legend_position="top_left", **opts)
+    return hv.Layout([p.opts(title=f"{title}: {p.label}", xlabel=xlabel, **opts) for p in parts]).cols(
+        len(parts)).opts(shared_axes=False)
+
+
 def returns_plot(curves: pd.DataFrame, x: str = "session_date") -> hv.Element:
-    title = "Cumulative return (%) by book"
+    title = "Cumulative return (%)"
     if not len(curves):
         return _empty(title)
-    colours = [COLOURS.get(s, _PALETTE[i % len(_PALETTE)]) for i, s in enumerate(sorted(curves["strategy"].unique()))]
-    return curves.hvplot.line(x=x, y="cum_return_pct", by="strategy", color=colours, title=title,
-                              ylabel="return (%)", xlabel="session" if x == "session" else "date",
-                              height=280, responsive=True, hover_cols=["book", "equity", "session_date"],
-                              legend="top_left")
+    return _curve_plots(curves, x, "cum_return_pct", "return (%)", title, area=False)
 
 
 def drawdown_plot(curves: pd.DataFrame, x: str = "session_date") -> hv.Element:
     title = "Drawdown (%) below the running peak"
     if not len(curves):
         return _empty(title)
-    colours = [COLOURS.get(s, _PALETTE[i % len(_PALETTE)]) for i, s in enumerate(sorted(curves["strategy"].unique()))]
-    return curves.hvplot.area(x=x, y="drawdown_pct", by="strategy", stacked=False, alpha=0.35, color=colours,
-                              title=title, ylabel="drawdown (%)", xlabel="session" if x == "session" else "date",
-                              height=220, responsive=True, legend="bottom_left")
+    return _curve_plots(curves, x, "drawdown_pct", "drawdown (%)", title, area=True)
+
+
+def confusion_layout(frames: dict[str, pd.DataFrame]) -> hv.Element:
+    """One confusion matrix per book, side by side."""
+    if not frames:
+        return _empty("Confusion matrices", "no book in this view")
+    return hv.Layout([confusion_plot(cm, name) for name, cm in frames.items()]).cols(len(frames))
 
 
 def confusion_plot(cm: pd.DataFrame, strategy: str) -> hv.Element:
@@ -88,38 +112,129 @@ def price_plot(prices: pd.DataFrame, markers: pd.DataFrame, symbol: str) -> hv.E
 # ------------------------------------------------------------------ HTML pieces
 
 
-def _fmt(field: str, value: float) -> str:
-    return f"{value:.2f}" if field == "sharpe" else f"{value * 100:.1f}%"
+_ACCURACY_NAMES = {"precision": "Precision ({label})", "recall": "Recall ({label})", "f1": "F1 ({label})",
+                   "hit_ratio": "Hit ratio"}
+_SUMMARY_NAMES = {"net_pnl_paise": "Net P&L", "total_return_pct": "Return", "annualized_return_pct": "Annualised",
+                  "sharpe": "Sharpe (daily)", "sortino": "Sortino", "calmar": "Calmar",
+                  "max_drawdown_pct": "Max drawdown", "trades": "Trades", "win_rate_pct": "Win rate",
+                  "profit_factor": "Profit factor", "average_hold_minutes": "Average hold",
+                  "costs_paid_paise": "Costs paid"}
 
 
-def _delta(field: str, value: float) -> str:
+def _summary_text(field: str, value) -> str:
+    if field in ("net_pnl_paise", "costs_paid_paise"):
+        return fmt.rupees(value)
+    if field in ("total_return_pct", "annualized_return_pct", "max_drawdown_pct"):
+        return fmt.signed_pct(value)
+    if field == "win_rate_pct":
+        return "n/a" if value is None else f"{value:.1f} %"
+    if field == "trades":
+        return fmt.indian_grouping(int(value))
+    if field == "average_hold_minutes":
+        return fmt.hold(value)
+    return fmt.ratio(value)
+
+
+def _delta(value: float) -> str:
     colour = "#2ca02c" if value > 1e-12 else "#d62728" if value < -1e-12 else "#777"
-    text = f"{value:+.2f}" if field == "sharpe" else f"{value * 100:+.1f} pt"
+    text = fmt.signed_pct(value * 100, 1).replace(" %", " pt")
     return f'<span style="color:{colour}">{text}</span>'
 
 
 def card_html(card: StrategyCard) -> str:
-    names = {"precision": f"Precision ({card.label})", "recall": f"Recall ({card.label})",
-             "f1": f"F1 ({card.label})", "win_rate": "Win rate", "sharpe": "Sharpe (per trade)"}
+    """A book's card: the figures of ``runs show`` (each cell carries its raw value in
+    ``data-value`` so that a test can compare it with the CLI), then prediction accuracy."""
+    summ = card.summary
+    money = "".join(
+        f'<tr><td>{_SUMMARY_NAMES[f]}</td><td class="sq-fig" data-field="{f}" '
+        f'data-value="{html.escape(repr(summ.get(f)))}"><b>{_summary_text(f, summ.get(f))}</b></td></tr>'
+        for f in SUMMARY_FIELDS)
+    acc = "".join(
+        f"<tr><td>{_ACCURACY_NAMES[f].format(label=card.label)}</td><td><b>{fmt.share(card.alltime[f])}</b></td>"
+        f"<td>{fmt.share(card.rolling[f])}</td><td>{_delta(card.delta[f])}</td></tr>" for f in CARD_FIELDS)
+    period = (f'{summ.get("first_session")} → {summ.get("last_session")} · {summ.get("sessions")} sessions'
+              if summ.get("sessions") else "no session yet")
+    kind = f" ({html.escape(card.kind)})" if card.kind != card.strategy else ""
+    return (f'<div class="sq-card" data-book="{html.escape(card.strategy)}" '
+            f'style="border-left:6px solid {card.colour};padding:4px 12px;flex:1;min-width:300px">'
+            f'<h3 style="margin:4px 0">{html.escape(card.strategy)}{kind}</h3>'
+            f'<div class="sq-card-foot">{period}</div>'
+            f'<table class="sq-card-summary" style="width:100%;border-collapse:collapse">{money}</table>'
+            f'<table class="sq-card-accuracy" style="width:100%;border-collapse:collapse;margin-top:6px">'
+            f'<thead><tr style="text-align:left;color:#666"><th>prediction accuracy</th><th>all-time</th>'
+            f'<th>last {min(card.window, card.trades)}</th><th>Δ rolling</th></tr></thead>'
+            f'<tbody>{acc}</tbody></table></div>')
+
+
+def cards_html(cards: dict[str, StrategyCard]) -> str:
+    if not cards:
+        return "<i>no book in this view</i>"
+    return ('<div class="sq-cards" style="display:flex;gap:12px;flex-wrap:wrap">'
+            + "".join(card_html(c) for c in cards.values()) + "</div>")
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def monthly_html(monthly: pd.DataFrame) -> str:
+    """A tearsheet-style table: one row per book and year, one column per month."""
+    if not len(monthly):
+        return "<i>no session yet</i>"
+    head = "".join(f"<th>{m}</th>" for m in _MONTHS)
+    rows = []
+    for (book, year), g in monthly.groupby(["book", "year"], sort=True):
+        by_month = dict(zip(g["month"], g["return_pct"]))
+        cells = "".join(
+            f'<td style="color:{"#2ca02c" if by_month[m] > 0 else "#d62728" if by_month[m] < 0 else "#555"}">'
+            f"{fmt.signed_pct(by_month[m], 1)}</td>" if m in by_month else "<td></td>" for m in range(1, 13))
+        rows.append(f'<tr><td style="border-left:4px solid {book_colour(book)};padding-left:4px">'
+                    f"{html.escape(book)}</td><td>{year}</td>{cells}</tr>")
+    return ('<table class="sq-monthly-table" style="width:100%;border-collapse:collapse;text-align:right">'
+            f"<thead><tr style='color:#666'><th style='text-align:left'>book</th><th>year</th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def symbol_pnl_html(table: pd.DataFrame) -> str:
+    if not len(table):
+        return "<i>no closed trade yet</i>"
     rows = "".join(
-        f"<tr><td>{names[f]}</td><td><b>{_fmt(f, card.alltime[f])}</b></td><td>{_fmt(f, card.rolling[f])}</td>"
-        f"<td>{_delta(f, card.delta[f])}</td></tr>" for f in CARD_FIELDS)
-    book = card.book
-    foot = ""
-    if book:
-        foot = (f'<div class="sq-card-foot">book {html.escape(str(book["book"]))}: {book["sessions"]} sessions · '
-                f'return {book["total_return"] * 100:+.2f}% · daily Sharpe {book["sharpe_daily"]:.2f} · '
-                f'max DD {book["max_drawdown"] * 100:.2f}% · net ₹{book["net_pnl"]:,.0f}'
-                + (f' · at data end: {book["closed_at_end"]} closed (backtest_end), {book["open_at_end"]} open'
-                   if book.get("closed_at_end") or book.get("open_at_end") else "") + '</div>')
-    colour = COLOURS.get(card.strategy, "#444")
-    return (f'<div class="sq-card" style="border-left:6px solid {colour};padding:4px 12px">'
-            f'<h3 style="margin:4px 0">{html.escape(card.strategy.title())} '
-            f'<small style="color:#666">{card.trades} traced trades</small></h3>'
-            f'<table style="width:100%;border-collapse:collapse"><thead><tr style="text-align:left;color:#666">'
-            f'<th>metric</th><th>all-time</th><th>last {min(card.window, card.trades)}</th><th>Δ rolling</th>'
-            f'</tr></thead>'
-            f'<tbody>{rows}</tbody></table>{foot}</div>')
+        f'<tr><td style="text-align:left;border-left:4px solid {book_colour(r.book)};padding-left:4px">'
+        f"{html.escape(r.book)}</td><td style='text-align:left'>{html.escape(r.symbol)}</td>"
+        f"<td>{fmt.indian_grouping(r.trades)}</td><td>{fmt.rupees(r.net_pnl_paise)}</td>"
+        f"<td>{fmt.rupees(r.fees_paise)}</td><td>{fmt.share(r.win_rate)}</td></tr>"
+        for r in table.itertuples(index=False))
+    return ('<table class="sq-symbol-pnl-table" style="width:100%;border-collapse:collapse;text-align:right">'
+            "<thead><tr style='color:#666'><th style='text-align:left'>book</th><th style='text-align:left'>symbol"
+            "</th><th>trades</th><th>net P&amp;L</th><th>costs</th><th>win rate</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def comparison_html(c) -> str:
+    """Two runs' books side by side, the better run and the t-test of per-trade returns."""
+    cols = [(c.left_run, b, v) for b, v in c.left.items()] + [(c.right_run, b, v) for b, v in c.right.items()]
+    if not cols:
+        return "<i>neither run has a book yet</i>"
+    head = "".join(f'<th style="border-top:4px solid {book_colour(b)}">{html.escape(b)}<br>'
+                   f"<small>run {html.escape(r[:8])}</small></th>" for r, b, _ in cols)
+    rows = "".join(f"<tr><td style='text-align:left'>{_SUMMARY_NAMES[f]}</td>"
+                   + "".join(f"<td>{_summary_text(f, v.get(f))}</td>" for _, _, v in cols) + "</tr>"
+                   for f in SUMMARY_FIELDS)
+    score = " vs ".join(f"{html.escape(r[:8])} {fmt.ratio(s, 3)}" for r, s in c.scores.items())
+    if c.better is None:
+        verdict = "no prediction trace in either run: no verdict"
+    elif c.better == "tie":
+        verdict = f"a tie on the composite score ({score})"
+    else:
+        verdict = f"better: run <b>{html.escape(c.better[:8])}</b> (composite score {score})"
+    t = c.t_test
+    if t.p_value is None:
+        test = "Welch t-test: too few trades on one side"
+    else:
+        test = (f"Welch t-test of per-trade returns: t = {fmt.ratio(t.t_statistic)}, p = {t.p_value:.3f} "
+                f"({'significant' if t.significant else 'not significant'} at {t.alpha:.0%})")
+    return (f'<div class="sq-compare-verdict">{verdict}; {test}</div>'
+            '<table class="sq-compare-table" style="width:100%;border-collapse:collapse;text-align:right">'
+            f"<thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>")
 
 
 def badge_html(badge: Badge) -> str:
@@ -156,12 +271,13 @@ def portfolio_html(states: list[BookState], where: str) -> str:
         return "<i>no book yet</i>"
     rows = []
     for b in states:
-        held = ", ".join(f"{html.escape(sym)} {p['quantity']:+,} @ ₹{p['average_price_paise'] / 100:,.2f}"
+        held = ", ".join(f"{html.escape(sym)} {p['quantity']:+,} @ {fmt.rupees(p['average_price_paise'], decimals=2)}"
                          for sym, p in sorted(b.positions.items())) or "flat"
-        snap = (f"₹{b.equity_paise / 100:,.2f} on {b.session_date}" if b.equity_paise is not None else "—")
+        snap = (f"{fmt.rupees(b.equity_paise, decimals=2)} on {b.session_date}" if b.equity_paise is not None
+                else "—")
         fill = b.last_fill_at.astimezone(IST).strftime("%Y-%m-%d %H:%M") if b.last_fill_at else "—"
-        rows.append(f"<tr><td><b>{html.escape(b.book)}</b></td><td>₹{b.cash_paise / 100:,.2f}</td>"
-                    f"<td>₹{b.realized_pnl_paise / 100:,.2f}</td><td>{held}</td><td>{fill}</td><td>{snap}</td></tr>")
+        rows.append(f"<tr><td><b>{html.escape(b.book)}</b></td><td>{fmt.rupees(b.cash_paise, decimals=2)}</td>"
+                    f"<td>{fmt.rupees(b.realized_pnl_paise, decimals=2)}</td><td>{held}</td><td>{fill}</td><td>{snap}</td></tr>")
     return (f'<div class="sq-portfolio-where" style="color:#555;margin-bottom:4px">{where}</div>'
             '<table class="sq-portfolio-table" style="width:100%;border-collapse:collapse;text-align:left">'
             "<thead><tr style='color:#666'><th>book</th><th>cash</th><th>realised P&amp;L (gross of fees)</th>"

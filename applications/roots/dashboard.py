@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import attrs
 import panel as pn
 
 from applications.dashboard.app import (
@@ -20,7 +21,7 @@ from applications.dashboard.app import (
     is_loopback,
 )
 from applications.dashboard.login import AttemptLimiter, limited_auth_provider
-from core.errors import ConfigError
+from core.errors import ConfigError, RunNotFoundError
 from ports.event_store import EventStore
 
 
@@ -29,12 +30,25 @@ def make_app(store: EventStore, settings: DashboardSettings, log: SharedLog) -> 
     """The per-session factory Panel calls for every page load."""
 
     def app() -> pn.viewable.Viewable:
-        session = DashboardApp(store, settings, log)
+        session = DashboardApp(store, _page_settings(store, settings), log)
         page = session.view()
         session.start_tailing()
         return page
 
     return app
+
+
+def _page_settings(store: EventStore, settings: DashboardSettings) -> DashboardSettings:
+    """``?run=ID`` (a unique prefix is enough) opens that run; an unknown id falls back to
+    the command's choice rather than failing the page."""
+    wanted = (pn.state.session_args or {}).get("run", [b""])[0]
+    wanted = wanted.decode("utf-8", "replace") if isinstance(wanted, bytes) else str(wanted)
+    if not wanted.strip():
+        return settings
+    try:
+        return attrs.evolve(settings, run=store.get_run(wanted.strip()).run_id)
+    except RunNotFoundError:
+        return settings
 
 
 def load_extensions() -> None:

@@ -7,13 +7,12 @@ through ``SummaryFold`` so they cannot disagree.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 import attrs
-import numpy as np
 
+from core import accuracy
 from core.events.base import RecordedEvent, RunInfo
 from core.events.catalog import (
     CircuitBreakerTripped,
@@ -27,7 +26,7 @@ from core.events.catalog import (
 )
 from ports.event_store import EventStore
 
-TRADING_DAYS_PER_YEAR = 252
+TRADING_DAYS_PER_YEAR = accuracy.PERIODS_PER_YEAR
 
 
 @attrs.frozen(kw_only=True)
@@ -73,24 +72,31 @@ class RunSummary:
 
 
 def daily_stats(equity: Iterable[int], initial: int) -> dict[str, float]:
-    """Return/risk ratios of a daily equity curve starting from ``initial`` (paise)."""
-    curve = np.asarray([initial, *equity], dtype=np.float64)
-    n_sessions = len(curve) - 1
-    if n_sessions <= 0 or initial <= 0:
-        return dict(total_return_pct=0.0, annualized_return_pct=0.0, sharpe=0.0, sortino=0.0,
-                    calmar=0.0, max_drawdown_pct=0.0)
-    returns = curve[1:] / curve[:-1] - 1.0
-    total = curve[-1] / curve[0] - 1.0
-    annualized = (1.0 + total) ** (TRADING_DAYS_PER_YEAR / n_sessions) - 1.0 if total > -1 else -1.0
-    std = returns.std(ddof=1) if n_sessions > 1 else 0.0
-    sharpe = float(returns.mean() / std * math.sqrt(TRADING_DAYS_PER_YEAR)) if std > 0 else 0.0
-    downside = math.sqrt(float(np.mean(np.minimum(returns, 0.0) ** 2)))
-    sortino = float(returns.mean() / downside * math.sqrt(TRADING_DAYS_PER_YEAR)) if downside > 0 else 0.0
-    peaks = np.maximum.accumulate(curve)
-    max_dd = float(((curve - peaks) / peaks).min())
-    calmar = float(annualized / abs(max_dd)) if max_dd < 0 else 0.0
-    return dict(total_return_pct=total * 100, annualized_return_pct=annualized * 100, sharpe=sharpe,
-                sortino=sortino, calmar=calmar, max_drawdown_pct=max_dd * 100)
+    """Return/risk ratios of a daily equity curve starting from ``initial`` (paise), in
+    percent where the name says so (``core.accuracy`` defines every figure)."""
+    f = accuracy.equity_figures(list(equity), initial, TRADING_DAYS_PER_YEAR)
+    return dict(total_return_pct=f.total_return * 100, annualized_return_pct=f.annualized_return * 100,
+                sharpe=f.sharpe, sortino=f.sortino, calmar=f.calmar, max_drawdown_pct=f.max_drawdown * 100)
+
+
+def book_summary(strategy: str, *, initial_paise: int | None, equity_paise: Sequence[int], sessions: Sequence[date],
+                 fees_paid_paise: int, trade_results_paise: Sequence[int], holds_minutes: Sequence[float],
+                 signals: int = 0, traces: int = 0, circuit_breaker_trips: int = 0, closed_at_end: int = 0,
+                 open_at_end: int = 0) -> BookSummary:
+    """The summary of one book from its daily equity (one value per session, in order), its
+    closed trades' net results and holding times. The log fold below, the read models and
+    the dashboard all build a book's figures here, so they cannot disagree."""
+    start = initial_paise if initial_paise is not None else (equity_paise[0] if len(equity_paise) else 0)
+    final = equity_paise[-1] if len(equity_paise) else start
+    return BookSummary(
+        strategy=strategy, sessions=len(equity_paise), first_session=sessions[0] if len(sessions) else None,
+        last_session=sessions[-1] if len(sessions) else None, initial_equity_paise=int(start),
+        final_equity_paise=int(final), trades=len(trade_results_paise),
+        win_rate_pct=100.0 * accuracy.win_rate(trade_results_paise),
+        profit_factor=accuracy.profit_factor(trade_results_paise), average_hold_minutes=accuracy.average(holds_minutes),
+        costs_paid_paise=int(fees_paid_paise), net_pnl_paise=int(final - start), signals=signals, traces=traces,
+        circuit_breaker_trips=circuit_breaker_trips, closed_at_end=closed_at_end, open_at_end=open_at_end,
+        **daily_stats(equity_paise, int(start)))
 
 
 class SummaryFold:
@@ -141,30 +147,18 @@ class SummaryFold:
             meta["bars_processed"] = ev.bars_processed
 
     def books(self) -> list[BookSummary]:
-        snapshots, trades, initial = self._snapshots, self._trades, self._initial
         books = []
-        for name in sorted(set(snapshots) | set(trades)):
-            snaps = snapshots.get(name, [])
-            start = initial.get(name, snaps[0].equity_paise if snaps else 0)
-            stats = daily_stats([s.equity_paise for s in snaps], start)
-            closed = trades.get(name, [])
-            wins = sum(t.net_pnl_paise for t in closed if t.net_pnl_paise > 0)
-            losses = -sum(t.net_pnl_paise for t in closed if t.net_pnl_paise < 0)
-            holds = [(t.exit_time - t.entry_time).total_seconds() / 60 for t in closed]
-            final = snaps[-1].equity_paise if snaps else start
+        for name in sorted(set(self._snapshots) | set(self._trades)):
+            snaps = self._snapshots.get(name, [])
+            closed = self._trades.get(name, [])
             c = self._counts.get(name, {"signals": 0, "traces": 0, "trips": 0})
-            books.append(BookSummary(
-                strategy=name, sessions=len(snaps), first_session=snaps[0].session_date if snaps else None,
-                last_session=snaps[-1].session_date if snaps else None, initial_equity_paise=start,
-                final_equity_paise=final, trades=len(closed),
-                win_rate_pct=100.0 * sum(1 for t in closed if t.net_pnl_paise > 0) / len(closed) if closed else 0.0,
-                profit_factor=(wins / losses) if losses > 0 else None,
-                average_hold_minutes=float(np.mean(holds)) if holds else 0.0,
-                costs_paid_paise=snaps[-1].fees_paid_paise if snaps else 0,
-                net_pnl_paise=final - start, signals=c["signals"], traces=c["traces"],
-                circuit_breaker_trips=c["trips"],
-                closed_at_end=c.get("closed_at_end", 0),
-                open_at_end=len(snaps[-1].positions) if snaps else 0, **stats))
+            books.append(book_summary(
+                name, initial_paise=self._initial.get(name), equity_paise=[s.equity_paise for s in snaps],
+                sessions=[s.session_date for s in snaps], fees_paid_paise=snaps[-1].fees_paid_paise if snaps else 0,
+                trade_results_paise=[t.net_pnl_paise for t in closed],
+                holds_minutes=[(t.exit_time - t.entry_time).total_seconds() / 60 for t in closed],
+                signals=c["signals"], traces=c["traces"], circuit_breaker_trips=c["trips"],
+                closed_at_end=c.get("closed_at_end", 0), open_at_end=len(snaps[-1].positions) if snaps else 0))
         return books
 
     def summary(self, run: RunInfo) -> "RunSummary":

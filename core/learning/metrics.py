@@ -8,10 +8,9 @@ when no backtest of the model is available. Backtest-based scorecards use the sa
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from core import accuracy
 from core.learning.gate import Scorecard
 from core.learning.labels import LONG, SHORT
 
@@ -26,23 +25,21 @@ def long_precision(predicted: np.ndarray, actual: np.ndarray) -> float:
 
 
 def hit_ratio(trade_returns: np.ndarray) -> float:
-    """Share of trades with a positive return (NaN with no trades)."""
+    """Share of trades with a positive return (``core.accuracy.win_rate``; NaN with no
+    trades, which the gate reads as "not measured")."""
     r = np.asarray(trade_returns, dtype=np.float64)
     if r.size == 0:
         return float("nan")
-    return float(np.mean(r > 0))
+    return accuracy.win_rate(r)
 
 
 def sharpe_ratio(returns: np.ndarray, periods_per_year: float = 252.0) -> float:
     """Annualised mean/std of per-period returns (sample std); NaN if fewer than 2 or flat."""
     r = np.asarray(returns, dtype=np.float64)
     r = r[np.isfinite(r)]
-    if r.size < 2:
-        return float("nan")
-    sd = float(np.std(r, ddof=1))
-    if sd == 0.0:
-        return float("nan")
-    return float(np.mean(r) / sd * math.sqrt(periods_per_year))
+    if r.size < 2 or float(np.std(r, ddof=1)) == 0.0:
+        return float("nan")  # the gate's "not measured"; the figure itself is core.accuracy's
+    return accuracy.sharpe_ratio(r, periods_per_year)
 
 
 def signal_scorecard(predicted: np.ndarray, actual: np.ndarray, forward_return: np.ndarray, *,

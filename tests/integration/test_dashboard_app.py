@@ -126,8 +126,18 @@ def test_replay_slider_and_strategy_filter_change_every_panel(app):
     app.replay.value = app.replay.end
     app.strategy.value = "swing"
     swing = json.loads(app._export_file().getvalue())
-    assert set(swing["strategies"]) == {"swing"} and not app.cards["intraday"].visible
-    assert not app.confusion["intraday"].visible and app.confusion["swing"].visible
+    assert set(swing["strategies"]) == {"swing"}
+    assert 'data-book="swing"' in app.cards.object and 'data-book="intraday"' not in app.cards.object
+    assert set(app.trades.value["strategy"]) <= {"swing"}
+    assert list(app.strategy.options) == ["all", "intraday", "swing"]
+
+
+def test_comparing_with_another_run_shows_both_and_a_verdict(app, backtest_db):  # noqa: F811
+    app.view()
+    app.compare.value = backtest_db.run_id
+    assert "that is the run shown" in app.comparison.object
+    app.compare.value = ""
+    assert "choose a run" in app.comparison.object
 
 
 def test_export_is_the_current_metrics_as_json(app, backtest_db):  # noqa: F811
@@ -135,7 +145,7 @@ def test_export_is_the_current_metrics_as_json(app, backtest_db):  # noqa: F811
     doc = json.loads(app._export_file().getvalue().decode("utf-8"))
     assert doc["run_id"] == backtest_db.run_id and doc["status"] == "completed"
     assert doc["strategies"]["intraday"] == app._cards["intraday"].to_dict()
-    assert doc["filters"]["strategy"] == "both" and doc["last_seq"] == backtest_db.events[-1].seq
+    assert doc["filters"]["strategy"] == "all" and doc["last_seq"] == backtest_db.events[-1].seq
     assert [b["book"] for b in doc["portfolio"]] == ["intraday", "swing"]
     assert "after seq" in app.portfolio.object and "<td><b>swing</b></td>" in app.portfolio.object
     assert app.export.filename == f"sensequant-metrics-{backtest_db.run_id[:12]}.json"

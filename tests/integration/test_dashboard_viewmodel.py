@@ -92,8 +92,8 @@ def test_cards_are_the_analytics_metrics_all_time_and_rolling(model):
         rolling = compute_metrics(traces.sort_values("timestamp", kind="stable").tail(20))
         assert card.trades == len(traces)
         assert card.alltime == {"precision": alltime.precision["LONG"], "recall": alltime.recall["LONG"],
-                                "f1": alltime.f1_score["LONG"], "win_rate": alltime.win_rate,
-                                "sharpe": alltime.sharpe_ratio}
+                                "f1": alltime.f1_score["LONG"], "hit_ratio": alltime.hit_ratio,
+                                "win_rate": alltime.win_rate, "sharpe": alltime.sharpe_ratio}
         assert card.rolling["precision"] == rolling.precision["LONG"]
         assert card.rolling["sharpe"] == rolling.sharpe_ratio
         for key in vm.CARD_FIELDS:
@@ -102,6 +102,51 @@ def test_cards_are_the_analytics_metrics_all_time_and_rolling(model):
     short = vm.strategy_cards(model.data, label="SHORT", window=20)["intraday"]
     traces = model.data.traces[model.data.traces["strategy"] == "intraday"]
     assert short.alltime["precision"] == compute_metrics(traces).precision["SHORT"]
+
+
+def test_cards_show_the_run_summary_figures_exactly(model, run_info):
+    # the same function builds both: every figure equal, not approximately
+    expected = {b.strategy: vm.summary_dict(b) for b in run_info[1].books}
+    assert expected["swing"]["first_session"] == run_info[1].books[1].first_session.isoformat()
+    cards = vm.strategy_cards(model.data)
+    assert {name: card.summary for name, card in cards.items()} == expected
+    assert {name: attrs.asdict(b) for name, b in vm.book_summaries(model.data).items()} == \
+        {b.strategy: attrs.asdict(b) for b in run_info[1].books}
+
+
+def test_a_book_filter_keeps_only_that_book_and_absent_books_get_no_card(model):
+    view = vm.filter_run(model.data, strategy="swing")
+    assert set(view.trades["book"]) == {"swing"} and set(view.portfolio["book"]) == {"swing"}
+    assert set(vm.strategy_cards(view)) == {"swing"}
+    assert vm.strategy_cards(model.data, strategies=["sma_cross"]) == {}
+    assert vm.book_colour("swing") == vm.book_colour("swing") != vm.book_colour("intraday")
+
+
+def test_per_symbol_pnl_and_monthly_returns_add_up_to_the_summary(model, run_info):
+    summary = {b.strategy: b for b in run_info[1].books}
+    per_symbol = vm.symbol_pnl(model.data)
+    for book, group in per_symbol.groupby("book"):
+        trades = model.data.trades[model.data.trades["book"] == book]
+        assert int(group["net_pnl_paise"].sum()) == int(trades["net_pnl_paise"].sum())
+        assert int(group["trades"].sum()) == summary[book].trades
+    monthly = vm.monthly_returns(model.data)
+    for book, group in monthly.groupby("book"):
+        compounded = float(np.prod(1 + group["return_pct"].to_numpy() / 100) - 1) * 100
+        assert compounded == pytest.approx(summary[book].total_return_pct, abs=1e-9)
+
+
+def test_two_runs_side_by_side_with_a_verdict_and_a_t_test(model):
+    swing_only = attrs.evolve(vm.filter_run(model.data, strategy="swing"), run_ids=["other-run"])
+    c = vm.compare_runs(model.data, swing_only)
+    assert set(c.left) == {"intraday", "swing"} and set(c.right) == {"swing"}
+    assert c.left["swing"] == c.right["swing"]  # the same book, the same figures
+    assert c.better in (model.data.run_ids[0], "other-run")
+    scores = c.scores
+    assert c.better == max(scores, key=lambda k: scores[k])
+    from scipy import stats
+    expected = stats.ttest_ind(model.data.trades["pnl_pct"], swing_only.trades["pnl_pct"], equal_var=False)
+    assert c.t_test.p_value == pytest.approx(float(expected.pvalue))
+    json.dumps(c.to_dict(), allow_nan=False)
 
 
 def test_equity_curves_end_where_the_run_summary_ends(model, run_info):

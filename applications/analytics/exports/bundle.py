@@ -20,20 +20,19 @@ import pandas as pd
 from jsonschema import Draft202012Validator
 
 from applications.analytics.errors import ExportValidationError
+from applications.analytics.exports.traces import IST, _ensure_dir
 from applications.analytics.metrics import (
     PERIODS_PER_YEAR,
     json_safe,
     max_drawdown_of_values,
-    profit_factor,
     sharpe_ratio,
-    sortino_ratio,
 )
 from applications.analytics.projections import (
     RunData,
 )
 from applications.analytics.exports.execution import FEE_COMPONENTS, execution_table
 from applications.analytics.exports.experts import blend_weights, expert_contributions, final_probabilities
-from applications.analytics.exports.traces import IST, _ensure_dir
+from core import accuracy
 
 # ======================================================================= bundle
 
@@ -424,22 +423,20 @@ def portfolio_metrics(equity_paise: Sequence[int], initial_paise: int, trades: p
     """
     eq = np.asarray(equity_paise, dtype=float)
     n = eq.size
-    series = np.concatenate([[float(initial_paise)], eq]) if initial_paise else eq
-    rets = np.diff(series) / series[:-1] if series.size > 1 else np.array([])
+    f = accuracy.equity_figures(eq, float(initial_paise) if initial_paise else None, periods_per_year)
     total_return = float(eq[-1] / initial_paise - 1.0) if n and initial_paise else 0.0
-    years = n / periods_per_year
-    annualized = float((1 + total_return) ** (1 / years) - 1) if years > 0 and total_return > -1 else 0.0
-    mdd, duration = max_drawdown_of_values(series)
+    annualized = accuracy.annualized_return(total_return, n, periods_per_year)
+    mdd, duration = f.max_drawdown, f.max_drawdown_duration
     pnl_pct = trades["pnl_pct"].to_numpy(dtype=float) / 100.0
     net = trades["net_pnl_paise"].to_numpy(dtype=float)
     cash = np.asarray(cash_paise, dtype=float) if cash_paise is not None else None
     return {
         "total_return": total_return, "annualized_return": annualized,
-        "sharpe_ratio": sharpe_ratio(rets, periods_per_year), "sortino_ratio": sortino_ratio(rets, periods_per_year),
-        "calmar_ratio": annualized / -mdd if mdd < 0 else None, "max_drawdown": -mdd,
-        "drawdown_duration": duration,
-        "volatility": float(np.std(rets, ddof=1) * math.sqrt(periods_per_year)) if rets.size > 1 else 0.0,
-        "win_rate": float(np.mean(net > 0)) if net.size else 0.0, "profit_factor": profit_factor(net),
+        "sharpe_ratio": f.sharpe, "sortino_ratio": f.sortino,
+        # spec 003's format: Calmar null without a drawdown, drawdown as a positive magnitude
+        "calmar_ratio": accuracy.calmar_ratio(annualized, mdd) if mdd < 0 else None, "max_drawdown": -mdd,
+        "drawdown_duration": duration, "volatility": f.volatility,
+        "win_rate": accuracy.win_rate(net), "profit_factor": accuracy.profit_factor(net),
         "total_trades": int(net.size), "avg_trade_return": float(pnl_pct.mean()) if net.size else 0.0,
         "best_trade": float(pnl_pct.max()) if net.size else 0.0,
         "worst_trade": float(pnl_pct.min()) if net.size else 0.0,

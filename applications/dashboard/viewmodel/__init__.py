@@ -30,10 +30,19 @@ from applications.dashboard.viewmodel.run import (
     session_range,
     books_overlap,
     replay_points,
+    run_books,
 )
 from applications.dashboard.viewmodel.cards import (
     StrategyCard,
     CARD_FIELDS,
+    SUMMARY_FIELDS,
+    BOOK_COLOURS,
+    book_colour,
+    book_summaries,
+    period_baseline,
+    summary_dict,
+    symbol_pnl,
+    monthly_returns,
     strategy_metrics,
     strategy_cards,
     equity_curves,
@@ -50,6 +59,7 @@ from applications.dashboard.viewmodel.symbols import (
     symbol_prices,
     symbol_markers,
     TRADE_TABLE_COLUMNS,
+    TRADE_TABLE_TITLES,
     symbol_trades,
 )
 from applications.dashboard.viewmodel.portfolio import (
@@ -57,6 +67,10 @@ from applications.dashboard.viewmodel.portfolio import (
     portfolio_at,
     Badge,
     live_badge,
+)
+from applications.dashboard.viewmodel.compare import (
+    RunComparison,
+    compare_runs,
 )
 from applications.dashboard.viewmodel.document import (
     metrics_document,
@@ -77,6 +91,17 @@ __all__ = [
     "replay_points",
     "StrategyCard",
     "CARD_FIELDS",
+    "SUMMARY_FIELDS",
+    "BOOK_COLOURS",
+    "book_colour",
+    "run_books",
+    "book_summaries",
+    "period_baseline",
+    "summary_dict",
+    "RunComparison",
+    "compare_runs",
+    "symbol_pnl",
+    "monthly_returns",
     "strategy_metrics",
     "strategy_cards",
     "equity_curves",
@@ -89,6 +114,7 @@ __all__ = [
     "symbol_prices",
     "symbol_markers",
     "TRADE_TABLE_COLUMNS",
+    "TRADE_TABLE_TITLES",
     "symbol_trades",
     "BookState",
     "portfolio_at",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import attrs
 import numpy as np
 import pandas as pd
 
-from applications.analytics.exports.bundle import initial_cash_by_book, portfolio_metrics
+from applications.analytics.exports.bundle import initial_cash_by_book
 from applications.analytics.metrics import (
     DIRECTIONS,
     AccuracyMetrics,
@@ -19,62 +21,150 @@ from applications.analytics.metrics import (
     rolling_vs_alltime,
 )
 from applications.analytics.projections import (
-    STRATEGIES,
     RunData,
 )
+from applications.dashboard.viewmodel.run import run_books
+from applications.services.run_summary import BookSummary, book_summary
+from core import accuracy
+
+# --------------------------------------------------------------------- books
+
+
+# A book keeps its colour in every panel and view (cards, curves, filters); names not listed
+# take a palette entry chosen from the name itself, so the colour never depends on which
+# other books a view shows.
+BOOK_COLOURS = {"intraday": "#1f77b4", "swing": "#ff7f0e", "sma_cross": "#2ca02c"}
+_PALETTE = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+
+
+def book_colour(book: str) -> str:
+    if book in BOOK_COLOURS:
+        return BOOK_COLOURS[book]
+    return _PALETTE[zlib.crc32(book.encode("utf-8")) % len(_PALETTE)]
+
+
+def book_summaries(run: RunData, books: Sequence[str] | None = None, *,
+                   baseline: dict[str, tuple[int, int]] | None = None) -> dict[str, BookSummary]:
+    """``services.run_summary.book_summary`` of each book of ``run`` (as cut and filtered):
+    the very figures ``sensequant runs show`` prints for the same events.
+
+    ``baseline`` (book -> equity and cumulative fees of the last session before a period
+    filter's start, see ``period_baseline``) makes a period's figures start from where the
+    book stood when the period began rather than from the run's starting cash."""
+    initial = _initial_cash(run)
+    kinds = run_books(run)
+    p, t = run.portfolio, run.trades
+    out = {}
+    for book in books if books is not None else kinds:
+        snaps = p[p["book"] == book] if len(p) else p
+        closed = t[t["book"] == book] if len(t) else t
+        if not len(snaps) and not len(closed):
+            continue
+        kind = kinds.get(book, book)
+        start_equity, fees_before = (baseline or {}).get(book, (initial.get(book), 0))
+        signals = int((run.signals["book"] == book).sum()) if len(run.signals) else 0
+        traces = int((run.traces["strategy"] == kind).sum()) if len(run.traces) else 0
+        out[book] = book_summary(
+            book, initial_paise=start_equity, equity_paise=snaps["equity_paise"].to_list(),
+            sessions=snaps["session_date"].to_list(),
+            fees_paid_paise=int(snaps["fees_paid_paise"].iloc[-1]) - fees_before if len(snaps) else 0,
+            trade_results_paise=closed["net_pnl_paise"].to_list(), holds_minutes=closed["holding_minutes"].to_list(),
+            signals=signals, traces=traces)
+    return out
+
+
+def period_baseline(run: RunData, start: date | None) -> dict[str, tuple[int, int]]:
+    """Book -> (equity, cumulative fees) of its last session before ``start`` (books that had
+    no session before it start from their starting cash and are left out)."""
+    p = run.portfolio
+    if start is None or not len(p):
+        return {}
+    before = p[p["session_date"] < start]
+    last = before.groupby("book", sort=True).tail(1)
+    return {str(b): (int(e), int(f)) for b, e, f in zip(last["book"], last["equity_paise"], last["fees_paid_paise"])}
+
 
 # --------------------------------------------------------------------- cards
 
 
 @attrs.frozen(kw_only=True)
 class StrategyCard:
-    """All-time and rolling figures of one strategy; ``delta`` = rolling minus all-time."""
+    """One book of the run: its summary (the CLI's figures) and its prediction accuracy,
+    all-time vs the last ``window`` traces (``delta`` = rolling minus all-time).
+
+    ``strategy`` is the book's name (what the run calls it: ``sma_cross``, ``intraday``...),
+    ``kind`` its strategy family, whose traces the accuracy figures read.
+    """
 
     strategy: str
+    kind: str
+    colour: str
     label: str
     trades: int
     window: int
     alltime: dict[str, float]
     rolling: dict[str, float]
     delta: dict[str, float]
-    book: dict[str, Any]
+    summary: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
         return json_safe(attrs.asdict(self))
 
 
-CARD_FIELDS = ("precision", "recall", "f1", "win_rate", "sharpe")
+CARD_FIELDS = ("precision", "recall", "f1", "hit_ratio")
+"""Accuracy rows of a card (the money figures come from the book summary)."""
+
+SUMMARY_FIELDS = ("net_pnl_paise", "total_return_pct", "annualized_return_pct", "sharpe", "sortino", "calmar",
+                  "max_drawdown_pct", "trades", "win_rate_pct", "profit_factor", "average_hold_minutes",
+                  "costs_paid_paise")
+"""Summary rows of a card, named as in ``sensequant runs show --json``."""
 
 
 def _card_values(m, label: str) -> dict[str, float]:
+    # win_rate and sharpe (per trade) stay in the data for the rolling alert rules.
     return {"precision": m.precision.get(label, 0.0), "recall": m.recall.get(label, 0.0),
-            "f1": m.f1_score.get(label, 0.0), "win_rate": m.win_rate, "sharpe": m.sharpe_ratio}
+            "f1": m.f1_score.get(label, 0.0), "hit_ratio": m.hit_ratio, "win_rate": m.win_rate,
+            "sharpe": m.sharpe_ratio}
 
 
-def strategy_metrics(run: RunData, *, window: int = 100, strategies: Sequence[str] = STRATEGIES
+def strategy_metrics(run: RunData, *, window: int = 100, strategies: Sequence[str] | None = None
                      ) -> dict[str, tuple[AccuracyMetrics, AccuracyMetrics]]:
-    """``analytics.rolling_vs_alltime`` of each strategy's traces: (rolling, all-time).
-    Computed once per render and shared by the cards, the alerts and the confusion matrices."""
-    return {name: rolling_vs_alltime(run.traces[run.traces["strategy"] == name], window) for name in strategies}
+    """``analytics.rolling_vs_alltime`` of each book's traces: (rolling, all-time), keyed by
+    book. Computed once per render and shared by the cards, the alerts and the confusion
+    matrices."""
+    books = run_books(run)
+    names = list(books) if strategies is None else [b for b in strategies if b in books]
+    return {name: rolling_vs_alltime(run.traces[run.traces["strategy"] == books[name]], window) for name in names}
 
 
 def strategy_cards(run: RunData, *, label: str = "LONG", window: int = 100,
-                   strategies: Sequence[str] = STRATEGIES,
-                   metrics: dict[str, tuple[AccuracyMetrics, AccuracyMetrics]] | None = None
-                   ) -> dict[str, StrategyCard]:
-    """Overview card of each strategy: precision/recall/F1 of ``label``, win rate and Sharpe
-    (analytics' trade-level definitions), all-time vs the last ``window`` trades, plus the
-    book's daily-equity figures (``analytics.exports.portfolio_metrics``)."""
+                   strategies: Sequence[str] | None = None,
+                   metrics: dict[str, tuple[AccuracyMetrics, AccuracyMetrics]] | None = None,
+                   baseline: dict[str, tuple[int, int]] | None = None) -> dict[str, StrategyCard]:
+    """The card of each book the run has (``strategies``: a subset of its books): the book
+    summary of ``services.run_summary`` (as ``runs show``) and precision/recall/F1 of
+    ``label`` and hit ratio, all-time vs the last ``window`` traces. A book the run does not
+    have gets no card."""
+    books = run_books(run)
+    names = list(books) if strategies is None else [b for b in strategies if b in books]
+    metrics = metrics or strategy_metrics(run, window=window, strategies=names)
+    summaries = book_summaries(run, names, baseline=baseline)
     cards = {}
-    initial = _initial_cash(run)
-    metrics = metrics or strategy_metrics(run, window=window, strategies=strategies)
-    for name in strategies:
+    for name in names:
+        if name not in summaries:
+            continue
         roll, alltime = metrics[name]
         a, r = _card_values(alltime, label), _card_values(roll, label)
-        cards[name] = StrategyCard(strategy=name, label=label, trades=alltime.total_trades, window=window,
-                                   alltime=a, rolling=r, delta={k: r[k] - a[k] for k in CARD_FIELDS},
-                                   book=_book_figures(run, name, initial))
+        cards[name] = StrategyCard(strategy=name, kind=books[name], colour=book_colour(name), label=label,
+                                   trades=alltime.total_trades, window=window, alltime=a, rolling=r,
+                                   delta={k: r[k] - a[k] for k in a},
+                                   summary=summary_dict(summaries[name]))
     return cards
+
+
+def summary_dict(summary: BookSummary) -> dict[str, Any]:
+    """A book summary as ``runs show --json`` writes it (dates as ISO text)."""
+    return json_safe({k: v.isoformat() if isinstance(v, date) else v for k, v in attrs.asdict(summary).items()})
 
 
 def _initial_cash(run: RunData) -> dict[str, int]:
@@ -82,24 +172,6 @@ def _initial_cash(run: RunData) -> dict[str, int]:
     for run_id in run.run_ids:
         out.update(initial_cash_by_book(run, run_id))
     return out
-
-
-def _book_figures(run: RunData, strategy: str, initial: dict[str, int]) -> dict[str, Any]:
-    p = run.portfolio[run.portfolio["strategy"] == strategy]
-    books = sorted(p["book"].unique())
-    if not books:
-        return {}
-    book = books[0]
-    eq = p.loc[p["book"] == book, "equity_paise"].to_list()
-    trades = run.trades[run.trades["book"] == book]
-    m = portfolio_metrics(eq, initial.get(book, eq[0] if eq else 0), trades)
-    last = p[p["book"] == book].sort_values("seq").iloc[-1]
-    ends = run.fills[run.fills["fill_reason"] == "backtest_end"]
-    closed_at_end = int(ends["client_order_id"].str.startswith(f"{book}-").sum()) if len(ends) else 0
-    return {"book": book, "sessions": len(eq), "total_return": m["total_return"], "sharpe_daily": m["sharpe_ratio"],
-            "max_drawdown": m["max_drawdown"], "final_value": m["final_value"], "net_pnl": m["net_pnl"],
-            # what the end of the data did to open positions (closed at the last close, or still open)
-            "closed_at_end": closed_at_end, "open_at_end": len(last["positions"] or {})}
 
 
 # ---------------------------------------------------------------- equity curves
@@ -129,17 +201,55 @@ def equity_curves(run: RunData) -> pd.DataFrame:
 # ----------------------------------------------------------- confusion matrices
 
 
-def confusion_frames(run: RunData, strategies: Sequence[str] = STRATEGIES, *,
+def confusion_frames(run: RunData, strategies: Sequence[str] | None = None, *,
                      metrics: dict[str, tuple[AccuracyMetrics, AccuracyMetrics]] | None = None
                      ) -> dict[str, pd.DataFrame]:
     """Long-form confusion matrix of each strategy (rows: actual, columns: predicted),
     all-time (``metrics``: the ``strategy_metrics`` of this render, if at hand)."""
+    books = run_books(run)
     out = {}
-    for name in strategies:
+    for name in (list(books) if strategies is None else [b for b in strategies if b in books]):
         if metrics and name in metrics:
             cm = metrics[name][1].confusion_matrix
         else:
-            cm = compute_metrics(run.traces[run.traces["strategy"] == name]).confusion_matrix
+            cm = compute_metrics(run.traces[run.traces["strategy"] == books[name]]).confusion_matrix
         out[name] = pd.DataFrame([{"actual": a, "predicted": p, "count": int(cm[i][j])}
                                   for i, a in enumerate(DIRECTIONS) for j, p in enumerate(DIRECTIONS)])
     return out
+
+
+# ------------------------------------------------------ per symbol and monthly
+
+
+def symbol_pnl(run: RunData) -> pd.DataFrame:
+    """Closed trades per book and symbol: count, net P&L, costs and win rate (``core.accuracy``),
+    largest loss first."""
+    cols = ["book", "symbol", "trades", "net_pnl_paise", "fees_paise", "win_rate"]
+    t = run.trades
+    if not len(t):
+        return pd.DataFrame({c: [] for c in cols})
+    rows = [{"book": book, "symbol": sym, "trades": int(len(g)), "net_pnl_paise": int(g["net_pnl_paise"].sum()),
+             "fees_paise": int(g["fees_paise"].sum()), "win_rate": accuracy.win_rate(g["net_pnl_paise"])}
+            for (book, sym), g in t.groupby(["book", "symbol"], sort=True)]
+    return pd.DataFrame(rows, columns=cols).sort_values(["net_pnl_paise", "book", "symbol"],
+                                                        kind="stable").reset_index(drop=True)
+
+
+def monthly_returns(run: RunData) -> pd.DataFrame:
+    """Each book's return per calendar month (percent): its last equity of the month over
+    its last equity of the month before (the first month from the starting cash)."""
+    cols = ["book", "year", "month", "return_pct"]
+    p = run.portfolio
+    if not len(p):
+        return pd.DataFrame({c: [] for c in cols})
+    initial = _initial_cash(run)
+    rows = []
+    for book, g in p.groupby("book", sort=True):
+        days = pd.to_datetime(g["session_date"].astype(str))
+        month_end = g.assign(_m=days.dt.to_period("M").to_numpy()).groupby("_m", sort=True)["equity_paise"].last()
+        before = float(initial.get(book) or g["equity_paise"].iloc[0])
+        for period, equity in month_end.items():
+            rows.append({"book": book, "year": int(period.year), "month": int(period.month),
+                         "return_pct": (float(equity) / before - 1.0) * 100.0 if before else 0.0})
+            before = float(equity)
+    return pd.DataFrame(rows, columns=cols)

@@ -65,7 +65,8 @@ def portfolio_at(model: RunModel, view: RunData, *, seq: int | None = None,
         s0 = snap.iloc[0] if len(snap) else None
         out.append(BookState(
             book=book, cash_paise=int(mine["cash_paise"].iloc[-1]) if len(mine) else int(initial.get(book, 0)),
-            realized_pnl_paise=int(mine["realized_pnl_paise"].iloc[-1]) if len(mine) else 0,
+            # each PositionChanged carries the P&L its own fill realised: the book's is their sum
+            realized_pnl_paise=int(mine["realized_pnl_paise"].sum()) if len(mine) else 0,
             positions=positions,
             last_fill_at=mine["occurred_at"].iloc[-1].to_pydatetime() if len(mine) else None,
             session_date=s0["session_date"] if s0 is not None else None,

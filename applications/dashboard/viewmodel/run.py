@@ -15,6 +15,7 @@ import pandas as pd
 
 from applications.analytics.projections import (
     IST,
+    STRATEGIES,
     RunData,
     book_kinds,
     filter_traces,
@@ -347,15 +348,30 @@ def as_of(run: RunData, *, seq: int | None = None, until: datetime | None = None
 
 def filter_run(run: RunData, *, strategy: str | None = "both", start: date | None = None,
                end: date | None = None) -> RunData:
-    """The run narrowed to one strategy (``intraday``/``swing``/``both``) and a session range."""
-    traces = filter_traces(run.traces, strategy=strategy, start=start, end=end)
+    """The run narrowed to one book (by its name, e.g. ``sma_cross``, or by a strategy kind
+    ``intraday``/``swing``; ``both``/``all``/None keep every book) and a session range.
+    Traces carry no book: a book's traces are those of its strategy kind."""
+    every = strategy in (None, "both", "all")
+    books = run_books(run)
+    if every:
+        column, wanted, kind = None, None, None
+    elif strategy in books:
+        column, wanted, kind = "book", strategy, books[strategy]
+    else:
+        column, wanted, kind = "strategy", strategy, strategy
+    traces = filter_traces(run.traces, strategy=None if every else (kind if kind in STRATEGIES else "both"),
+                           start=start, end=end)
+    if not every and kind not in STRATEGIES and len(traces):
+        traces = traces[traces["strategy"] == kind].reset_index(drop=True)
 
     def narrow(df: pd.DataFrame, day: pd.Series | None) -> pd.DataFrame:
         if not len(df):
             return df
         mask = np.ones(len(df), dtype=bool)
-        if strategy not in (None, "both", "all") and "strategy" in df:
-            mask &= (df["strategy"] == strategy).to_numpy()
+        if column is not None and column in df:
+            mask &= (df[column] == wanted).to_numpy()
+        elif column is not None and "strategy" in df:
+            mask &= (df["strategy"] == kind).to_numpy()
         if day is not None:
             if start is not None:
                 mask &= (day >= start).to_numpy()
@@ -373,6 +389,17 @@ def filter_run(run: RunData, *, strategy: str | None = "both", start: date | Non
         portfolio=narrow(p, p["session_date"] if len(p) else None),
         signals=narrow(s, days(s["occurred_at"]) if len(s) else None),
         breakers=narrow(run.breakers, run.breakers["session_date"] if len(run.breakers) else None))
+
+
+def run_books(run: RunData) -> dict[str, str]:
+    """Book name -> strategy kind (``intraday``/``swing``) of every book the run actually
+    has (snapshots or closed trades), in name order: the labels of cards and filters."""
+    pairs: dict[str, str] = {}
+    for frame in (run.portfolio, run.trades):
+        if len(frame):
+            for book, kind in frame[["book", "strategy"]].drop_duplicates().itertuples(index=False):
+                pairs.setdefault(str(book), str(kind))
+    return dict(sorted(pairs.items()))
 
 
 def session_range(run: RunData) -> tuple[date, date] | None:

@@ -72,6 +72,15 @@ TRADE_TABLE_COLUMNS = ["trade_id", "strategy", "symbol", "direction", "quantity"
                        "signals", "context"]
 
 
+TRADE_TABLE_TITLES = {
+    "trade_id": "Trade", "strategy": "Book", "symbol": "Symbol", "direction": "Direction", "quantity": "Qty",
+    "entry_time": "Entry (IST)", "exit_time": "Exit (IST)", "entry_price": "Entry ₹", "exit_price": "Exit ₹",
+    "pnl": "Net P&L ₹", "pnl_pct": "Net P&L %", "exit_reason": "Exit reason", "confidence": "Confidence",
+    "reason": "Why it entered", "signals": "Signals at entry", "context": "Context at entry",
+}
+"""Column headers of the trades table (the fields stay the projection's column names)."""
+
+
 def _compact(value: Any) -> str:
     if not isinstance(value, dict) or not value:
         return ""
@@ -85,6 +94,7 @@ def symbol_trades(run: RunData, symbol: str | None) -> pd.DataFrame:
     if not len(t):
         return pd.DataFrame({c: [] for c in TRADE_TABLE_COLUMNS})
     out = t[TRADE_TABLE_COLUMNS].copy()
+    out["strategy"] = t["book"]  # the run's own name for the book (sma_cross is not "swing")
     out["signals"] = [_compact(v) for v in t["signals"]]
     out["context"] = [_compact(v) for v in t["context"]]
     for col in ("entry_time", "exit_time"):
