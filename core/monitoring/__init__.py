@@ -8,6 +8,7 @@ from datetime import timedelta
 import attrs
 
 from core.monitoring.engine import DEFAULT_POLICIES, AlertEngine, AlertPolicy, OpenAlert, alert_id, rule_of
+from core.monitoring.release_rule import ReleaseUnderperformingRule
 from core.monitoring.rules import (
     AccuracyRule,
     CircuitBreakerRule,
@@ -45,7 +46,8 @@ class RuleSettings:
 
 
 def default_rules(settings: RuleSettings = RuleSettings()) -> list[Rule]:
-    """The seven rules of the spec, the dashboard's accuracy rules and forwarded ad-hoc alerts."""
+    """The seven rules of the spec, the dashboard's accuracy rules, forwarded ad-hoc alerts and the
+    release's heightened-monitoring rule."""
     return [
         CircuitBreakerRule(),
         DailyLossRule(share=settings.daily_loss_alert_share),
@@ -58,12 +60,13 @@ def default_rules(settings: RuleSettings = RuleSettings()) -> list[Rule]:
         AccuracyRule(window=settings.accuracy_window, precision_threshold=settings.precision_threshold,
                      sharpe_threshold=settings.sharpe_threshold),
         ForwardedAlertRule(),
+        ReleaseUnderperformingRule(),
     ]
 
 
 __all__ = [
     "AccuracyRule", "AlertEngine", "AlertPolicy", "CircuitBreakerRule", "Clear", "ConnectivityRule",
     "DEFAULT_POLICIES", "DailyLossRule", "Decision", "ForwardedAlertRule", "HeartbeatRule", "LatencyRule", "OpenAlert",
-    "Raise", "Rule", "RuleSettings", "SentimentFailuresRule", "StaleModelRule", "alert_id", "default_rules",
+    "Raise", "ReleaseUnderperformingRule", "Rule", "RuleSettings", "SentimentFailuresRule", "StaleModelRule", "alert_id", "default_rules",
     "histogram_quantile", "rule_of", "sessions_between",
 ]

@@ -49,6 +49,8 @@ DEFAULT_POLICIES: dict[str, AlertPolicy] = {
     "heartbeat_lapsed": AlertPolicy(suppress=timedelta(minutes=5)),
     "breeze_connectivity_lost": AlertPolicy(suppress=timedelta(minutes=10)),
     "performance_degradation_latency": AlertPolicy(suppress=timedelta(minutes=30)),
+    # spec 002 §10: alert frequency of 2 hours during a release's heightened window
+    "release_underperforming": AlertPolicy(suppress=timedelta(hours=2)),
 }
 
 

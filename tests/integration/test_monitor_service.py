@@ -157,3 +157,43 @@ def test_an_unavailable_store_is_waited_for_not_fatal(store):
     monitor.run(lambda: len(sleeps) >= 3, sleep=sleeps.append, log=logs.append)
     assert sleeps[:2] == [1.0, 2.0] and "reachable again" in logs[-1]
     assert [m.rule for m in sink.sent] == ["daily_loss_high"]
+
+
+def test_a_release_breaching_its_heightened_thresholds_is_alerted_once(store):
+    """Issue 15: during a release's heightened window the monitor applies its tighter thresholds."""
+    from core.events.base import RunInfo
+    from core.events.catalog import PortfolioSnapshotted, RunStarted
+    from core.events.release import RELEASES_STREAM, ReleaseApplied, ReleaseDeployed
+
+    clock, sink = ManualClock(T0), RecordingSink()
+    monitor = Monitor(store, sink, now=clock.now)
+    monitor.start()
+    deployed = ReleaseDeployed(release_id="release-x", previous_release_id=None, previous_model_id=None,
+                               deployer="ops", reason="", forced=False, heightened_hours=48.0,
+                               thresholds={"min_win_rate_pct": None, "max_drawdown_pct": -5.0, "max_loss_pct": None})
+    store.append(RELEASES_STREAM, 0, [NewEvent(event=deployed, occurred_at=T0)], run_id="ops")
+    store.append(RELEASES_STREAM, 1, [NewEvent(event=ReleaseApplied(release_id="release-x", run_id="P1", mode="paper",
+                                                                    config_sha256=None, model_id=None),
+                                               occurred_at=T0)], run_id="P1")
+    store.start_run(RunInfo(run_id="P1", mode="paper", config_hash="h", code_version="c", data_fingerprint="f",
+                            started_at=T0))
+    store.append("P1:run", 0, [NewEvent(event=RunStarted(
+        mode="paper", config={"initial_cash_paise_by_book": {"swing": 10_000_000}}, config_hash="h",
+        code_version="c", data_fingerprint="f", symbols=["TCS"], strategies=["swing"],
+        initial_cash_paise=10_000_000, seed=1), occurred_at=T0)], run_id="P1")
+
+    def snap(version: int, equity: int) -> None:
+        ev = PortfolioSnapshotted(session_date=date(2026, 12, 3), cash_paise=equity, positions_value_paise=0,
+                                  equity_paise=equity, realized_pnl_paise=0, unrealized_pnl_paise=0,
+                                  fees_paid_paise=0, positions={}, prices={})
+        store.append("P1:swing", version, [NewEvent(event=ev, occurred_at=T0 + timedelta(hours=1))], run_id="P1")
+
+    snap(0, 9_800_000)
+    monitor.poll()
+    assert [m.rule for m in sink.sent] == []
+    snap(1, 9_300_000)  # 7 % under the starting equity: deeper than the release's -5 %
+    monitor.poll()
+    snap(2, 9_200_000)
+    monitor.poll()
+    assert [m.rule for m in sink.sent] == ["release_underperforming"]
+    assert "release-x" in sink.sent[0].body and "drawdown" in sink.sent[0].body
