@@ -242,6 +242,9 @@ class DashboardApp:
                                               label="Export metrics (JSON)", color="primary",
                                               css_classes=["sq-export"])
         self.badge = pn.pane.HTML("", css_classes=["sq-badge"], sizing_mode="stretch_width")
+        self.release = pn.pane.HTML("", css_classes=["sq-release-pane"], sizing_mode="stretch_width")
+        self._release_version = -1
+        self._release_state: Any = None
         self.title = pn.pane.HTML("", css_classes=["sq-title"], sizing_mode="stretch_width")
         # One pane for every card and one for every confusion matrix: a run switch or a
         # filter replaces their whole content at once (no pane is shown, hidden or added).
@@ -394,7 +397,20 @@ class DashboardApp:
                 changed = True
         self.badge.object = charts.badge_html(vm.live_badge(self.model, self.now(),
                                                             quiet_seconds=self.settings.quiet_seconds))
+        self._render_release()
         return changed
+
+    def _render_release(self) -> None:
+        """The active release (id, heightened or normal, time left) from the ``releases`` stream;
+        folded again only when that stream grew."""
+        from applications.services.release import release_state
+        from core.events.release import RELEASES_STREAM
+
+        version = self.store.stream_version(RELEASES_STREAM)
+        if version != self._release_version or self._release_state is None:
+            self._release_state = release_state(self.store)
+            self._release_version = version
+        self.release.object = charts.release_html(self._release_state.status(self.now()))
 
     def _alert_versions(self) -> tuple[int, int]:
         from applications.services.monitoring import ACKS_STREAM, ALERTS_STREAM
@@ -592,6 +608,7 @@ class DashboardApp:
     # ---------------------------------------------------------------- layout
 
     def view(self) -> pn.viewable.Viewable:
+        self._render_release()
         sidebar = [
             pn.pane.Markdown("### Run"), self.mode, self.run_select, self.follow, self.compare,
             pn.pane.Markdown("### Filters"), self.strategy, self.period, self.label, self.window, self.threshold,
@@ -599,7 +616,7 @@ class DashboardApp:
             pn.pane.Markdown("### Export"), self.export,
         ]
         main = [
-            pn.Row(self.title, self.badge, sizing_mode="stretch_width"),
+            pn.Row(self.title, pn.Column(self.badge, self.release), sizing_mode="stretch_width"),
             pn.Card(self.cards, title="Books",
                     css_classes=["sq-overview"], collapsible=False, sizing_mode="stretch_width"),
             pn.Card(self.portfolio, title="Portfolio at the replay point", css_classes=["sq-portfolio-card"],

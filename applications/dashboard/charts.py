@@ -237,6 +237,20 @@ def comparison_html(c) -> str:
             f"<thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>")
 
 
+def release_html(status: dict) -> str:
+    """The active release in the header: id, monitoring mode and the heightened time left."""
+    release = status.get("active_release")
+    if release is None:
+        return '<span class="sq-release-none" style="color:#6c757d">no active release</span>'
+    left = float(status.get("heightened_seconds_left") or 0.0)
+    mode = status.get("mode", "normal")
+    colour = "#d62728" if mode == "heightened" else "#1f77b4"
+    remaining = f" · {left / 3600:.1f} h left" if mode == "heightened" else ""
+    return (f'<span class="sq-release sq-release-{html.escape(mode)}" style="border:2px solid {colour};'
+            f'padding:2px 8px;border-radius:8px">release <b>{html.escape(str(release))}</b> · '
+            f'{html.escape(mode)} monitoring{remaining}</span>')
+
+
 def badge_html(badge: Badge) -> str:
     colour = "#2ca02c" if badge.status == "LIVE" else "#6c757d"
     last = "—"

@@ -293,3 +293,40 @@ def test_the_alerts_card_shows_monitor_alerts_and_acks_on_the_next_tail(backtest
     assert "acknowledged by asha: known outage" in app.alerts.object
     assert app.tail() is False
     store.close()
+
+
+def test_the_header_shows_the_active_release_and_its_monitoring_mode(backtest_db, sqlite_url):  # noqa: F811
+    from datetime import datetime, timedelta, timezone
+
+    from core.events.base import NewEvent
+    from core.events.release import RELEASES_STREAM, ReleaseAudited, ReleaseDeployed, ReleaseRolledBack
+
+    source = open_store(backtest_db.url)
+    info = source.get_run(backtest_db.run_id)
+    source.close()
+    store = open_store(sqlite_url)
+    store.start_run(info)
+    copy_events(backtest_db.events, store)
+    deployed_at = datetime(2026, 12, 1, 10, tzinfo=timezone.utc)
+    clock = [deployed_at + timedelta(hours=10)]
+    app = DashboardApp(store, DashboardSettings(run=backtest_db.run_id[:10]), now=lambda: clock[0])
+    app.view().server_doc(Document())
+    assert "no active release" in app.release.object
+    audited = ReleaseAudited(release_id="release-abc", bundle_dir="b", manifest_sha256="0" * 64, config_sha256=None,
+                             model_id=None, deployment_ready=True, risk_flags=[], metrics={}, audit_run_ids=[])
+    deployed = ReleaseDeployed(release_id="release-abc", previous_release_id=None, previous_model_id=None,
+                               deployer="ops", reason="", forced=False, heightened_hours=48.0, thresholds={})
+    store.append(RELEASES_STREAM, 0, [NewEvent(event=audited, occurred_at=deployed_at),
+                                      NewEvent(event=deployed, occurred_at=deployed_at)], run_id="ops")
+    app.tail()
+    assert "release-abc" in app.release.object and "heightened monitoring" in app.release.object
+    assert "38.0 h left" in app.release.object
+    clock[0] = deployed_at + timedelta(hours=49)
+    app.tail()
+    assert "normal monitoring" in app.release.object
+    store.append(RELEASES_STREAM, 2, [NewEvent(event=ReleaseRolledBack(
+        from_release_id="release-abc", to_release_id=None, restored_model_id=None, deployer="ops", reason=""),
+        occurred_at=clock[0])], run_id="ops")
+    app.tail()
+    assert "no active release" in app.release.object
+    store.close()
