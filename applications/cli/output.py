@@ -48,5 +48,6 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
 
 def fail(message: str, code: int = 2) -> None:
     """Print an error (never a traceback) and exit non-zero."""
-    err_console.print(f"[bold red]error:[/] {escape(str(message))}")
+    # soft_wrap: never break a path or an id across lines (a message must be copy-pasteable)
+    err_console.print(f"[bold red]error:[/] {escape(str(message))}", soft_wrap=True)
     raise click.exceptions.Exit(code)

@@ -154,6 +154,10 @@ def card_html(card: StrategyCard) -> str:
         f"<td>{fmt.share(card.rolling[f])}</td><td>{_delta(card.delta[f])}</td></tr>" for f in CARD_FIELDS)
     period = (f'{summ.get("first_session")} → {summ.get("last_session")} · {summ.get("sessions")} sessions'
               if summ.get("sessions") else "no session yet")
+    if summ.get("closed_at_end") or summ.get("open_at_end"):
+        # what the end of the data did to open positions (spec 002 §14.14.2)
+        period += (f' · at data end: {summ.get("closed_at_end", 0)} closed (backtest_end), '
+                   f'{summ.get("open_at_end", 0)} open')
     kind = f" ({html.escape(card.kind)})" if card.kind != card.strategy else ""
     return (f'<div class="sq-card" data-book="{html.escape(card.strategy)}" '
             f'style="border-left:6px solid {card.colour};padding:4px 12px;flex:1;min-width:300px">'

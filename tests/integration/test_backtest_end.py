@@ -45,7 +45,7 @@ def test_open_positions_are_closed_at_the_last_close_by_default(runs):
     book = summarize_run(store, run_id).books[0]
     assert book.closed_at_end == len(ends) and book.open_at_end == 0
     from applications.dashboard.viewmodel.cards import strategy_cards
-    card = strategy_cards(run)["swing"].book
+    card = strategy_cards(run)["swing"].summary
     assert (card["closed_at_end"], card["open_at_end"]) == (len(ends), 0)  # the dashboard card says so too
     bundle = build_bundle(run)
     validate_bundle(bundle)
@@ -66,7 +66,7 @@ def test_keeping_them_open_lists_them_as_open(runs):
     assert {p["ticker"] for p in end["open_positions"]} == set(last["positions"])
     assert all(p["status"] == "OPEN" for p in end["open_positions"])
     from applications.dashboard.viewmodel.cards import strategy_cards
-    card = strategy_cards(run)["swing"].book
+    card = strategy_cards(run)["swing"].summary
     assert (card["closed_at_end"], card["open_at_end"]) == (0, len(last["positions"]))
 
 

@@ -25,7 +25,9 @@ DAYS = ("2018-03-01", "2018-03-10")
 
 def _snap(*args: str, env: dict | None = None) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["data", "sentiment-snapshot", *args], env=env or {})
-    return result.exit_code, result.output
+    # stdout only when it succeeded: stderr is the process's, and another test's server thread
+    # in this worker may write to it (click's ``output`` interleaves both)
+    return result.exit_code, result.stdout if result.exit_code == 0 else result.output
 
 
 @pytest.fixture(scope="module")

@@ -64,12 +64,16 @@ def book_summaries(run: RunData, books: Sequence[str] | None = None, *,
         start_equity, fees_before = (baseline or {}).get(book, (initial.get(book), 0))
         signals = int((run.signals["book"] == book).sum()) if len(run.signals) else 0
         traces = int((run.traces["strategy"] == kind).sum()) if len(run.traces) else 0
+        # what the end of the data did to open positions: closed at the last close, or still open
+        ends = run.fills[run.fills["fill_reason"] == "backtest_end"] if len(run.fills) else run.fills
+        closed_at_end = int(ends["client_order_id"].str.startswith(f"{book}-").sum()) if len(ends) else 0
+        open_at_end = len(snaps.sort_values("seq").iloc[-1]["positions"] or {}) if len(snaps) else 0
         out[book] = book_summary(
             book, initial_paise=start_equity, equity_paise=snaps["equity_paise"].to_list(),
             sessions=snaps["session_date"].to_list(),
             fees_paid_paise=int(snaps["fees_paid_paise"].iloc[-1]) - fees_before if len(snaps) else 0,
             trade_results_paise=closed["net_pnl_paise"].to_list(), holds_minutes=closed["holding_minutes"].to_list(),
-            signals=signals, traces=traces)
+            signals=signals, traces=traces, closed_at_end=closed_at_end, open_at_end=open_at_end)
     return out
 
 
