@@ -110,7 +110,7 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Bar cache folder for --data-source hybrid (default: data/cache/bars).")
 @click.option("--label", default="", help="Free text stored with the run.")
-@click.option("--workers", type=click.IntRange(min=1),
+@click.option("--workers", type=click.IntRange(min=1, max=256),
               help="Batch mode: one run per symbol of the book, spread over N local Dask worker processes.")
 @click.option("--scheduler", metavar="tcp://HOST:8786", help="Batch mode on an existing Dask cluster.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (no progress bar).")

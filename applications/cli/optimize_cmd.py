@@ -60,7 +60,7 @@ def _layers(config_file: Path | None, space_backtest: dict[str, Any], options: d
 @click.option("--max-drawdown", type=float, help="Constraint: a deeper drawdown (percent) is infeasible (default 25).")
 @click.option("--walk-forward", metavar="TRAIN:TEST", help="Also re-optimise on rolling windows: TRAIN months in "
                                                            "sample, TEST months out of sample (e.g. 24:6).")
-@click.option("--workers", type=click.IntRange(min=1), help="Local Dask worker processes (default: one per core).")
+@click.option("--workers", type=click.IntRange(min=1, max=256), help="Local Dask worker processes (default: one per core).")
 @click.option("--scheduler", metavar="tcp://HOST:8786", help="Use an existing Dask cluster instead of a local one "
                                                              "(multi-host needs --db postgresql+psycopg://...).")
 @click.option("--study", "study_name", help="Study name in the database (default: <strategy>-<UTC time>).")

@@ -9,6 +9,7 @@ scheduler is on this machine, and ``memory://`` (one process) always.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,8 @@ def _is_local(address: str) -> bool:
 
 
 def check_store_for_cluster(db_url: str, scheduler: str | None) -> None:
+    if scheduler:
+        check_scheduler_address(scheduler)
     if db_url.startswith("memory://"):
         raise ConfigError("work on a Dask cluster needs a database the workers share: memory:// lives in one process; "
                           "use the default SQLite or a postgresql+psycopg:// URL")
@@ -48,6 +51,18 @@ def resolve_db_url(db_url: str | None) -> str:
     return url
 
 
+# tcp://host:port, tls://host:port, or host:port (Dask's own default protocol is tcp)
+SCHEDULER_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|inproc)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
+# One worker process per core is the point; more than this on one machine is a typo.
+MAX_LOCAL_WORKERS = 256
+
+
+def check_scheduler_address(scheduler: str) -> None:
+    if not SCHEDULER_ADDRESS.match(scheduler):
+        raise ConfigError(f"--scheduler {scheduler!r} is not a Dask scheduler address; give "
+                          "tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)")
+
+
 @contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
     """A client of ``scheduler``, or of a new ``LocalCluster`` with ``workers`` processes (default:
@@ -59,9 +74,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     # The scheduler logs every worker and client connection at INFO: noise next to the progress bar.
     logging.getLogger("distributed").setLevel(logging.WARNING)
     if scheduler:
+        check_scheduler_address(scheduler)
         try:
             client = Client(scheduler, timeout="20s")
-        except OSError as exc:
+        except (OSError, ValueError, TypeError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         try:
             yield client
@@ -69,6 +85,9 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
             client.close()
         return
     n = workers or os.cpu_count() or 1
+    if n > MAX_LOCAL_WORKERS:
+        raise ConfigError(f"--workers {n} local worker processes is more than {MAX_LOCAL_WORKERS}; give at most "
+                          "one per core, or --scheduler for a cluster")
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=40)
     client = Client(cluster)
