@@ -396,14 +396,18 @@ class SqlEventStore:
         if len({r.event_id for r in out}) != len(out):
             raise IdempotencyError(f"a batch for stream {stream_id!r} repeats an event id; "
                                    "every event needs its own id")
+        # --- integrity hook (adapters.sql.integrity): extend the run's hash chain in this
+        # same transaction, over the exact rows inserted below. The head is read BEFORE the
+        # inserts: in psycopg's pipeline mode a fetch right after an executemany on the same
+        # cursor can, rarely, see the INSERT's result instead of the SELECT's ("the last
+        # operation didn't produce records"); the hash table is not touched by the inserts,
+        # so the head is the same either way and the round trips are as many.
+        cur.execute(self._sql_chain_head, (run_id,))
+        head = cur.fetchone()
         if len(rows) == 1:
             cur.execute(self._sql_insert, rows[0])
         else:
             cur.executemany(self._sql_insert, rows)
-        # --- integrity hook (adapters.sql.integrity): extend the run's hash chain in this
-        # same transaction, over the exact rows just inserted.
-        cur.execute(self._sql_chain_head, (run_id,))
-        head = cur.fetchone()
         cur.executemany(self._sql_insert_hash, integrity.chain(integrity.GENESIS if head is None else head[0], rows))
         # --- end of integrity hook
         return out
