@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import tenacity
 from sqlalchemy.engine import make_url
 
 from core.errors import ConfigError
@@ -80,7 +81,7 @@ def _sqlite_engine(url: sa.URL, *, durable: bool) -> sa.Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if database not in ("", ":memory:"):
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _use_wal(cursor)
             cursor.execute(f"PRAGMA synchronous = {synchronous}")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
@@ -93,6 +94,24 @@ def _sqlite_engine(url: sa.URL, *, durable: bool) -> sa.Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+@tenacity.retry(retry=tenacity.retry_if_exception(_is_locked), reraise=True,
+                stop=tenacity.stop_after_delay(BUSY_TIMEOUT_MS / 1000),
+                wait=tenacity.wait_random_exponential(multiplier=0.005, max=0.25))
+def _use_wal(cursor: Any) -> None:
+    """Put the file in WAL mode (persistent: later connections find it set and skip this).
+
+    Switching a fresh file to WAL needs an exclusive lock and SQLite answers "database is
+    locked" at once, without the busy handler, while another connection opening the same
+    new file holds any lock; so the switch is retried (jittered) for up to the busy timeout.
+    """
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode = WAL")
 
 
 def _postgres_engine(url: sa.URL, *, durable: bool) -> sa.Engine:

@@ -298,6 +298,32 @@ def test_processes_opening_a_fresh_database_together_all_get_the_schema(url):
     assert current_revision(url) == head_revision()
 
 
+def test_threads_opening_one_fresh_sqlite_file_never_see_database_is_locked(tmp_path):
+    """Switching a new file to WAL takes an exclusive lock and SQLite refuses it at once (no
+    busy wait) while another connection opens the same file; before the switch was retried,
+    about 1 trial in 15 of this raised StoreUnavailableError("database is locked")."""
+    import threading
+    failures: list[str] = []
+
+    def opener(url: str) -> None:
+        try:
+            for _ in range(2):
+                store = open_sql_store(url)
+                store.read_stream("any")
+                store.close()
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            failures.append(repr(exc))
+
+    for trial in range(40):
+        url = f"sqlite:///{tmp_path / f'fresh{trial}.db'}"
+        threads = [threading.Thread(target=opener, args=(url,)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failures == []
+
+
 def test_old_payload_versions_are_upcast_when_read(url):
     store = open_sql_store(url)
     try:
