@@ -270,6 +270,7 @@ class DashboardApp:
                                            sizing_mode="stretch_width", css_classes=["sq-trades"])
         self.mode.param.watch(lambda _e: self._fill_run_options(), "value")
         self.run_select.param.watch(self._on_run, "value")
+        self.follow.param.watch(self._on_follow, "value")
         for w in (self.strategy, self.label, self.window, self.threshold, self.x_axis, self.compare):
             w.param.watch(lambda _e: self.render(), "value")
         self.period.param.watch(lambda _e: self.render(), "value_throttled")
@@ -308,6 +309,21 @@ class DashboardApp:
             self.run_select.value = self._runs[0].run_id
         if self.model.run_id != self.run_select.value or self.model.run is None:
             self._load(self.run_select.value)  # unless the selection's watcher already loaded it
+
+    def _show_newest(self) -> None:
+        if self._runs and self._runs[0].run_id != self.model.run_id:
+            self._filling = True
+            try:
+                self.run_select.value = self._runs[0].run_id
+            finally:
+                self._filling = False
+            self._load(self._runs[0].run_id)
+
+    def _on_follow(self, event) -> None:
+        # Ticking "Follow the newest run" shows the newest run now, not only the next new one
+        # (which the periodic tail may already have seen before the tick reached the server).
+        if event.new:
+            self._show_newest()
 
     def _on_run(self, event) -> None:
         if not self._filling and event.new and (self.model.run_id != event.new):
@@ -356,13 +372,8 @@ class DashboardApp:
             before = self.model.run_id
             self._runs = runs
             self._fill_run_options()
-            if self.follow.value and runs and runs[0].run_id != self.model.run_id:
-                self._filling = True
-                try:
-                    self.run_select.value = runs[0].run_id
-                finally:
-                    self._filling = False
-                self._load(runs[0].run_id)
+            if self.follow.value:
+                self._show_newest()
             if self.model.run_id != before:
                 return True
         run_id = self.model.run_id

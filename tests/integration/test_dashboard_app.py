@@ -165,6 +165,28 @@ def test_an_empty_store_waits_for_the_first_run_and_follows_it(backtest_db, sqli
     store.close()
 
 
+def test_ticking_follow_shows_the_newest_run_even_one_the_tail_already_saw(backtest_db, sqlite_url):  # noqa: F811
+    """The tail may list a new run before the user's tick reaches the server: ticking
+    "Follow the newest run" then switches to it at once, not only at the next new run."""
+    store = open_store(sqlite_url)
+    source = open_store(backtest_db.url)
+    older = source.get_run(backtest_db.run_id)
+    source.close()
+    store.start_run(older)
+    copy_events(backtest_db.events, store)
+    app = DashboardApp(store, DashboardSettings(run=older.run_id))  # ?run=ID: opened unfollowed
+    app.view().server_doc(Document())
+    assert app.follow.value is False and app.model.run_id == older.run_id
+    newer = attrs.evolve(older, run_id="newer-run", started_at=older.started_at.replace(year=older.started_at.year + 1))
+    store.start_run(newer)
+    app.tail()  # unfollowed: the new run joins the picker and the page stays
+    assert "newer-run" in app.run_select.options.values() and app.model.run_id == older.run_id
+    app.follow.value = True
+    assert app.model.run_id == "newer-run" and app.run_select.value == "newer-run"
+    assert "newer-run"[:12] in app.title.object
+    store.close()
+
+
 def test_the_whole_page_builds_a_bokeh_document(app):
     doc = Document()
     app.view().server_doc(doc)
