@@ -67,6 +67,13 @@ class EventStore(Protocol):
         """
         ...
 
+    def claim_account(self, account: str, run_id: str) -> None:
+        """Become the one process trading broker ``account`` (for run ``run_id``) until
+        ``close``; ``LeaseHeldError`` names the holder while another live process trades it.
+        Losing the lease later (this process stopped heartbeating and another took over)
+        refuses further appends of ``run_id``."""
+        ...
+
     def seal_crashed_runs(self) -> list[str]:
         """Mark ``crashed`` the runs still ``running`` whose writer is gone; their ids."""
         ...

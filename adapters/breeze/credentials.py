@@ -7,6 +7,7 @@ exception messages. ``BreezeCredentials`` masks itself in ``repr``/``str`` and o
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +36,13 @@ class BreezeCredentials:
         return f"BreezeCredentials(api_key={MASK}, api_secret={MASK}, session_token={MASK})"
 
     __str__ = __repr__
+
+    @property
+    def account_id(self) -> str:
+        """A stable, non-secret name of the account these credentials trade: ``breeze-`` and
+        16 hex digits of SHA-256 of the API key (one API key is one ICICI Direct account).
+        Safe in events, leases and logs: the key cannot be recovered from it."""
+        return "breeze-" + hashlib.sha256(self.api_key.encode("utf-8")).hexdigest()[:16]
 
     def redact(self, text: object) -> str:
         """``text`` with every credential value replaced by ``***``."""

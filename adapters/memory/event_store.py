@@ -154,6 +154,11 @@ class InMemoryEventStore:
                 run = self._runs[run.run_id] = attrs.evolve(run, status=RunStatus.RUNNING, ended_at=None)
             return run
 
+    def claim_account(self, account: str, run_id: str) -> None:
+        # One process owns an in-memory store: no other process can trade through it.
+        _check_key("account", account)
+        _check_key("run_id", run_id)
+
     def seal_crashed_runs(self) -> list[str]:
         return []  # no other process can have written it
 

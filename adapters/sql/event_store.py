@@ -118,6 +118,8 @@ class SqlEventStore:
         self._lease_ttl_ms = int(lease_ttl_s * 1000)
         self._held: set[str] = set()
         self._lost: set[str] = set()
+        # account lease key -> the run trading it: losing that lease stops that run's appends.
+        self._account_runs: dict[str, str] = {}
         self._leases_lock = threading.Lock()
         self._heartbeat_stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -176,6 +178,7 @@ class SqlEventStore:
             self._writer = None
             # Leases belong to the parent process (and its heartbeat thread did not fork).
             self._held, self._lost, self._heartbeat = set(), set(), None
+            self._account_runs = {}
             self._holder = leases.new_holder()
             self._engine.dispose(close=False)
             self._pid = os.getpid()
@@ -268,7 +271,7 @@ class SqlEventStore:
         _check_key("stream_id", stream_id)
         _check_key("run_id", run_id)
         if run_id in self._lost:
-            raise LeaseHeldError(f"this process lost the writer lease of run {run_id} (it stopped heartbeating "
+            raise LeaseHeldError(f"this process lost the writer lease of run {run_id} or of the account it trades (it stopped heartbeating "
                                  "long enough for another process to take over); nothing more is written")
         encoded = [(new, encode_payload(new.event)) for new in events]
         if self.durable:
@@ -580,6 +583,20 @@ class SqlEventStore:
         self._hold(run.run_id)
         return self.get_run(run.run_id)
 
+    def claim_account(self, account: str, run_id: str) -> None:
+        """Take the one-trader lease of broker ``account`` for ``run_id`` until ``close``.
+
+        Refused with ``LeaseHeldError`` naming the holder while another process's lease is live.
+        """
+        _check_key("account", account)
+        _check_key("run_id", run_id)
+        key = leases.account_key(account)
+        with self._begin() as conn:
+            leases.acquire(conn, key, self._holder, _now_ms(), self._lease_ttl_ms)
+        with self._leases_lock:
+            self._account_runs[key] = run_id
+        self._hold(key)
+
     def seal_crashed_runs(self) -> list[str]:
         """Mark ``crashed`` every run still ``running`` whose writer is gone; returns their ids."""
         now = _now_ms()
@@ -640,6 +657,9 @@ class SqlEventStore:
                 with self._begin() as conn:
                     if not leases.renew(conn, run_id, self._holder, _now_ms(), self._lease_ttl_ms):
                         self._lost.add(run_id)
+                        trading = self._account_runs.get(run_id)
+                        if trading is not None:  # another process trades the account now
+                            self._lost.add(trading)
                         self._unhold(run_id)
             except Exception:  # noqa: BLE001 - a missed beat is retried; expiry is the safety net
                 continue

@@ -9,6 +9,11 @@ process on this host that no longer exists (kill -9 then an immediate ``--resume
 
 Runs still ``running`` whose lease is dead or absent are sealed ``crashed`` by
 ``seal_crashed_runs`` (the store runs it when it opens).
+
+The same table holds one lease per broker account (key ``account:<account>``, taken by
+``claim_account``): a live session holds it for as long as it trades, so a second live
+process on the same account — a new run, not only a resume — is refused while the first
+one heartbeats. Such keys never match a runs row, so crash sealing ignores them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import sqlalchemy as sa
 from core.errors import LeaseHeldError
 
 DEFAULT_TTL_S = 15.0
+ACCOUNT_PREFIX = "account:"
 
 _GET = sa.text("SELECT holder, heartbeat_at_ms, expires_at_ms FROM run_leases WHERE run_id = :run_id")
 _DELETE = sa.text("DELETE FROM run_leases WHERE run_id = :run_id")
@@ -75,15 +81,25 @@ def lock_leases(conn: sa.Connection) -> None:
         conn.exec_driver_sql("LOCK TABLE run_leases IN EXCLUSIVE MODE")
 
 
+def account_key(account: str) -> str:
+    return ACCOUNT_PREFIX + account
+
+
 def acquire(conn: sa.Connection, run_id: str, holder: str, now_ms: int, ttl_ms: int) -> None:
-    """Take the lease of ``run_id`` for ``holder`` (inside a write transaction) or refuse."""
+    """Take the lease of ``run_id`` (or of an ``account_key``) for ``holder`` inside a write
+    transaction, or refuse naming the live holder."""
     lock_leases(conn)
     row = conn.execute(_GET, {"run_id": run_id}).first()
     if row is not None and row.holder != holder and not is_dead(row, now_ms):
+        if run_id.startswith(ACCOUNT_PREFIX):
+            what = f"broker account {run_id[len(ACCOUNT_PREFIX):]} is being traded by"
+            rule = "only one process may trade an account"
+        else:
+            what, rule = f"run {run_id} is being written by", "only one process may write a run"
         raise LeaseHeldError(
-            f"run {run_id} is being written by {row.holder} (last heartbeat "
+            f"{what} {row.holder} (last heartbeat "
             f"{(now_ms - int(row.heartbeat_at_ms)) / 1000:.1f} s ago, lease expires in "
-            f"{(int(row.expires_at_ms) - now_ms) / 1000:.1f} s); only one process may write a run — stop that one "
+            f"{(int(row.expires_at_ms) - now_ms) / 1000:.1f} s); {rule} — stop that one "
             "first, or wait for its lease to expire if it is gone")
     conn.execute(_DELETE, {"run_id": run_id})
     conn.execute(_INSERT, {"run_id": run_id, "holder": holder, "now": now_ms, "expires": now_ms + ttl_ms})

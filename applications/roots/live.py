@@ -12,6 +12,9 @@
   idempotent;
 * one book per live session (``intraday`` or ``swing``): the account's positions are
   reconciled against that book on ``--resume``;
+* one live process per account: the store's account lease (``claim_account``, keyed by the
+  non-secret ``BreezeCredentials.account_id``) refuses a second session on the same
+  credentials, naming the holder, while the first heartbeats;
 * each book's cash is the broker's available equity funds (allocated minus blocked),
   capped by its configured capital (``AccountFundsObserved``); a resume keeps the run's cash;
 * every entry is checked against the Breeze cash rules (``core.venue.BREEZE_CASH``): a
@@ -96,6 +99,10 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     if config.strategy not in LIVE_STRATEGIES:
         raise ConfigError(f"live trading runs one book; --strategy must be one of {', '.join(LIVE_STRATEGIES)}, "
                           f"got {config.strategy!r}")
+    run_id = resume or run_id or uuid.uuid4().hex
+    # One process per account: a second live session (new run or resume) on the same
+    # credentials is refused here, before the Breeze session opens, while this one heartbeats.
+    store.claim_account(credentials.account_id, run_id)
     from adapters.breeze import BreezeBroker, JsonFileOrderRecords
     from adapters.breeze.halts import BreezeMarketHalts
     from adapters.memory import InMemoryFeed
@@ -116,7 +123,6 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     plans = plan_books(warm, history)
     check_books_against_venue(plans, BREEZE_CASH, log)
     provider = live_sentiment(config, clock, environ, on_health=health.report) if sentiment == "default" else sentiment
-    run_id = resume or run_id or uuid.uuid4().hex
     loader = model_loader or (lambda model_id: load_model(model_id, registry_dir))
     predictor, selected = select_session_model(store, mode=MODE, requested=model, load=loader, resume_run=resume,
                                                log=log)

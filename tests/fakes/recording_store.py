@@ -41,6 +41,9 @@ class RecordingEventStore:
     def claim_run(self, run_id: str) -> RunInfo:
         return self.inner.claim_run(run_id)
 
+    def claim_account(self, account: str, run_id: str) -> None:
+        self.inner.claim_account(account, run_id)
+
     def seal_crashed_runs(self) -> list[str]:
         return self.inner.seal_crashed_runs()
 

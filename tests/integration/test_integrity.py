@@ -233,6 +233,39 @@ def test_a_lease_whose_holder_stopped_heartbeating_is_taken_over_after_expiry(ur
         taker.close()
 
 
+def test_an_account_lease_is_taken_over_after_expiry_and_the_hung_trader_stops_writing(url):
+    from adapters.sql import create_engine
+    from adapters.sql.event_store import SqlEventStore
+    ttl = 1.0
+    open_sql_store(url).close()  # schema
+    hung = SqlEventStore(create_engine(url), lease_ttl_s=ttl)
+    taker = open_sql_store(url)
+    try:
+        hung.start_run(_info("trading"))
+        hung.claim_account("breeze-0123456789abcdef", "trading")
+        with pytest.raises(LeaseHeldError, match="broker account breeze-0123456789abcdef is being traded by"):
+            taker.claim_account("breeze-0123456789abcdef", "intruder")
+        assert taker.seal_crashed_runs() == []  # an account lease is no run: nothing to seal
+        hung._heartbeat_stop.set()  # the process hangs: no more heartbeats
+        started = time.monotonic()
+        while True:
+            try:
+                taker.claim_account("breeze-0123456789abcdef", "intruder")
+                break
+            except LeaseHeldError:
+                assert time.monotonic() - started < 10 * ttl
+                time.sleep(0.05)
+        assert time.monotonic() - started <= ttl + 1.0
+        # The hung trader's run may not write once its heartbeat finds the account taken over.
+        hung._heartbeat_stop.clear()
+        hung._beat_once()
+        with pytest.raises(LeaseHeldError, match="lost the writer lease"):
+            hung.append("trading:run", 0, [], run_id="trading")
+    finally:
+        hung.close()
+        taker.close()
+
+
 def test_a_killed_writer_leaves_a_run_that_the_next_open_seals_crashed(url, tmp_path):
     env = dict(os.environ, SENSEQUANT_RUNS_DIR=str(tmp_path / "runs"))
     env.pop("SENSEQUANT_DB_URL", None)

@@ -241,3 +241,36 @@ def test_a_market_wide_halt_pauses_the_live_session_and_is_recorded(tmp_path, st
     paused = [r for r in events if r.type in ("signal.generated", "order.submitted")
               and halted[0].occurred_at <= r.occurred_at < resumed[0].occurred_at]
     assert paused == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_second_live_process_on_the_same_account_is_refused_before_any_network_call(tmp_path, request, backend):
+    """One process per account: the first live session's account lease (held by another store,
+    i.e. another process) refuses a second session on the same credentials — a new run, not
+    a resume — naming the holder, before the Breeze session opens; other credentials trade."""
+    from adapters.breeze.credentials import BreezeCredentials
+    from applications.wiring.store import open_store
+    from core.errors import LeaseHeldError
+
+    url = f"sqlite:///{tmp_path / 'live.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    first, second = open_store(url), open_store(url)
+    try:
+        account = BreezeCredentials(api_key=CREDS["BREEZE_API_KEY"], api_secret="", session_token="").account_id
+        assert account.startswith("breeze-") and CREDS["BREEZE_API_KEY"] not in account
+        first.claim_account(account, "first-run")
+        calls = []
+        config = BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False))
+        with pytest.raises(LeaseHeldError, match=rf"broker account {account} is being traded by .*:{__import__('os').getpid()}:"):
+            run_live(config, store=second, confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env",
+                     sdk_factory=lambda key: calls.append(key), run_id="second-run")
+        assert calls == []
+        # The refusal names the account by its non-secret id only.
+        other = BreezeCredentials(api_key="another-key", api_secret="", session_token="").account_id
+        assert other != account
+        second.claim_account(other, "other-run")
+        # Once the first process stops (its store closes), the account is free.
+        first.close()
+        second.claim_account(account, "second-run")
+    finally:
+        first.close()
+        second.close()
