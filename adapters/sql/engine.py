@@ -42,6 +42,18 @@ def safe_url(url: str | sa.URL) -> str:
         return "<unparseable URL>"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other backends, in-memory and ``file:`` URIs."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
 def create_engine(url: str, *, durable: bool = False) -> sa.Engine:
     """An engine configured for the event store (see module docstring)."""
     try:

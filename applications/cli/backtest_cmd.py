@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import click
 
-from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty, symbol_list
+from applications.cli.options import INTERVAL, ISO_DATE, count, finite, symbol_list
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty
+from applications.cli.options import count, finite, non_empty
 import numpy as np
 from rich.markup import escape
 

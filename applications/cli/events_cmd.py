@@ -8,7 +8,7 @@ from collections import deque
 
 import click
 
-from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty
+from applications.cli.options import count, finite, non_empty
 
 from rich.markup import escape
 
@@ -36,7 +36,7 @@ def events() -> None:
 def tail(obj: dict, run_id: str | None, after_seq: int | None, last: int, follow: bool, interval: float,
          as_json: bool) -> None:
     """Print events in global order, optionally following new ones as they commit."""
-    store = open_store(obj.get("db_url"))
+    store = open_store(obj.get("db_url"), must_exist=True)
     try:
         if run_id:
             run_id = store.get_run(run_id).run_id
@@ -83,7 +83,7 @@ def verify(obj: dict, run_id: str | None, check_all: bool, as_json: bool) -> Non
         raise click.UsageError("give a RUN id (or unique prefix), or --all, but not both")
     if run_id is not None and not run_id.strip():
         raise click.UsageError("the RUN id is empty; `sensequant runs list` shows the runs")
-    store = open_store(obj.get("db_url"))
+    store = open_store(obj.get("db_url"), must_exist=True)
     try:
         report = store.verify(None if check_all else run_id)
     finally:

@@ -160,7 +160,7 @@ def _print_alerts(rows, title: str) -> None:
 @click.pass_obj
 def status(obj: dict, db_url: str | None, as_json: bool) -> None:
     """One table per running or recent session: heartbeat age, feed, positions, P&L, breaker, alerts."""
-    store = open_store(db_url or obj.get("db_url"))
+    store = open_store(db_url or obj.get("db_url"), must_exist=True)
     try:
         sessions, alerts = _status_rows(store)
     finally:
@@ -182,7 +182,7 @@ def alerts(obj: dict, db_url: str | None, open_only: bool, since: str | None, ru
            as_json: bool) -> None:
     """Alerts the monitor raised, newest first, with their status and delivery."""
     from applications.services.monitoring import read_alerts
-    store = open_store(db_url or obj.get("db_url"))
+    store = open_store(db_url or obj.get("db_url"), must_exist=True)
     try:
         rows = read_alerts(store, open_only=open_only, since=_since(since), run_id=run_id)
     finally:
@@ -209,7 +209,7 @@ def ack(obj: dict, alert_id: str, note: str, by: str | None, hours: float, db_ur
         as_json: bool) -> None:
     """Acknowledge alert ALERT_ID (a unique prefix of its id is enough)."""
     from applications.services.monitoring import acknowledge
-    store = open_store(db_url or obj.get("db_url"))
+    store = open_store(db_url or obj.get("db_url"), must_exist=True)
     try:
         row = acknowledge(store, alert_id, by=by or getpass.getuser(), note=note, hours=hours)
     finally:
@@ -248,7 +248,7 @@ def watch(obj: dict, db_url: str | None, refresh: float, once: bool) -> None:
                                  a.rule, a.message)
         return Group(table, alerts_table)
 
-    store = open_store(db_url or obj.get("db_url"))
+    store = open_store(db_url or obj.get("db_url"), must_exist=True)
     try:
         if once:
             console.print(render(store))

@@ -43,7 +43,7 @@ def _step(progress: Progress, text: str, fn: Callable[[], T]) -> T:
 
 
 def _load(db_url: str | None, run_id: str | None) -> RunData:
-    store = open_store(db_url)
+    store = open_store(db_url, must_exist=True)
     try:
         target = run_id if run_id and run_id != "latest" else latest_run_id(store)
         require_intact(store, store.get_run(target).run_id)

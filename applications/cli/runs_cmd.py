@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import click
 
-from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty
+from applications.cli.options import count, non_empty
 
 from rich.markup import escape
 
@@ -25,7 +25,7 @@ def runs() -> None:
 @click.pass_obj
 def list_runs(obj: dict, mode: str | None, limit: int, as_json: bool) -> None:
     """Runs, newest first."""
-    store = open_store(obj.get("db_url"))
+    store = open_store(obj.get("db_url"), must_exist=True)
     try:
         found = store.list_runs(mode=mode, limit=limit)
     finally:
@@ -47,7 +47,7 @@ def show_run(obj: dict, run_id: str, as_json: bool) -> None:
     """Rebuild a run's summary (returns, risk, trades, costs) from the event log alone."""
     from applications.services.run_summary import summarize_run, summary_rows
 
-    store = open_store(obj.get("db_url"))
+    store = open_store(obj.get("db_url"), must_exist=True)
     try:
         require_intact(store, store.get_run(run_id).run_id)
         summary = summarize_run(store, run_id)

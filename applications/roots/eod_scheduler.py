@@ -55,6 +55,7 @@ import attrs
 import cattrs
 
 from adapters.ml.registry import ModelRegistry
+from adapters.sql import sqlite_file
 from applications.services.eod import IST_ZONE, EodConfig, EodOutcome, run_eod
 from applications.services.learning import default_feed, default_registry_dir, utc_now
 from applications.wiring.feeds import select_feed
@@ -87,15 +88,9 @@ def default_jobstore_url() -> str:
     return f"sqlite:///{folder / 'jobs.sqlite'}"
 
 
-def _sqlite_file(url: str) -> Path | None:
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        return Path(url[len("sqlite:///"):])
-    return None
-
-
 def jobstore_folder(url: str) -> Path:
     """The folder of a SQLite job store; for server databases ``runs_dir()/scheduler``."""
-    file = _sqlite_file(url)
+    file = sqlite_file(url)
     folder = file.parent if file is not None else runs_dir() / "scheduler"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -103,7 +98,7 @@ def jobstore_folder(url: str) -> Path:
 
 def lock_path(url: str) -> Path:
     """``<jobstore file>.lock``; for a server job store a lock named after the URL's hash."""
-    file = _sqlite_file(url)
+    file = sqlite_file(url)
     if file is not None:
         return file.with_name(file.name + ".lock")
     digest = hashlib.sha256(url.encode()).hexdigest()[:16]

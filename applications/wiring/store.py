@@ -50,20 +50,22 @@ def code_version() -> str:
             return "unknown"
 
 
-def open_store(url: str | None = None, *, durable: bool = False) -> EventStore:
+def open_store(url: str | None = None, *, durable: bool = False, must_exist: bool = False) -> EventStore:
     """Open the event store at ``url`` (default: the embedded SQLite).
 
     ``memory://`` gives an in-process store. A brand-new SQL database is created at the
     current schema; an existing one whose schema is not current raises
     ``SchemaOutOfDateError`` naming ``sensequant db upgrade``. ``durable`` makes every
     append its own synchronous commit (live trading) instead of relying on batching.
+    ``must_exist`` (commands that only read): a missing SQLite file is an error and
+    nothing is created.
     """
     url = url or default_db_url()
     if url.startswith("memory://"):
         from adapters.memory import InMemoryEventStore
         return InMemoryEventStore()
     from adapters.sql import open_sql_store
-    return open_sql_store(url, durable=durable)
+    return open_sql_store(url, durable=durable, must_exist=must_exist)
 
 
 def require_intact(store: EventStore, run_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -48,7 +49,11 @@ def test_db_lifecycle(url, tmp_path):
     assert (down["previous"], down["current"]) == (head, None)
 
 
-def test_fresh_database_is_created_at_head_by_any_command(sqlite_url):
+def test_fresh_database_is_created_at_head_by_a_writing_command_never_by_a_read(sqlite_url):
+    refused = run("--db", sqlite_url, "runs", "list", "--json")
+    assert refused.exit_code == 2 and "no event store at" in flat(refused.output)
+    assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()
+    assert run("--db", sqlite_url, "db", "upgrade").exit_code == 0
     assert run("--db", sqlite_url, "runs", "list", "--json").output.strip() == "[]"
     state = json.loads(run("--db", sqlite_url, "db", "current", "--json").output)
     assert state["status"] == "up to date"

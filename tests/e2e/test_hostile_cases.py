@@ -19,6 +19,8 @@ BASE = ["backtest", "--strategy", "intraday", "--symbols", "TCS", "--start", "20
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("SENSEQUANT_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("SENSEQUANT_DB_URL", f"sqlite:///{tmp_path / 'probe.db'}")
+    from applications.wiring.store import open_store
+    open_store().close()  # an empty store: read commands refuse a missing one (tested below)
     return tmp_path
 
 
@@ -162,3 +164,15 @@ def test_a_file_of_impossible_prices_is_invalid_and_the_backtest_refuses_it(env)
     backtest = run("backtest", "--strategy", "intraday", "--symbols", "TCS", "--data-dir", str(folder),
                    "--no-sentiment")
     one_line_error(backtest, "beyond any NSE share price", "row 1")
+
+
+@pytest.mark.parametrize("args", [
+    ["runs", "list"], ["runs", "show", "abc"], ["runs", "export", "abc"], ["report"],
+    ["events", "tail"], ["events", "verify", "--all"], ["monitor", "status"], ["monitor", "alerts"],
+])
+def test_a_read_command_on_a_missing_store_creates_nothing(tmp_path, monkeypatch, args):
+    monkeypatch.setenv("SENSEQUANT_RUNS_DIR", str(tmp_path / "runs"))
+    missing = tmp_path / "no" / "such" / "folder" / "events.db"
+    result = run("--db", f"sqlite:///{missing}", *args)
+    one_line_error(result, "no event store at", "events.db", "sensequant backtest")
+    assert not (tmp_path / "no").exists(), "a read command created the folder"

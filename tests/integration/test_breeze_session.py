@@ -8,7 +8,7 @@ import pytest
 
 from adapters.breeze import BreezeSession, TokenBucket, load_breeze_credentials, open_breeze_session
 from adapters.breeze.credentials import BreezeCredentials
-from adapters.breeze.errors import BreezeRateLimitedError, BreezeTransientError
+from adapters.breeze.errors import BreezeTransientError
 from core.errors import BrokerApiError, BrokerDailyLimitError, BrokerSessionError, ConfigError
 from core.events.codec import encode_payload
 from tests.fakes.breeze_sdk import DAILY_CAP, FakeBreezeSDK, err

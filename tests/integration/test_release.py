@@ -4,7 +4,6 @@ LightGBM model in a real registry, and real bundle files (tampering is refused, 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
