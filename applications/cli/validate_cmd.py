@@ -7,6 +7,7 @@ overall uplift (``applications.services.walkforward``).
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,11 @@ def _fmt(value) -> str:
               help="Walk-forward: judge the pooled out-of-sample uplift or the mean of the windows'.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Walk-forward: write walk_forward.json and walk_forward.md into DIR.")
+@click.option("--workers", type=click.IntRange(min=1, max=256),
+              help="Walk-forward: run the windows at once on a local Dask cluster of N worker processes.")
+@click.option("--scheduler", metavar="tcp://HOST:8786",
+              help="Walk-forward: run the windows on an existing Dask cluster (multi-host needs "
+                   "--db postgresql+psycopg://... and the same --data-dir and --registry on every host).")
 @data_source_options
 @click.pass_obj
 def validate(obj: dict, candidate_id: str | None, champion_id: str | None, registry_dir: Path | None, folds: int,
@@ -62,7 +68,8 @@ def validate(obj: dict, candidate_id: str | None, champion_id: str | None, regis
              min_precision_uplift: float, min_hit_ratio_uplift: float, min_sharpe_uplift: float,
              any_criterion: bool, data_dir: str, markdown_path: Path | None, as_json: bool, walk: bool,
              train_months: int, test_months: int, step_months: int | None, expanding: bool, symbols: str | None,
-             seed: int, gate_on: str, out_dir: Path | None, data_source: str, cache_dir: Path | None) -> None:
+             seed: int, gate_on: str, out_dir: Path | None, workers: int | None, scheduler: str | None,
+             data_source: str, cache_dir: Path | None) -> None:
     """Backtest CANDIDATE vs the champion on the same bars; PROMOTE or REJECT.
 
     Both run the swing book with the model blended into entry confidence. Precision, hit
@@ -74,6 +81,7 @@ def validate(obj: dict, candidate_id: str | None, champion_id: str | None, regis
     following test months twice, with that candidate and with the champion. Metrics are
     reported per window and overall (mean and pooled); the gate judges the overall uplift
     and its decision is about the last window's candidate. --start/--end bound the data used.
+    --workers N (or --scheduler) runs the windows side by side on Dask, with the same figures.
     """
     from adapters.ml.registry import ModelRegistry
     from applications.services.learning import SHIPPED_DAILY_SYMBOLS, default_registry_dir
@@ -86,14 +94,20 @@ def validate(obj: dict, candidate_id: str | None, champion_id: str | None, regis
     thresholds = PromotionThresholds(min_precision_uplift=min_precision_uplift,
                                      min_hit_ratio_uplift=min_hit_ratio_uplift, min_sharpe_uplift=min_sharpe_uplift,
                                      require_all=not any_criterion)
+    if (workers or scheduler) and not walk:
+        raise click.UsageError("--workers/--scheduler run walk-forward windows: add --walk-forward")
     if walk:
         if candidate_id:
             raise click.UsageError("--walk-forward trains its own candidates; drop CANDIDATE_ID")
+        if (workers or scheduler) and data_source != "csv":
+            raise click.UsageError("walk-forward on Dask workers reads the CSV files of --data-dir on each "
+                                   "worker; use --data-source csv (`sensequant data fetch` can write them)")
         _walk_forward(obj, registry_dir=registry_dir, champion_id=champion_id, start=start, end=end,
                       model_weight=model_weight, veto_below=veto_below, thresholds=thresholds, data_dir=data_dir,
                       markdown_path=markdown_path, as_json=as_json, train_months=train_months,
                       test_months=test_months, step_months=step_months, expanding=expanding, symbols=symbols,
-                      seed=seed, gate_on=gate_on, out_dir=out_dir, feed=feed)
+                      seed=seed, gate_on=gate_on, out_dir=out_dir, feed=feed, workers=workers,
+                      scheduler=scheduler)
         return
     if not candidate_id:
         raise click.UsageError("give CANDIDATE_ID (a model id or unique prefix), or pass --walk-forward")
@@ -150,10 +164,11 @@ def _walk_forward(obj: dict, *, registry_dir: Path | None, champion_id: str | No
                   end: str | None, model_weight: float, veto_below: float, thresholds, data_dir: str,
                   markdown_path: Path | None, as_json: bool, train_months: int, test_months: int,
                   step_months: int | None, expanding: bool, symbols: str | None, seed: int, gate_on: str,
-                  out_dir: Path | None, feed: Any = None) -> None:
+                  out_dir: Path | None, feed: Any = None, workers: int | None = None,
+                  scheduler: str | None = None) -> None:
     from adapters.ml.registry import ModelRegistry
     from applications.services.learning import SHIPPED_DAILY_SYMBOLS, default_registry_dir
-    from applications.services.walkforward import WalkForwardConfig, walk_forward, write_reports
+    from applications.services.walkforward import WalkForwardConfig
 
     chosen = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else list(SHIPPED_DAILY_SYMBOLS)
     config = WalkForwardConfig(train_months=train_months, test_months=test_months, step_months=step_months,
@@ -161,10 +176,29 @@ def _walk_forward(obj: dict, *, registry_dir: Path | None, champion_id: str | No
                                seed=seed, model_weight=model_weight, veto_below=veto_below, gate_on=gate_on,
                                thresholds=thresholds)
     registry = ModelRegistry(registry_dir or default_registry_dir())
+    cluster: dict[str, Any] = {}
+    if workers or scheduler:
+        from applications.wiring.cluster import check_store_for_cluster, dask_client, resolve_db_url
+        db_url = resolve_db_url(obj.get("db_url"))
+        check_store_for_cluster(db_url, scheduler)
+        obj = {**obj, "db_url": db_url}
+    with ExitStack() as stack:
+        if workers or scheduler:
+            cluster = {"client": stack.enter_context(dask_client(workers, scheduler)), "db_url": obj["db_url"]}
+        outcome = _run_walk_forward(obj, config, registry, champion_id, feed, as_json, cluster)
+    _show_walk_forward(outcome, config, out_dir=out_dir, markdown_path=markdown_path, as_json=as_json,
+                       expanding=expanding, train_months=train_months, test_months=test_months, gate_on=gate_on)
+
+
+def _run_walk_forward(obj: dict, config: Any, registry: Any, champion_id: str | None, feed: Any, as_json: bool,
+                      cluster: dict[str, Any]) -> Any:
+    from applications.services.walkforward import walk_forward
+
     store = open_store(obj.get("db_url"))
     try:
         if as_json:
-            outcome = walk_forward(config, store=store, registry=registry, champion_id=champion_id, feed=feed)
+            return walk_forward(config, store=store, registry=registry, champion_id=champion_id, feed=feed,
+                                **cluster)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
             with Progress(TextColumn("{task.description:<36}"), BarColumn(), MofNCompleteColumn(),
@@ -174,10 +208,16 @@ def _walk_forward(obj: dict, *, registry_dir: Path | None, champion_id: str | No
                 def progress(label: str, done: int, total: int) -> None:
                     bar.update(task, description=label[:36], completed=done, total=total)
 
-                outcome = walk_forward(config, store=store, registry=registry, champion_id=champion_id, feed=feed,
-                                       progress=progress)
+                return walk_forward(config, store=store, registry=registry, champion_id=champion_id, feed=feed,
+                                    progress=progress, **cluster)
     finally:
         store.close()
+
+
+def _show_walk_forward(outcome: Any, config: Any, *, out_dir: Path | None, markdown_path: Path | None,
+                       as_json: bool, expanding: bool, train_months: int, test_months: int, gate_on: str) -> None:
+    from applications.services.walkforward import write_reports
+
     decision = outcome.decision
     if out_dir is not None:
         write_reports(outcome, out_dir)

@@ -344,13 +344,116 @@ def pooled_aggregate(parts: Sequence[WindowResult]) -> Aggregate:
 # ---------------------------------------------------------------------------- the run
 
 
+@attrs.frozen(kw_only=True)
+class WindowPlan:
+    """What every window of one walk-forward shares (picklable: it travels to Dask workers)."""
+
+    run_id: str
+    total: int
+    learning: LearningConfig
+    validation: ValidationConfig
+    config: WalkForwardConfig
+    champion_id: str | None
+    champion_trained: tuple[datetime, datetime] | None
+
+
+def score_window(plan: WindowPlan, w: Window, *, store: EventStore, registry: ModelRegistry,
+                 feed: MarketDataFeed, progress: Progress | None = None) -> WindowResult:
+    """Train the window's candidate on its training months, backtest it and the champion on
+    its test months, and score both (the same work in-process and on a Dask worker)."""
+    step = progress or (lambda _label, _done, _total: None)
+    tag, total = f"window {w.index}/{plan.total}", plan.total
+    step(f"{tag}: training", w.index - 1, total)
+    t0 = time.perf_counter()
+    learning = attrs.evolve(plan.learning, start=w.train_start.isoformat(), end=w.train_end.isoformat())
+    meta = {"walk_forward": {**w.to_dict(), "run_id": plan.run_id, "expanding": plan.config.expanding}}
+    trained = train_models(learning, store=store, registry=registry, feed=feed, now=utc_now(),
+                           student_role="candidate", extra=meta)
+    training_seconds = time.perf_counter() - t0
+    candidate = trained.student.record
+    label_end = datetime.fromisoformat(candidate.extra["train_label_end"])
+    if label_end.astimezone(IST).date() >= w.test_start:  # guarded by the data bounds above
+        raise AssertionError(f"{tag}: a training label exits at {label_end}, inside the test period")
+    t0 = time.perf_counter()
+    common = dict(registry=registry, store=store, symbols=list(plan.config.symbols),
+                  window=(w.test_start, w.test_end), config=plan.validation, feed=feed, folds=[])
+    step(f"{tag}: backtest candidate", w.index - 1, total)
+    cand = _backtest(candidate.model_id, progress=None, label=f"walk-forward {tag} candidate", **common)
+    step(f"{tag}: backtest champion", w.index - 1, total)
+    champ = _backtest(plan.champion_id, progress=None, label=f"walk-forward {tag} champion", **common)
+    trained_on = plan.champion_trained
+    saw = bool(trained_on and trained_on[0].astimezone(IST).date() <= w.test_end
+               and trained_on[1].astimezone(IST).date() >= w.test_start)
+    return WindowResult(window=w, candidate_model_id=candidate.model_id,
+                        teacher_model_id=trained.teacher.record.model_id, champion_model_id=plan.champion_id,
+                        train_rows=trained.train_rows, train_label_end=label_end, candidate=cand,
+                        champion=champ, champion_saw_test=saw, training_seconds=training_seconds,
+                        backtest_seconds=time.perf_counter() - t0)
+
+
+def _record_window(store: EventStore, plan: WindowPlan, result: WindowResult, now: datetime) -> None:
+    w, row = result.window, result.to_dict()
+    append_model_events(store, [(WalkForwardWindowScored(
+        walk_forward_run_id=plan.run_id, window=w.index, windows=plan.total, expanding=plan.config.expanding,
+        train_start=w.train_start, train_end=w.train_end, test_start=w.test_start, test_end=w.test_end,
+        train_label_end=result.train_label_end, train_rows=result.train_rows,
+        candidate_model_id=result.candidate_model_id, teacher_model_id=result.teacher_model_id,
+        champion_model_id=plan.champion_id, candidate_run_id=result.candidate.run_id,
+        champion_run_id=result.champion.run_id, candidate=row["candidate"], champion=row["champion"],
+        uplift=row["uplift"], training_seconds=row["training_seconds"],
+        backtest_seconds=row["backtest_seconds"]), now)], run_id=plan.run_id)
+
+
+@attrs.frozen(kw_only=True)
+class WindowTask:
+    """One window for a Dask worker: the plan, the window, and where the shared state lives."""
+
+    plan: WindowPlan
+    window: Window
+    db_url: str
+    registry_dir: str
+
+
+def score_window_task(task: WindowTask) -> WindowResult:
+    """Dask entry point: the worker opens the shared store (kept per worker) and registry,
+    reads the CSV bars of ``data_dir`` itself, and scores the window."""
+    from applications.services.optimization.trials import worker_store
+    return score_window(task.plan, task.window, store=worker_store(task.db_url),
+                        registry=ModelRegistry(Path(task.registry_dir)), feed=default_feed(task.plan.learning))
+
+
+def _score_windows_on_cluster(plan: WindowPlan, windows: Sequence[Window], *, client: Any, db_url: str | None,
+                              registry_dir: Path, progress: Progress, retries: int = 1) -> list[WindowResult]:
+    """Every window at once on the cluster (a worker that dies loses only its window, which
+    is retried); results in window order, whatever order they finish in."""
+    from distributed import as_completed
+
+    if not db_url:
+        raise ConfigError("walk-forward windows on a Dask cluster need the shared event store's URL")
+    tasks = [WindowTask(plan=plan, window=w, db_url=db_url, registry_dir=str(Path(registry_dir).resolve()))
+             for w in windows]
+    futures = client.map(score_window_task, tasks, pure=False, retries=retries)
+    by_index: dict[int, WindowResult] = {}
+    progress(f"{len(windows)} windows on the cluster", 0, plan.total)
+    for future in as_completed(futures):
+        result = future.result()
+        by_index[result.window.index] = result
+        progress(f"window {result.window.index}/{plan.total}: scored", len(by_index), plan.total)
+    return [by_index[w.index] for w in windows]
+
+
 def walk_forward(config: WalkForwardConfig, *, store: EventStore, registry: ModelRegistry,
                  champion_id: str | None = None, feed: MarketDataFeed | None = None,
-                 now: datetime | None = None, progress: Progress | None = None) -> WalkForwardOutcome:
+                 now: datetime | None = None, progress: Progress | None = None,
+                 client: Any = None, db_url: str | None = None) -> WalkForwardOutcome:
     """Train, backtest candidate and champion, score every window; aggregate; decide and record.
 
     ``progress(label, windows_done, windows_total)`` is called as each window advances.
     The champion defaults to the production champion (none: the strategy without a model).
+    With a Dask ``client`` the windows run on its workers at once (they open ``db_url``, the
+    same store as ``store``, and the registry's folder; bars come from ``config.data_dir``);
+    the windows' events are then recorded in window order, and every figure is the same as
+    in-process.
     """
     t_start = time.perf_counter()
     now = now or utc_now()
@@ -381,45 +484,18 @@ def walk_forward(config: WalkForwardConfig, *, store: EventStore, registry: Mode
     with ActionRun(store, mode="validation", config=json.loads(json.dumps(run_config, default=str)),
                    fingerprint="", at=now, symbols=list(config.symbols), seed=config.seed,
                    label="walk-forward") as run:
-        for w in windows:
-            tag = f"window {w.index}/{total}"
-            step(f"{tag}: training", w.index - 1, total)
-            t0 = time.perf_counter()
-            learning = attrs.evolve(learning_template, start=w.train_start.isoformat(),
-                                    end=w.train_end.isoformat())
-            meta = {"walk_forward": {**w.to_dict(), "run_id": run.run_id, "expanding": config.expanding}}
-            trained = train_models(learning, store=store, registry=registry, feed=feed, now=utc_now(),
-                                   student_role="candidate", extra=meta)
-            training_seconds = time.perf_counter() - t0
-            candidate = trained.student.record
-            label_end = datetime.fromisoformat(candidate.extra["train_label_end"])
-            if label_end.astimezone(IST).date() >= w.test_start:  # guarded by the data bounds above
-                raise AssertionError(f"{tag}: a training label exits at {label_end}, inside the test period")
-            t0 = time.perf_counter()
-            common = dict(registry=registry, store=store, symbols=list(config.symbols),
-                          window=(w.test_start, w.test_end), config=validation, feed=feed, folds=[])
-            step(f"{tag}: backtest candidate", w.index - 1, total)
-            cand = _backtest(candidate.model_id, progress=None, label=f"walk-forward {tag} candidate", **common)
-            step(f"{tag}: backtest champion", w.index - 1, total)
-            champ = _backtest(champion_id, progress=None, label=f"walk-forward {tag} champion", **common)
-            saw = bool(champion_trained and champion_trained[0].astimezone(IST).date() <= w.test_end
-                       and champion_trained[1].astimezone(IST).date() >= w.test_start)
-            result = WindowResult(window=w, candidate_model_id=candidate.model_id,
-                                  teacher_model_id=trained.teacher.record.model_id, champion_model_id=champion_id,
-                                  train_rows=trained.train_rows, train_label_end=label_end, candidate=cand,
-                                  champion=champ, champion_saw_test=saw, training_seconds=training_seconds,
-                                  backtest_seconds=time.perf_counter() - t0)
-            results.append(result)
-            row = result.to_dict()
-            append_model_events(store, [(WalkForwardWindowScored(
-                walk_forward_run_id=run.run_id, window=w.index, windows=total, expanding=config.expanding,
-                train_start=w.train_start, train_end=w.train_end, test_start=w.test_start, test_end=w.test_end,
-                train_label_end=label_end, train_rows=trained.train_rows, candidate_model_id=candidate.model_id,
-                teacher_model_id=result.teacher_model_id, champion_model_id=champion_id,
-                candidate_run_id=cand.run_id, champion_run_id=champ.run_id, candidate=row["candidate"],
-                champion=row["champion"], uplift=row["uplift"], training_seconds=row["training_seconds"],
-                backtest_seconds=row["backtest_seconds"]), now)], run_id=run.run_id)
-            step(f"{tag}: scored", w.index, total)
+        plan = WindowPlan(run_id=run.run_id, total=total, learning=learning_template, validation=validation,
+                          config=config, champion_id=champion_id, champion_trained=champion_trained)
+        if client is None:
+            for w in windows:
+                results.append(score_window(plan, w, store=store, registry=registry, feed=feed, progress=step))
+                _record_window(store, plan, results[-1], now)
+                step(f"window {w.index}/{total}: scored", w.index, total)
+        else:
+            results = _score_windows_on_cluster(plan, windows, client=client, db_url=db_url,
+                                                registry_dir=registry.root, progress=step)
+            for result in results:
+                _record_window(store, plan, result, now)
         mean, pooled = mean_aggregate(results), pooled_aggregate(results)
         gate = pooled if config.gate_on == "pooled" else mean
         decision = evaluate_promotion(

@@ -68,3 +68,31 @@ def test_candidate_and_walk_forward_modes_are_told_apart(tmp_path):
     short = CliRunner().invoke(cli, ["--db", db, "validate", "--walk-forward", "--symbols", "TCS",
                                      "--end", "2016-06-30", "--registry", str(tmp_path / "reg")])
     assert short.exit_code != 0 and "--train-months" in flat(short)
+
+
+def test_walk_forward_on_two_dask_workers_prints_what_one_process_prints(tmp_path):
+    def walk(name: str, *extra: str) -> dict:
+        result = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path / name}.db", *WALK, "--registry",
+                                          str(tmp_path / name), "--json", *extra])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    serial, parallel = walk("serial"), walk("parallel", "--workers", "2")
+    for doc in (serial, parallel):
+        for w in doc["windows"]:  # differ by nature: ids, run ids, wall time
+            for key in ("candidate_model_id", "teacher_model_id", "training_seconds", "backtest_seconds"):
+                w.pop(key, None)
+            for who in ("candidate", "champion"):
+                w[who].pop("run_id", None)
+    assert [w["candidate"] for w in parallel["windows"]] == [w["candidate"] for w in serial["windows"]]
+    assert parallel["verdict"] == serial["verdict"] and parallel["overall"] == serial["overall"]
+
+
+def test_workers_need_walk_forward_and_csv_data(tmp_path):
+    db = f"sqlite:///{tmp_path / 'e.db'}"
+    alone = CliRunner().invoke(cli, ["--db", db, "validate", "some-model", "--workers", "2"])
+    assert alone.exit_code == 2 and "add --walk-forward" in flat(alone)
+    hybrid = CliRunner().invoke(cli, ["--db", db, *WALK, "--workers", "2", "--data-source", "hybrid"])
+    assert hybrid.exit_code == 2 and "--data-source csv" in flat(hybrid)
+    shared = CliRunner().invoke(cli, ["--db", db, *WALK, "--scheduler", "tcp://10.255.255.1:8786"])
+    assert shared.exit_code == 2 and "cannot be shared by a multi-host Dask cluster" in flat(shared)

@@ -91,7 +91,8 @@ def _sentiment(config: BacktestConfig):
     return _SENTIMENT[key]
 
 
-def _store(db_url: str):
+def worker_store(db_url: str):
+    """This worker's (cached) connection to the shared event store at ``db_url``."""
     # One connection per worker thread: a worker may run several trials at once (threads > 1).
     key = (db_url, threading.get_ident())
     if key not in _STORES:
@@ -115,7 +116,7 @@ def execute_trial(task: TrialTask) -> TrialOutcome:
     except ConfigError as exc:
         return TrialOutcome(state="pruned", run_id="", metrics={}, daily_equity=[], message=_reason(exc),
                             seconds=time.perf_counter() - t0)
-    store = _store(task.db_url)
+    store = worker_store(task.db_url)
     run_id = uuid.uuid4().hex
     label = task.label if task.label is not None else (
         f"study={task.study} trial={task.trial}" + (f" window={task.window}" if task.window else ""))
