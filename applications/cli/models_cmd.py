@@ -128,19 +128,30 @@ def show_model(obj: dict, model_id: str, as_json: bool) -> None:
 @click.option("--features", type=click.Choice(["strategy", "default"]), default="strategy", show_default=True,
               help="strategy: the columns the strategy computes (usable in its backtests); default: a richer set.")
 @click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--tune", "tune_trials", default=0, show_default=True, type=click.IntRange(0, 10_000),
+              help="Search the teacher's LightGBM parameters with N Optuna (TPE) trials first; trial 0 is the "
+                   "defaults. Scored by purged time-series cross-validation on the training rows only.")
+@click.option("--cv-folds", "tune_folds", default=4, show_default=True, type=click.IntRange(2, 20),
+              help="Cross-validation folds each --tune trial is scored on.")
 @click.option("--data-dir", default="data/market", show_default=True, help="Market data folder.")
 @data_source_options
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON (no progress bar).")
 @click.pass_obj
 def train(obj: dict, symbols: str | None, kind: str, interval: str, horizon: int, threshold: float | None,
           start: str | None, end: str | None, test_fraction: float, student: str, features: str, seed: int,
-          data_dir: str, data_source: str, cache_dir: Path | None, as_json: bool) -> None:
-    """Train a LightGBM teacher on forward-return labels and a distilled student; register both."""
+          tune_trials: int, tune_folds: int, data_dir: str, data_source: str, cache_dir: Path | None,
+          as_json: bool) -> None:
+    """Train a LightGBM teacher on forward-return labels and a distilled student; register both.
+
+    With --tune N the teacher's parameters are searched first (Optuna TPE, seeded); the
+    search, the chosen parameters and every model's feature importance (share of split
+    gain) are stored in the registry metadata (`models show ID --json`).
+    """
     from applications.services.learning import LearningConfig, train_models
 
     kwargs: dict[str, Any] = dict(kind=kind, interval=interval, horizon=horizon, threshold=threshold, start=start,
                                   end=end, test_fraction=test_fraction, student=student, features=features,
-                                  seed=seed, data_dir=data_dir)
+                                  seed=seed, data_dir=data_dir, tune_trials=tune_trials, tune_folds=tune_folds)
     if symbols:
         kwargs["symbols"] = [s.strip().upper() for s in symbols.split(",") if s.strip()]
     config = LearningConfig(**kwargs)
@@ -166,7 +177,10 @@ def train(obj: dict, symbols: str | None, kind: str, interval: str, horizon: int
                "data_fingerprint": outcome.data_fingerprint, "seconds_total": round(outcome.seconds_total, 3),
                "teacher": {"model_id": outcome.teacher.record.model_id,
                            "training_seconds": round(outcome.teacher.training_seconds, 3),
-                           "metrics": outcome.teacher.metrics},
+                           "metrics": outcome.teacher.metrics,
+                           "params": outcome.teacher.record.params,
+                           "tuning": _tuning_summary(outcome.teacher.record.extra.get("tuning")),
+                           "feature_importance": outcome.teacher.record.extra.get("feature_importance", {})},
                "student": {"model_id": outcome.student.record.model_id,
                            "training_seconds": round(outcome.student.training_seconds, 3),
                            "metrics": outcome.student.metrics}}
@@ -180,7 +194,22 @@ def train(obj: dict, symbols: str | None, kind: str, interval: str, horizon: int
                      _fmt(t["f1_macro"]), _fmt(t["auc_macro"])))
     print_table(f"Trained on {outcome.train_rows} rows, tested on {outcome.test_rows} (run {outcome.run_id})",
                 ["role", "model id", "fit time", "test accuracy", "macro F1", "macro AUC"], rows)
+    tuning = outcome.teacher.record.extra.get("tuning")
+    if tuning:
+        console.print(f"Tuned the teacher: {tuning['trials']} trials, {tuning['folds']}-fold purged CV log-loss "
+                      f"{tuning['baseline_score']:.4f} (defaults) -> {tuning['best_score']:.4f}; parameters: "
+                      + escape(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                         for k, v in tuning["best_params"].items())))
+    top = sorted(outcome.teacher.record.extra.get("feature_importance", {}).items(), key=lambda kv: -kv[1])[:5]
+    if top:
+        console.print("Teacher's top features (share of split gain): "
+                      + escape(", ".join(f"{name} {share:.1%}" for name, share in top)))
     console.print(f"Next: `sensequant models gate {outcome.student.record.model_id}` then `models promote`.")
+
+
+def _tuning_summary(tuning: dict | None) -> dict | None:
+    """The search's outcome without its per-trial history (that stays in the registry metadata)."""
+    return None if not tuning else {k: v for k, v in tuning.items() if k not in ("history", "space")}
 
 
 @models.command("gate")

@@ -32,6 +32,7 @@ from adapters.ml.models import LIGHTGBM, LOGISTIC, SGD
 from adapters.ml.registry import ModelRecord, ModelRegistry
 from adapters.ml.registry import default_registry_dir as registry_dir_under
 from adapters.ml.training import teacher_params, train_student, train_teacher
+from adapters.ml.tuning import feature_importance
 from applications.wiring.config import config_hash
 from applications.wiring.store import code_version, project_root, runs_dir
 from core.errors import ConcurrencyError, ConfigError, ModelRegistryError
@@ -96,8 +97,16 @@ class LearningConfig:
     student: str = LIGHTGBM
     features: str = "strategy"
     teacher_params: dict[str, Any] = attrs.Factory(dict)
+    #: Optuna trials searching the teacher's LightGBM parameters (0: use ``teacher_params``)
+    #: and the purged time-series CV folds each trial is scored on (``adapters.ml.tuning``).
+    tune_trials: int = 0
+    tune_folds: int = 4
 
     def __attrs_post_init__(self) -> None:
+        if self.tune_trials < 0 or self.tune_trials > 10_000:
+            raise ConfigError(f"tune_trials must be in [0, 10000], got {self.tune_trials}")
+        if not 2 <= self.tune_folds <= 20:
+            raise ConfigError(f"tune_folds (cross-validation folds) must be in [2, 20], got {self.tune_folds}")
         if self.kind not in ("swing", "intraday"):
             raise ConfigError(f"learning kind {self.kind!r} is unknown; use swing or intraday")
         if self.student not in (LOGISTIC, SGD, LIGHTGBM):
@@ -320,7 +329,19 @@ def train_models(config: LearningConfig, *, store: EventStore, registry: ModelRe
     config_dict = converter.unstructure(config)
     config_dict["label"] = label.to_dict()
     config_dict["feature_recipe"] = recipe.to_dict()
-    params = teacher_params(config.teacher_params, seed=config.seed)
+    tuning = None
+    teacher_overrides = dict(config.teacher_params)
+    if config.tune_trials:
+        step(f"tuning teacher ({config.tune_trials} trials, {config.tune_folds}-fold purged CV)", 1, 6)
+        from adapters.ml.tuning import tune_teacher
+        try:
+            tuning = tune_teacher(train.X, train.y, train.feature_names, train.start_ns, train.exit_ns,
+                                  seed=config.seed, trials=config.tune_trials, folds=config.tune_folds,
+                                  progress=lambda done, total: step(f"tuning teacher: trial {done}/{total}", 1, 6))
+        except ValueError as exc:
+            raise ConfigError(f"cannot tune the teacher: {exc}") from None
+        teacher_overrides = {**teacher_overrides, **tuning.best_params}
+    params = teacher_params(teacher_overrides, seed=config.seed)
     common = {"label_config": label.to_dict(), "feature_recipe": recipe.to_dict(),
               "extra": {"symbols": sorted({s.symbol for s in series}), "interval": config.interval,
                         "test_window": {"start": ns_to_datetime(test_lo).isoformat(), "end": ns_to_datetime(test_hi).isoformat()},
@@ -330,14 +351,18 @@ def train_models(config: LearningConfig, *, store: EventStore, registry: ModelRe
               symbols=sorted({s.symbol for s in series}), seed=config.seed, label=f"train {config.kind}") as run:
         step("training teacher (LightGBM)", 1, 6)
         t0 = time.perf_counter()
-        teacher = train_teacher(train.X, train.y, train.feature_names, seed=config.seed, params=config.teacher_params)
+        teacher = train_teacher(train.X, train.y, train.feature_names, seed=config.seed, params=teacher_overrides)
         teacher_s = time.perf_counter() - t0
         step("evaluating teacher", 2, 6)
         teacher_metrics = {"test": evaluate_classifier(test.y, teacher.predict_proba(test.X)),
                            "train": evaluate_classifier(train.y, teacher.predict_proba(train.X)),
                            "signal_scorecard": _scorecard_dict(teacher, test, label)}
+        teacher_extra = {**common["extra"], "feature_importance": feature_importance(teacher)}
+        if tuning is not None:
+            teacher_extra["tuning"] = tuning.to_dict()
         t_rec = registry.register(teacher, role="teacher", created_at=now, training_window=window,
-                                  data_fingerprint=fingerprint, metrics=teacher_metrics, params=params, **common)
+                                  data_fingerprint=fingerprint, metrics=teacher_metrics, params=params,
+                                  **{**common, "extra": teacher_extra})
         step(f"training student ({config.student})", 3, 6)
         t0 = time.perf_counter()
         student = train_student(train.X, teacher.predict_proba(train.X), train.feature_names, seed=config.seed,
@@ -348,10 +373,11 @@ def train_models(config: LearningConfig, *, store: EventStore, registry: ModelRe
         student_metrics = {"test": evaluate_classifier(test.y, student.predict_proba(test.X)),
                            "teacher_agreement": round(agreement, 6),
                            "signal_scorecard": _scorecard_dict(student, test, label)}
+        student_extra = {**common["extra"], "feature_importance": feature_importance(student)}
         s_rec = registry.register(student, role=student_role, created_at=now, training_window=window,
                                   data_fingerprint=fingerprint, metrics=student_metrics,
                                   params={"algorithm": config.student, "seed": config.seed}, teacher_model_id=t_rec.model_id,
-                                  **common)
+                                  **{**common, "extra": student_extra})
         step("recording events", 5, 6)
         test_fp = test.fingerprint()
         events: list[tuple[Event, datetime]] = []
