@@ -31,6 +31,7 @@ import tenacity
 from adapters.breeze.credentials import BreezeCredentials
 from adapters.breeze.errors import BreezeRateLimitedError, BreezeTransientError
 from adapters.breeze.ratelimit import TokenBucket
+from core.venue import BREEZE_CASH
 from core.errors import BrokerApiError, BrokerDailyLimitError, BrokerSessionError, ConfigError
 from core.events.catalog import FeedHealthChanged
 
@@ -45,6 +46,8 @@ RELOGIN_HINT = ("log in again at https://api.icicidirect.com/apiuser/login?api_k
 _AUTH_MARKERS = ("could not authenticate", "session key is expired", "invalid session",
                  "public key does not exist", "resource not available", "session expired")
 _DAILY_MARKERS = ("limit exceed", "api call per day")
+#: SDK calls that place, change or cancel an order: they count against the venue's order rate.
+ORDER_METHODS = frozenset({"place_order", "modify_order", "cancel_order"})
 _RATE_MARKERS = ("429", "too many requests", "rate limit")
 _TRANSIENT_MARKERS = ("timed out", "timeout", "connection", "temporarily", "service unavailable",
                       "bad gateway", "gateway", "502", "503", "504", "remote end closed", "max retries",
@@ -85,10 +88,15 @@ class BreezeSession:
     def __init__(self, credentials: BreezeCredentials, *, sdk_factory: SdkFactory | None = None,
                  rate_limiter: TokenBucket | None = None, on_health: HealthSink | None = None,
                  feed_name: str = "breeze", sleep: Callable[[float], None] = time.sleep,
-                 retry_attempts: int = 4, backoff_seconds: float = 1.0, rate_limit_backoff_seconds: float = 30.0) -> None:
+                 retry_attempts: int = 4, backoff_seconds: float = 1.0, rate_limit_backoff_seconds: float = 30.0,
+                 order_limiter: TokenBucket | None = None) -> None:
         self._credentials = credentials
         self._sdk_factory = sdk_factory or default_sdk_factory
         self.rate_limiter = rate_limiter or TokenBucket(100, 60.0, sleep=sleep)
+        # The venue's order rate (Breeze cash: 10 orders/s), on top of the general call cap:
+        # a burst of square-off orders is paced here instead of being refused by the broker.
+        self.order_limiter = order_limiter or TokenBucket(BREEZE_CASH.max_orders_per_second or 10, 1.0,
+                                                          sleep=sleep)
         self._on_health = on_health
         self.feed_name = feed_name
         self._sleep = sleep
@@ -139,6 +147,8 @@ class BreezeSession:
         ``empty_on`` lists error texts (e.g. ``"No Data Found"``) that mean an empty result.
         """
         sdk = self.sdk
+        if method in ORDER_METHODS:
+            self.order_limiter.acquire()
         self.rate_limiter.acquire()
         self.calls += 1
         redact = self._credentials.redact

@@ -24,7 +24,8 @@ def make_session(sdk: FakeBreezeSDK | None = None, events: list | None = None, t
     time = time or FakeTime()
     session = BreezeSession(CREDS, sdk_factory=lambda key: sdk, on_health=(events.append if events is not None else None),
                             rate_limiter=TokenBucket(100, 60, monotonic=time.monotonic, sleep=time.sleep),
-                            sleep=time.sleep, **kw)
+                            sleep=time.sleep, **{"order_limiter": TokenBucket(10, 1, monotonic=time.monotonic,
+                                                                             sleep=time.sleep), **kw})
     return session.connect(), sdk, time
 
 
@@ -128,6 +129,21 @@ def test_rate_limiter_spaces_calls_to_100_per_minute():
     # 1 token went to generate_session; 100 free, the other 51 wait 0.6 s each.
     assert time.t == pytest.approx(51 * 0.6)
     assert session.calls == 150
+
+
+def test_orders_are_paced_to_the_venues_10_per_second():
+    session, sdk, time = make_session()
+    ok = {"Success": {"order_id": "X"}, "Status": 200, "Error": None}
+    for method in ("place_order", "modify_order", "cancel_order"):
+        setattr(sdk, method, lambda **_kw: ok)  # the pacing is under test, not the order book
+    for _ in range(12):
+        session.call("get_funds")  # not an order: only the per-minute cap applies
+    assert time.t == 0
+    for k in range(25):
+        session.call(("place_order", "modify_order", "cancel_order")[k % 3])
+    # 25 order calls: 10 free, the other 15 wait 0.1 s each (the per-minute cap is not reached)
+    assert time.t == pytest.approx(15 * 0.1)
+    assert session.order_limiter.capacity == 10 and session.calls == 37
 
 
 def test_secrets_are_scrubbed_from_sdk_error_texts_and_logs(caplog):
