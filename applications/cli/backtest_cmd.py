@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import click
 
-from applications.cli.options import INTERVAL, ISO_DATE, count, finite, symbol_list
+from applications.cli.options import INTERVAL, ISO_DATE, count, finite, symbol_list, OutputFolder
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -99,7 +99,7 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
 @click.option("--model", "model_id", metavar="ID|production",
               help="Score every decision with a registered student model (hash-verified before loading); "
                    "its id is recorded in the signals and prediction traces. 'production' = the champion.")
-@click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--registry", "registry_dir", type=OutputFolder(file_okay=False, path_type=Path),
               help="Model registry folder (default: data/runs/models).")
 @click.option("--venue-rules", type=click.Choice(sorted(VENUE_RULES)), default=None,
               help="Check every entry against a venue's rules as paper and live do (breeze_cash: no short "
@@ -107,7 +107,7 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
 @click.option("--data-source", type=click.Choice(DATA_SOURCES), default="csv", show_default=True,
               help="csv: the CSV files (--data-dir); hybrid: the bar cache `data fetch` fills, with Breeze "
                    "history for gaps when BREEZE_* credentials exist; breeze: Breeze history directly.")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--cache-dir", type=OutputFolder(file_okay=False, path_type=Path),
               help="Bar cache folder for --data-source hybrid (default: data/cache/bars).")
 @click.option("--label", default="", help="Free text stored with the run.")
 @click.option("--workers", type=click.IntRange(min=1, max=256),

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from applications.cli.output import console, err_console, print_json, print_table
+from applications.cli.options import OutputFolder
 from core.errors import ConfigError
 from core.model import Interval
 
@@ -33,7 +34,7 @@ def _day(value: str, name: str, *, end: bool) -> datetime:
               type=click.Choice([i.value for i in Interval]), help="Bar interval to fetch.")
 @click.option("--start", required=True, help="First session to fetch (YYYY-MM-DD, IST).")
 @click.option("--end", required=True, help="Last session to fetch (YYYY-MM-DD, IST), inclusive.")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--cache-dir", type=OutputFolder(file_okay=False, path_type=Path),
               help="CSV bar cache folder (default: data/cache/bars).")
 @click.option("--max-requests", type=click.IntRange(1), default=4000, show_default=True,
               help="Stop after this many Breeze calls (Breeze allows 5000 a day); the next run continues.")

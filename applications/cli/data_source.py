@@ -8,11 +8,12 @@ from typing import Any
 import click
 
 from applications.cli.output import err_console
+from applications.cli.options import OutputFolder
 from applications.wiring.feeds import DATA_SOURCES
 
 
 def data_source_options(func: Any) -> Any:
-    func = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+    func = click.option("--cache-dir", type=OutputFolder(file_okay=False, path_type=Path),
                         help="Bar cache folder for --data-source hybrid (default: data/cache/bars).")(func)
     return click.option("--data-source", type=click.Choice(DATA_SOURCES), default="csv", show_default=True,
                         help="csv: the CSV files (--data-dir); hybrid: the bar cache `data fetch` fills, with "

@@ -9,6 +9,7 @@ import click
 from rich.markup import escape
 
 from applications.cli.output import console, print_json
+from applications.cli.options import OutputFolder
 from applications.wiring.store import default_db_url
 
 _DB_HELP = ("Event store URL (overrides the global --db): sqlite:///path.db or "
@@ -78,7 +79,7 @@ CONFIRM_FLAG = "--yes-i-understand-this-deletes-events"
 @click.option("--db", "db", metavar="URL", help=_DB_HELP)
 @click.option(CONFIRM_FLAG, "confirmed", is_flag=True,
               help="Needed when the downgrade drops the events and runs tables (e.g. to base).")
-@click.option("--backup-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--backup-dir", type=OutputFolder(file_okay=False, path_type=Path), default=None,
               help="Where the backup taken before a data-dropping downgrade goes. Default: next to the "
                    "SQLite file; data/runs/backups for PostgreSQL.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

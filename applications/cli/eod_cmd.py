@@ -9,6 +9,7 @@ import click
 from rich.markup import escape
 
 from applications.cli.output import console, print_json
+from applications.cli.options import OutputFolder
 from applications.wiring.store import open_store
 
 log = logging.getLogger("sensequant.eod")
@@ -47,7 +48,7 @@ def _outcome_dict(outcome) -> dict:
 
 
 _common = [
-    click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+    click.option("--registry", "registry_dir", type=OutputFolder(file_okay=False, path_type=Path), metavar="DIR",
                  envvar="SENSEQUANT_MODEL_REGISTRY", help="Model registry folder (default: data/runs/models)."),
     click.option("--auto-promote", is_flag=True,
                  help="Promote the new student when the gate says PROMOTE (default: wait for a human)."),

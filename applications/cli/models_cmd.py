@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from applications.cli.data_source import data_source_options, learning_feed
-from applications.cli.options import count, finite
+from applications.cli.options import count, finite, OutputFolder
 from rich.markup import escape
 
 from applications.cli.output import console, print_json, print_table
@@ -41,7 +41,7 @@ def _fmt(value: Any) -> str:
 
 
 @click.group("models")
-@click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+@click.option("--registry", "registry_dir", type=OutputFolder(file_okay=False, path_type=Path), metavar="DIR",
               envvar="SENSEQUANT_MODEL_REGISTRY",
               help="Model registry folder. Default: data/runs/models (under SENSEQUANT_RUNS_DIR if set).")
 @click.pass_obj
@@ -219,7 +219,7 @@ def _tuning_summary(tuning: dict | None) -> dict | None:
 @click.option("--min-hit-ratio-uplift", default=0.02, show_default=True, type=float)
 @click.option("--min-sharpe-uplift", default=0.05, show_default=True, type=float)
 @click.option("--any", "any_criterion", is_flag=True, help="Promote when any criterion passes (default: all).")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--markdown", "markdown_path", type=OutputFolder(dir_okay=False, path_type=Path),
               help="Also write the checklist as Markdown to this file.")
 @click.option("--data-dir", default="data/market", show_default=True, help="Market data folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checklist as JSON.")

@@ -17,6 +17,7 @@ from rich.progress import (
 )
 
 from applications.cli.output import console, err_console, print_json, print_table
+from applications.cli.options import OutputFolder
 from applications.roots.optimize import optimize as optimize_root
 from applications.services.optimization.objective import METRICS, parse_objective
 from applications.services.optimization.run import BOOKS, OptimizeRequest
@@ -65,7 +66,7 @@ def _layers(config_file: Path | None, space_backtest: dict[str, Any], options: d
                                                              "(multi-host needs --db postgresql+psycopg://...).")
 @click.option("--study", "study_name", help="Study name in the database (default: <strategy>-<UTC time>).")
 @click.option("--resume", is_flag=True, help="Continue the named --study (up to --trials trials in total).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out_dir", type=OutputFolder(file_okay=False, path_type=Path),
               help="Artifact folder (default: data/runs/optimize/<study>).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Base configuration TOML (as for backtest --config); sampled parameters override it.")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty, symbol_list
+from applications.cli.options import INTERVAL, ISO_DATE, count, finite, non_empty, symbol_list, OutputFolder
 
 from applications.cli.backtest_cmd import backtest_config_from_options
 from applications.cli.output import err_console, print_json, print_table
@@ -48,7 +48,7 @@ def session_options(func):
                      help="Score every decision with a registered student model (hash-verified), fixed when "
                           "the session starts: a promotion takes effect at the next session. 'production' = "
                           "the champion. A --resume keeps the model the run started with."),
-        click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
+        click.option("--registry", "registry_dir", type=OutputFolder(file_okay=False, path_type=Path),
                      help="Model registry folder (default: data/runs/models)."),
         click.option("--label", default="", help="Free text stored with the run."),
         click.option("--release", "release_choice", type=click.Choice(["active", "none"]), default="active",

@@ -16,10 +16,11 @@ from typing import Any
 import click
 
 from applications.cli.output import console, err_console, print_json, print_table
+from applications.cli.options import OutputFolder
 
 
 def _registry_option(func):
-    return click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
+    return click.option("--registry", "registry_dir", type=OutputFolder(file_okay=False, path_type=Path),
                         metavar="DIR", envvar="SENSEQUANT_MODEL_REGISTRY",
                         help="Model registry folder (default: data/runs/models).")(func)
 
@@ -44,7 +45,7 @@ def release() -> None:
               help="Flag a candidate whose max drawdown (%) is deeper than this.")
 @click.option("--min-trades", type=click.IntRange(min=0), default=5, show_default=True,
               help="Flag a book with fewer closed trades.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out_dir", type=OutputFolder(file_okay=False, path_type=Path),
               help="Bundle folder (must be new or empty). Default: data/runs/releases/<release id>.")
 @_registry_option
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")

@@ -251,7 +251,7 @@ def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol
 @click.option("--explain-model", "explain_model", metavar="MODEL",
               help="trades: explain trades that carry no model contributions with this registry model "
                    "(id, unique prefix or 'champion'): its per-feature contributions at each entry.")
-@click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--registry", "registry_dir", type=OutputFolder(file_okay=False, path_type=Path),
               help="Model registry folder for --explain-model (default: data/runs/models).")
 @click.option("--market-context/--no-market-context", default=True, show_default=True,
               help="Add the NIFTY 50 regime at entry (close, 1d/5d return, 20d realised volatility) to each "

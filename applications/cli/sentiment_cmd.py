@@ -12,6 +12,7 @@ import click
 
 from applications.cli.data_cmd import data
 from applications.cli.output import console, print_json, print_table
+from applications.cli.options import OutputFolder
 from applications.services.books import BacktestConfig
 from applications.wiring.adapters import snapshot_source
 from applications.wiring.store import project_root
@@ -36,7 +37,7 @@ def _day(_ctx: click.Context, param: click.Parameter, value: str | None) -> date
 @click.option("--source", type=click.Choice(["headlines", "newsapi", "x"]), default="headlines", show_default=True,
               help="headlines: VADER over the shipped headline CSVs (offline); newsapi / x: the live APIs "
                    "(keys from SENTIMENT_NEWSAPI_API_KEY / SENTIMENT_TWITTER_BEARER_TOKEN).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out_dir", type=OutputFolder(file_okay=False, path_type=Path),
               help="Snapshot folder (default: data/sentiment).")
 @click.option("--news-dir", type=click.Path(file_okay=False, path_type=Path),
               help="headlines: folder of headline CSVs (default: data/news).")

@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from applications.cli.data_source import data_source_options, learning_feed
 from applications.cli.output import console, print_json, print_table
+from applications.cli.options import OutputFolder
 from applications.wiring.store import open_store
 
 
@@ -27,7 +28,7 @@ def _fmt(value) -> str:
 @click.argument("candidate_id", required=False)
 @click.option("--champion", "champion_id", help="Compare with this model (default: the production champion; "
                                                 "without one, the strategy without a model).")
-@click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+@click.option("--registry", "registry_dir", type=OutputFolder(file_okay=False, path_type=Path), metavar="DIR",
               envvar="SENSEQUANT_MODEL_REGISTRY", help="Model registry folder (default: data/runs/models).")
 @click.option("--folds", default=3, show_default=True, help="Walk-forward folds the window is scored in.")
 @click.option("--start", help="Validation window start (YYYY-MM-DD; default: the candidate's held-out window).")
@@ -40,7 +41,7 @@ def _fmt(value) -> str:
 @click.option("--min-sharpe-uplift", default=0.05, show_default=True, type=float)
 @click.option("--any", "any_criterion", is_flag=True, help="PROMOTE when any criterion passes (default: all).")
 @click.option("--data-dir", default="data/market", show_default=True, help="Market data folder.")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--markdown", "markdown_path", type=OutputFolder(dir_okay=False, path_type=Path),
               help="Write the promotion checklist as Markdown to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON (no progress bar).")
 @click.option("--walk-forward", "walk", is_flag=True,
@@ -54,7 +55,7 @@ def _fmt(value) -> str:
 @click.option("--seed", default=7, show_default=True, help="Walk-forward: training seed.")
 @click.option("--gate-on", type=click.Choice(["pooled", "mean"]), default="pooled", show_default=True,
               help="Walk-forward: judge the pooled out-of-sample uplift or the mean of the windows'.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+@click.option("--out", "out_dir", type=OutputFolder(file_okay=False, path_type=Path), metavar="DIR",
               help="Walk-forward: write walk_forward.json and walk_forward.md into DIR.")
 @click.option("--workers", type=click.IntRange(min=1, max=256),
               help="Walk-forward: run the windows at once on a local Dask cluster of N worker processes.")

@@ -67,6 +67,17 @@ def test_square_brackets_are_shown_as_written(env, args, needle):
     (["runs", "export", ""], "must not be empty"),
     (["report", ""], "must not be empty"),
     (["events", "tail", "--run", ""], "must not be empty"),
+    # an empty output path is an error, never "the current folder"
+    (["runs", "export", "x", "--out", ""], "must not be empty"),
+    (["report", "--out", " "], "must not be empty"),
+    (["optimize", "--strategy", "swing", "--out", ""], "must not be empty"),
+    (["release", "audit", "--out", ""], "must not be empty"),
+    (["validate", "--walk-forward", "--out", ""], "must not be empty"),
+    (["validate", "--walk-forward", "--markdown", ""], "must not be empty"),
+    (["models", "--registry", "", "list"], "must not be empty"),
+    (["backtest", "--cache-dir", ""], "must not be empty"),
+    (["db", "downgrade", "base", "--backup-dir", ""], "must not be empty"),
+    (["data", "sentiment-snapshot", "TCS", "--out", ""], "must not be empty"),
 ])
 def test_bad_options_are_usage_errors(env, args, needle):
     one_line_error(run(*args), needle)
