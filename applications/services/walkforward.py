@@ -417,7 +417,7 @@ class WindowTask:
 def score_window_task(task: WindowTask) -> WindowResult:
     """Dask entry point: the worker opens the shared store (kept per worker) and registry,
     reads the CSV bars of ``data_dir`` itself, and scores the window."""
-    from applications.services.optimization.trials import worker_store
+    from applications.wiring.store import worker_store
     return score_window(task.plan, task.window, store=worker_store(task.db_url),
                         registry=ModelRegistry(Path(task.registry_dir)), feed=default_feed(task.plan.learning))
 

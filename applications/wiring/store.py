@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 from ports.event_store import EventStore
@@ -66,6 +67,26 @@ def open_store(url: str | None = None, *, durable: bool = False, must_exist: boo
         return InMemoryEventStore()
     from adapters.sql import open_sql_store
     return open_sql_store(url, durable=durable, must_exist=must_exist)
+
+
+# Dask workers (optimisation trials, walk-forward windows, batch backtests) keep one
+# connection to the shared store per worker thread instead of opening one per task.
+_WORKER_STORES: dict[tuple[str, int], EventStore] = {}
+
+
+def worker_store(db_url: str) -> EventStore:
+    """This worker thread's cached connection to the shared event store at ``db_url``."""
+    key = (db_url, threading.get_ident())
+    if key not in _WORKER_STORES:
+        _WORKER_STORES[key] = open_store(db_url)
+    return _WORKER_STORES[key]
+
+
+def close_worker_stores() -> None:
+    """Close this process's cached worker connections (tests and in-process runs)."""
+    for store in _WORKER_STORES.values():
+        store.close()
+    _WORKER_STORES.clear()
 
 
 def require_intact(store: EventStore, run_id: str) -> None:

@@ -25,7 +25,8 @@ from applications.services.optimization.objective import parse_objective
 from applications.services.optimization.run import baseline_config
 from applications.services.optimization.space import parse_space
 from applications.services.optimization.study import StudySettings, run_study
-from applications.services.optimization.trials import TrialTask, close_worker_stores, execute_trial
+from applications.services.optimization.trials import TrialTask, execute_trial
+from applications.wiring.store import close_worker_stores
 from applications.services.optimization.walkforward import walk_forward_optimize
 from applications.wiring.cluster import check_store_for_cluster, resolve_db_url
 from applications.wiring.config import build_config, read_toml

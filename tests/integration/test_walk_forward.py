@@ -282,8 +282,7 @@ def test_windows_on_a_dask_cluster_give_the_in_process_figures(walked, tmp_path,
     every window's figures and the decision equal the in-process walk-forward's."""
     from distributed import Client, LocalCluster
 
-    from applications.services.optimization.trials import close_worker_stores
-    from applications.wiring.store import open_store
+    from applications.wiring.store import close_worker_stores, open_store
 
     _store, _registry, serial = walked
     url = f"sqlite:///{tmp_path / 'wf.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")

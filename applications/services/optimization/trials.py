@@ -11,7 +11,6 @@ parameters and are computed per trial.
 from __future__ import annotations
 
 import math
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -32,13 +31,12 @@ from applications.services.optimization.space import apply_params
 from applications.services.run_summary import summarize_books
 from applications.wiring.adapters import default_feed, default_sentiment
 from applications.wiring.config import build_config
-from applications.wiring.store import open_store
+from applications.wiring.store import worker_store
 from core.errors import ConfigError
 from core.events.catalog import PortfolioSnapshotted, RunStarted
 
 _FEEDS: dict[tuple[str, str], Any] = {}
 _SENTIMENT: dict[tuple[Any, ...], Any] = {}
-_STORES: dict[tuple[str, int], Any] = {}
 
 
 @attrs.frozen(kw_only=True)
@@ -89,22 +87,6 @@ def _sentiment(config: BacktestConfig):
     if key not in _SENTIMENT:
         _SENTIMENT[key] = default_sentiment(config)
     return _SENTIMENT[key]
-
-
-def worker_store(db_url: str):
-    """This worker's (cached) connection to the shared event store at ``db_url``."""
-    # One connection per worker thread: a worker may run several trials at once (threads > 1).
-    key = (db_url, threading.get_ident())
-    if key not in _STORES:
-        _STORES[key] = open_store(db_url)
-    return _STORES[key]
-
-
-def close_worker_stores() -> None:
-    """Close this process's cached store connections (tests and in-process runs)."""
-    for store in _STORES.values():
-        store.close()
-    _STORES.clear()
 
 
 def execute_trial(task: TrialTask) -> TrialOutcome:
