@@ -202,68 +202,62 @@ def test_a_second_writer_of_a_live_run_is_refused_naming_the_holder(url):
         second.close()
 
 
-def test_a_lease_whose_holder_stopped_heartbeating_is_taken_over_after_expiry(url):
-    from adapters.sql import create_engine
-    from adapters.sql.event_store import SqlEventStore
-    ttl = 1.0
-    open_sql_store(url).close()  # schema
-    hung = SqlEventStore(create_engine(url), lease_ttl_s=ttl)
-    taker = open_sql_store(url)
-    try:
-        hung.start_run(_info("hung"))
-        hung._heartbeat_stop.set()  # the process hangs: no more heartbeats
-        started = time.monotonic()
-        while True:
-            try:
-                taker.claim_run("hung")
-                break
-            except LeaseHeldError:
-                assert time.monotonic() - started < 10 * ttl
-                time.sleep(0.05)
-        waited = time.monotonic() - started
-        assert 0.5 * ttl <= waited <= ttl + 1.0
-        # The hung writer cannot append any more once its heartbeat finds the lease gone.
-        hung._heartbeat_stop.clear()
-        hung._beat_once()
-        from core.events.catalog import AlertRaised  # noqa: F401  (an event type to append)
-        with pytest.raises(LeaseHeldError, match="lost the writer lease"):
-            hung.append("hung:run", 0, [], run_id="hung")
-    finally:
-        hung.close()
-        taker.close()
+LEASE_TTL_S = 1.0
 
 
-def test_an_account_lease_is_taken_over_after_expiry_and_the_hung_trader_stops_writing(url):
+@pytest.fixture
+def hung_and_taker(url):
+    """A writer with a 1 s lease (it will stop heartbeating) and a second process's store."""
     from adapters.sql import create_engine
     from adapters.sql.event_store import SqlEventStore
-    ttl = 1.0
     open_sql_store(url).close()  # schema
-    hung = SqlEventStore(create_engine(url), lease_ttl_s=ttl)
+    hung = SqlEventStore(create_engine(url), lease_ttl_s=LEASE_TTL_S)
     taker = open_sql_store(url)
-    try:
-        hung.start_run(_info("trading"))
-        hung.claim_account("breeze-0123456789abcdef", "trading")
-        with pytest.raises(LeaseHeldError, match="broker account breeze-0123456789abcdef is being traded by"):
-            taker.claim_account("breeze-0123456789abcdef", "intruder")
-        assert taker.seal_crashed_runs() == []  # an account lease is no run: nothing to seal
-        hung._heartbeat_stop.set()  # the process hangs: no more heartbeats
-        started = time.monotonic()
-        while True:
-            try:
-                taker.claim_account("breeze-0123456789abcdef", "intruder")
-                break
-            except LeaseHeldError:
-                assert time.monotonic() - started < 10 * ttl
-                time.sleep(0.05)
-        assert time.monotonic() - started <= ttl + 1.0
-        # The hung trader's run may not write once its heartbeat finds the account taken over.
-        hung._heartbeat_stop.clear()
-        hung._beat_once()
-        with pytest.raises(LeaseHeldError, match="lost the writer lease"):
-            hung.append("trading:run", 0, [], run_id="trading")
-    finally:
-        hung.close()
-        taker.close()
+    yield hung, taker
+    hung.close()
+    taker.close()
+
+
+def _take_over_after_expiry(hung, take) -> float:
+    """Stop ``hung``'s heartbeat, retry ``take()`` until the lease expires; the seconds waited.
+    Then ``hung``'s next heartbeat finds the lease gone."""
+    hung._heartbeat_stop.set()  # the process hangs: no more heartbeats
+    started = time.monotonic()
+    while True:
+        try:
+            take()
+            break
+        except LeaseHeldError:
+            assert time.monotonic() - started < 10 * LEASE_TTL_S
+            time.sleep(0.05)
+    waited = time.monotonic() - started
+    hung._heartbeat_stop.clear()
+    hung._beat_once()
+    return waited
+
+
+def test_a_lease_whose_holder_stopped_heartbeating_is_taken_over_after_expiry(hung_and_taker):
+    hung, taker = hung_and_taker
+    hung.start_run(_info("hung"))
+    waited = _take_over_after_expiry(hung, lambda: taker.claim_run("hung"))
+    assert 0.5 * LEASE_TTL_S <= waited <= LEASE_TTL_S + 1.0
+    # The hung writer cannot append any more once its heartbeat finds the lease gone.
+    with pytest.raises(LeaseHeldError, match="lost the writer lease"):
+        hung.append("hung:run", 0, [], run_id="hung")
+
+
+def test_an_account_lease_is_taken_over_after_expiry_and_the_hung_trader_stops_writing(hung_and_taker):
+    hung, taker = hung_and_taker
+    hung.start_run(_info("trading"))
+    hung.claim_account("breeze-0123456789abcdef", "trading")
+    with pytest.raises(LeaseHeldError, match="broker account breeze-0123456789abcdef is being traded by"):
+        taker.claim_account("breeze-0123456789abcdef", "intruder")
+    assert taker.seal_crashed_runs() == []  # an account lease is no run: nothing to seal
+    waited = _take_over_after_expiry(hung, lambda: taker.claim_account("breeze-0123456789abcdef", "intruder"))
+    assert waited <= LEASE_TTL_S + 1.0
+    # The hung trader's run may not write once its heartbeat finds the account taken over.
+    with pytest.raises(LeaseHeldError, match="lost the writer lease"):
+        hung.append("trading:run", 0, [], run_id="trading")
 
 
 def test_a_killed_writer_leaves_a_run_that_the_next_open_seals_crashed(url, tmp_path):
