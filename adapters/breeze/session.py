@@ -95,8 +95,7 @@ class BreezeSession:
         self.rate_limiter = rate_limiter or TokenBucket(100, 60.0, sleep=sleep)
         # The venue's order rate (Breeze cash: 10 orders/s), on top of the general call cap:
         # a burst of square-off orders is paced here instead of being refused by the broker.
-        self.order_limiter = order_limiter or TokenBucket(BREEZE_CASH.max_orders_per_second or 10, 1.0,
-                                                          sleep=sleep)
+        self.order_limiter = order_limiter or TokenBucket(BREEZE_CASH.max_orders_per_second, 1.0, sleep=sleep)
         self._on_health = on_health
         self.feed_name = feed_name
         self._sleep = sleep

@@ -65,7 +65,7 @@ def purged_folds(start_ns: np.ndarray, exit_ns: np.ndarray, folds: int) -> list[
     for train_idx, val_idx in TimeSeriesSplit(n_splits=folds).split(start_ns):
         first_val = int(start_ns[val_idx[0]])
         kept = train_idx[exit_ns[train_idx] < first_val]
-        if len(kept) >= 10 and len(val_idx) >= 1:
+        if len(kept) >= 10:  # TimeSeriesSplit never gives an empty validation fold
             out.append((kept, val_idx))
     return out
 
@@ -123,7 +123,8 @@ def tune_teacher(X: np.ndarray, y: np.ndarray, feature_names: Sequence[str], sta
 
 
 def feature_importance(model: Any) -> dict[str, float]:
-    """Each feature's share of the booster's total split gain (sums to 1; empty for a linear model)."""
+    """Each feature's share of the booster's total split gain (sums to 1; empty for a linear model).
+    Unordered: the registry stores metadata with sorted keys; readers rank by value."""
     booster = getattr(model, "booster", None)
     if booster is None:
         return {}
@@ -132,8 +133,7 @@ def feature_importance(model: Any) -> dict[str, float]:
     names = list(model.feature_names)
     if total <= 0:
         return {name: 0.0 for name in names}
-    return dict(sorted(((name, round(float(g) / total, 6)) for name, g in zip(names, gain)),
-                       key=lambda kv: -kv[1]))
+    return {name: round(float(g) / total, 6) for name, g in zip(names, gain)}
 
 
 __all__ = ["METRIC", "TEACHER_SPACE", "TuningResult", "feature_importance", "purged_folds", "tune_teacher"]

@@ -271,8 +271,9 @@ class SqlEventStore:
         _check_key("stream_id", stream_id)
         _check_key("run_id", run_id)
         if run_id in self._lost:
-            raise LeaseHeldError(f"this process lost the writer lease of run {run_id} or of the account it trades (it stopped heartbeating "
-                                 "long enough for another process to take over); nothing more is written")
+            raise LeaseHeldError(f"this process lost the writer lease of run {run_id} or of the account it "
+                                 "trades (it stopped heartbeating long enough for another process to take "
+                                 "over); nothing more is written")
         encoded = [(new, encode_payload(new.event)) for new in events]
         if self.durable:
             return self._append_grouped(_GroupedAppend(stream_id, expected_version, encoded, run_id))

@@ -178,14 +178,13 @@ def _walk_forward(obj: dict, *, registry_dir: Path | None, champion_id: str | No
                                thresholds=thresholds)
     registry = ModelRegistry(registry_dir or default_registry_dir())
     cluster: dict[str, Any] = {}
-    if workers or scheduler:
-        from applications.wiring.cluster import check_store_for_cluster, dask_client, resolve_db_url
-        db_url = resolve_db_url(obj.get("db_url"))
-        check_store_for_cluster(db_url, scheduler)
-        obj = {**obj, "db_url": db_url}
     with ExitStack() as stack:
         if workers or scheduler:
-            cluster = {"client": stack.enter_context(dask_client(workers, scheduler)), "db_url": obj["db_url"]}
+            from applications.wiring.cluster import check_store_for_cluster, dask_client, resolve_db_url
+            db_url = resolve_db_url(obj.get("db_url"))
+            check_store_for_cluster(db_url, scheduler)
+            obj = {**obj, "db_url": db_url}
+            cluster = {"client": stack.enter_context(dask_client(workers, scheduler)), "db_url": db_url}
         outcome = _run_walk_forward(obj, config, registry, champion_id, feed, as_json, cluster)
     _show_walk_forward(outcome, config, out_dir=out_dir, markdown_path=markdown_path, as_json=as_json,
                        expanding=expanding, train_months=train_months, test_months=test_months, gate_on=gate_on)

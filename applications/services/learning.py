@@ -32,9 +32,10 @@ from adapters.ml.models import LIGHTGBM, LOGISTIC, SGD
 from adapters.ml.registry import ModelRecord, ModelRegistry
 from adapters.ml.registry import default_registry_dir as registry_dir_under
 from adapters.ml.training import teacher_params, train_student, train_teacher
-from adapters.ml.tuning import feature_importance
+from adapters.ml.tuning import feature_importance, tune_teacher
+from applications.wiring.adapters import csv_feed
 from applications.wiring.config import config_hash
-from applications.wiring.store import code_version, project_root, runs_dir
+from applications.wiring.store import code_version, runs_dir
 from core.errors import ConcurrencyError, ConfigError, ModelRegistryError
 from core.events.base import Event, NewEvent, RunInfo, RunStatus
 from core.events.catalog import (
@@ -212,11 +213,7 @@ class ActionRun:
 
 
 def default_feed(config: LearningConfig) -> MarketDataFeed:
-    from adapters.csv import CsvFeed
-    root = Path(config.data_dir)
-    if not root.is_absolute():
-        root = project_root() / root
-    return CsvFeed(root, timezone=config.data_timezone)
+    return csv_feed(config.data_dir, config.data_timezone)
 
 
 def load_series(config: LearningConfig, feed: MarketDataFeed) -> list[BarSeries]:
@@ -333,7 +330,6 @@ def train_models(config: LearningConfig, *, store: EventStore, registry: ModelRe
     teacher_overrides = dict(config.teacher_params)
     if config.tune_trials:
         step(f"tuning teacher ({config.tune_trials} trials, {config.tune_folds}-fold purged CV)", 1, 6)
-        from adapters.ml.tuning import tune_teacher
         try:
             tuning = tune_teacher(train.X, train.y, train.feature_names, train.start_ns, train.exit_ns,
                                   seed=config.seed, trials=config.tune_trials, folds=config.tune_folds,

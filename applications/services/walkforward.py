@@ -414,20 +414,15 @@ class WindowTask:
     registry_dir: str
 
 
-# A worker keeps the feed it built (bars loaded and validated once), as trials do.
-_WORKER_FEEDS: dict[tuple[str, str], MarketDataFeed] = {}
-
-
 def score_window_task(task: WindowTask) -> WindowResult:
     """Dask entry point: the worker opens the shared store and the CSV bars of ``data_dir``
     once (kept for its later windows), opens the registry, and scores the window."""
+    from applications.wiring.adapters import worker_feed
     from applications.wiring.store import worker_store
     learning = task.plan.learning
-    key = (learning.data_dir, learning.data_timezone)
-    if key not in _WORKER_FEEDS:
-        _WORKER_FEEDS[key] = default_feed(learning)
     return score_window(task.plan, task.window, store=worker_store(task.db_url),
-                        registry=ModelRegistry(Path(task.registry_dir)), feed=_WORKER_FEEDS[key])
+                        registry=ModelRegistry(Path(task.registry_dir)),
+                        feed=worker_feed(learning.data_dir, learning.data_timezone))
 
 
 def _score_windows_on_cluster(plan: WindowPlan, windows: Sequence[Window], *, client: Any, db_url: str | None,

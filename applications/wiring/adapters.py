@@ -17,12 +17,29 @@ if TYPE_CHECKING:  # types only: the wiring layer never imports a service at run
     from applications.services.books import BacktestConfig, BookPlan
 
 
-def default_feed(config: BacktestConfig) -> MarketDataFeed:
+def csv_feed(data_dir: str, data_timezone: str) -> MarketDataFeed:
+    """The CSV feed over ``data_dir`` (relative paths from the project root)."""
     from adapters.csv import CsvFeed
-    root = Path(config.data_dir)
+    root = Path(data_dir)
     if not root.is_absolute():
         root = project_root() / root
-    return CsvFeed(root, timezone=config.data_timezone)
+    return CsvFeed(root, timezone=data_timezone)
+
+
+def default_feed(config: BacktestConfig) -> MarketDataFeed:
+    return csv_feed(config.data_dir, config.data_timezone)
+
+
+# Dask workers (optimisation trials, walk-forward windows, batch backtests) keep the feed
+# they built, so the bars are loaded and validated once per worker, not once per task.
+_WORKER_FEEDS: dict[tuple[str, str], MarketDataFeed] = {}
+
+
+def worker_feed(data_dir: str, data_timezone: str) -> MarketDataFeed:
+    key = (data_dir, data_timezone)
+    if key not in _WORKER_FEEDS:
+        _WORKER_FEEDS[key] = csv_feed(data_dir, data_timezone)
+    return _WORKER_FEEDS[key]
 
 
 DEFAULT_INDEX_BARS = "data/index/NIFTY50_index_1day_yahoo.csv.gz"

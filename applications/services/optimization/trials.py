@@ -29,13 +29,12 @@ from applications.services.optimization.objective import (
 )
 from applications.services.optimization.space import apply_params
 from applications.services.run_summary import summarize_books
-from applications.wiring.adapters import default_feed, default_sentiment
+from applications.wiring.adapters import default_sentiment, worker_feed
 from applications.wiring.config import build_config
 from applications.wiring.store import worker_store
 from core.errors import ConfigError
 from core.events.catalog import PortfolioSnapshotted, RunStarted
 
-_FEEDS: dict[tuple[str, str], Any] = {}
 _SENTIMENT: dict[tuple[Any, ...], Any] = {}
 
 
@@ -76,10 +75,7 @@ def trial_config(task: TrialTask) -> BacktestConfig:
 
 
 def _feed(config: BacktestConfig):
-    key = (config.data_dir, config.data_timezone)
-    if key not in _FEEDS:
-        _FEEDS[key] = default_feed(config)
-    return _FEEDS[key]
+    return worker_feed(config.data_dir, config.data_timezone)
 
 
 def _sentiment(config: BacktestConfig):
