@@ -8,7 +8,9 @@ intervals are one of the known names, so a hostile value is a one-line usage err
 from __future__ import annotations
 
 import math
+import os
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import click
@@ -95,9 +97,20 @@ def symbol_list(_ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 class OutputFolder(click.Path):
-    """A folder to write into; an empty or blank value is an error, not "the current folder"."""
+    """A path to write into (a folder, or a file with ``dir_okay=False``), checked before any
+    work starts: an empty or blank value is an error, not "the current folder", and so is a
+    path under a file or in a folder this user cannot write to — otherwise a long job (a
+    walk-forward, a study) would run and record its events, then fail writing its report."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("must not be empty", param, ctx)
-        return super().convert(value, param, ctx)
+        path = super().convert(value, param, ctx)
+        ancestor = Path(path).expanduser().absolute()
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if ancestor != Path(path).expanduser().absolute() and not ancestor.is_dir():
+            self.fail(f"{str(value)!r} is under {ancestor}, which is a file, not a folder", param, ctx)
+        if not os.access(ancestor if ancestor.is_dir() else ancestor.parent, os.W_OK):
+            self.fail(f"{str(value)!r} cannot be written: {ancestor} is not writable by this user", param, ctx)
+        return path

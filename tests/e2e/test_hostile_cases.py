@@ -91,6 +91,19 @@ def test_out_under_a_file_and_unwritable_out_are_one_line(env):
     one_line_error(run("report", "--out", str(a_file / "sub")), "a_file")
 
 
+@pytest.mark.parametrize("args", [
+    ["validate", "--walk-forward", "--symbols", "TCS", "--out", "{file}/sub"],
+    ["validate", "--walk-forward", "--symbols", "TCS", "--markdown", "{file}/sub/wf.md"],
+    ["optimize", "--strategy", "swing", "--trials", "1", "--out", "{file}/sub"],
+    ["models", "--registry", "{file}/reg", "train", "--symbols", "TCS"],
+])
+def test_an_output_path_under_a_file_is_refused_before_any_work(env, args):
+    a_file = env / "a_file"
+    a_file.write_text("x")
+    one_line_error(run(*[a.replace("{file}", str(a_file)) for a in args]), "a_file", "not a folder")
+    assert _runs(env) == [], "work was recorded before the output path was checked"
+
+
 def test_a_non_utf8_config_is_a_one_line_error(env):
     bad = env / "latin1.toml"
     bad.write_bytes(b"label = \"caf\xe9\"\n")
