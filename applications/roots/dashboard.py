@@ -7,6 +7,7 @@ or a market-data API.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 import attrs
@@ -68,6 +69,20 @@ def warm_up(store: EventStore, settings: DashboardSettings, log: SharedLog) -> s
     return runs[0].run_id if runs else None
 
 
+def quiet_closed_connections(loop: Any, context: dict[str, Any]) -> None:
+    """asyncio exception handler: a browser that closes its tab while the server is writing
+    an update to it (Bokeh/Panel's known WebSocketClosedError, holoviz/panel#3113) is a
+    normal event, logged as one INFO line; every other unretrieved error goes to asyncio's
+    default handler (a traceback in the log) as before."""
+    from tornado.iostream import StreamClosedError
+    from tornado.websocket import WebSocketClosedError
+
+    if isinstance(context.get("exception"), (WebSocketClosedError, StreamClosedError)):
+        logging.getLogger("sensequant.dashboard").info("a browser closed its connection during an update")
+        return
+    loop.default_exception_handler(context)
+
+
 def serve_dashboard(store: EventStore, settings: DashboardSettings, *, host: str = "127.0.0.1", port: int = 5006,
                     auth: AuthSettings | None = None, show: bool = False,
                     on_ready: Callable[[str], None] | None = None, log: SharedLog | None = None,
@@ -99,4 +114,5 @@ def serve_dashboard(store: EventStore, settings: DashboardSettings, *, host: str
     if on_ready is not None:
         on_ready(f"{'https' if tls else 'http'}://{host}:{port}/")
     server.start()
+    server.io_loop.asyncio_loop.set_exception_handler(quiet_closed_connections)
     server.io_loop.start()

@@ -352,3 +352,27 @@ def test_the_header_shows_the_active_release_and_its_monitoring_mode(backtest_db
     app.tail()
     assert "no active release" in app.release.object
     store.close()
+
+
+def test_a_browser_closing_mid_update_is_not_a_traceback_but_other_errors_still_are(caplog):
+    """The server's asyncio handler (the browser test fails on any traceback in the log)."""
+    import asyncio
+    import logging
+
+    from tornado.websocket import WebSocketClosedError
+
+    from applications.roots.dashboard import quiet_closed_connections
+
+    loop = asyncio.new_event_loop()
+    try:
+        caplog.set_level(logging.INFO)
+        quiet_closed_connections(loop, {"message": "Task exception was never retrieved",
+                                        "exception": WebSocketClosedError()})
+        assert "closed its connection" in caplog.text and "Traceback" not in caplog.text
+        caplog.clear()
+        quiet_closed_connections(loop, {"message": "Task exception was never retrieved",
+                                        "exception": ValueError("a real bug")})
+        (record,) = [r for r in caplog.records if r.name == "asyncio"]  # the default handler logged it
+        assert record.levelname == "ERROR" and "a real bug" in caplog.text
+    finally:
+        loop.close()
