@@ -37,3 +37,17 @@ class Broker(Protocol):
     def positions(self) -> dict[str, int]:
         """Net shares per symbol as the venue sees them."""
         ...
+
+
+@runtime_checkable
+class CarriedAccountBroker(Protocol):
+    """A real venue whose account outlives the process (Breeze): it keeps every execution it
+    saw, so fills can reach the log after a restart, and they are reported on the next bar."""
+
+    def requeue_unapplied(self, applied_trade_ids: set[str]) -> int:
+        """Report again (on the next ``advance``) every execution not in ``applied_trade_ids``."""
+        ...
+
+    def pending_fills(self) -> list[Fill]:
+        """Executions seen and not yet reported by ``advance``."""
+        ...

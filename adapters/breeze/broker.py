@@ -19,6 +19,17 @@ Rules this adapter follows (Breeze, 2026):
   execute in a fast market before the cancel lands.
 * ``FILLED`` is reported only together with its fills (from ``advance``), never from the
   order book alone, so status and fills never disagree.
+* ``collect()`` polls executions between bars (a daily book's session): legs go out as soon
+  as an entry is done filling, but the fills wait for the next ``advance`` so the engine
+  applies them on a bar, as every venue does. Every execution is kept in the order record;
+  after a restart ``requeue_unapplied`` reports again those the event log never applied.
+* Breeze equity orders are valid for the day. ``settle_day_orders()`` at a session start
+  settles the orders of earlier sessions: executions learnt late are collected, protective
+  legs of a position still open are marked lapsed and any other order lapsed unfilled is
+  expired; once the session has reconciled the account, ``renew_lapsed()`` places the lapsed
+  legs again under the same client ids. For the engine and the log a stop then protects a
+  carried position until it fills or is cancelled, as on the simulated venue. A lapsed leg
+  still counts as open (``open_order_ids``) between the two calls: it is what the log expects.
 """
 
 from __future__ import annotations
@@ -93,6 +104,17 @@ def _paise(value: Any) -> int | None:
 
 
 @attrs.frozen(kw_only=True)
+class DayOrderOutcome:
+    """What ``renew_day_orders`` did with one order of an earlier session."""
+
+    action: str                     # "filled" | "lapsed" | "expired" (settle); "renewed" (renew)
+    client_order_id: str
+    placed_on: str
+    previous_broker_order_id: str = ""
+    broker_order_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class BrokerFunds:
     """Cash at the broker, in paise."""
 
@@ -117,6 +139,7 @@ class BreezeBroker:
         self._resubmit_after = resubmit_after
         self._max_attempts = max_send_attempts
         self._orders: dict[str, OrderRecord] = records.load_all()
+        self._unreported: list[Fill] = []
 
     # ----------------------------------------------------------------- the port
 
@@ -186,6 +209,11 @@ class BreezeBroker:
         record = self._orders.get(client_order_id)
         if record is None:
             return OrderAck(client_order_id=client_order_id, status=OrderStatus.REJECTED, reason="unknown client order id")
+        if record.lapsed_on is not None and record.status not in _TERMINAL:
+            # lapsed at an earlier close and not placed again: nothing is working at Breeze
+            record.status, record.reason, record.lapsed_on = OrderStatus.CANCELLED.value, "cancelled while lapsed", None
+            self._save(record)
+            return self._ack(record)
         if record.broker_order_id is None and record.status not in _TERMINAL:
             self._resolve_unconfirmed(record, allow_resend=False)
             if record.broker_order_id is None:
@@ -219,7 +247,17 @@ class BreezeBroker:
         return self._ack(record)
 
     def advance(self, bar: Bar) -> Sequence[Fill]:
-        """Fills Breeze reported since the last call (trade book polling, de-duplicated by trade id)."""
+        """Fills of ``bar``'s symbol Breeze reported since the last call (trade book polling,
+        de-duplicated by trade id); other symbols' fills wait for their own bar."""
+        self.collect()
+        symbol = bar.symbol.upper()
+        fills = sorted((f for f in self._unreported if f.symbol == symbol), key=lambda f: (f.filled_at, f.trade_id))
+        self._unreported = [f for f in self._unreported if f.symbol != symbol]
+        return fills
+
+    def collect(self) -> list[Fill]:
+        """Poll Breeze for executions now: place or cancel bracket legs at once, keep the fills
+        for the next ``advance`` (returned here too, for logging)."""
         for record in list(self._orders.values()):
             if record.broker_order_id is None and record.status not in _TERMINAL:
                 self._resolve_unconfirmed(record, allow_resend=True)
@@ -246,8 +284,114 @@ class BreezeBroker:
             self._after_fill(self._orders[fill.client_order_id])
         for record in list(self._orders.values()):
             self._after_fill(record)       # entries that ended (e.g. cancelled) part-filled
-        fills.sort(key=lambda f: (f.filled_at, f.trade_id))
+        self._unreported.extend(fills)
         return fills
+
+    def pending_fills(self) -> list[Fill]:
+        """Executions seen (``collect``, ``settle_day_orders``, ``requeue_unapplied``) that the
+        next ``advance`` of their symbol reports."""
+        return list(self._unreported)
+
+    def requeue_unapplied(self, applied_trade_ids: set[str]) -> int:
+        """After a restart: report again every execution in the records that the log never
+        applied (``applied_trade_ids`` is the log's). Returns how many were queued."""
+        queued = {f.trade_id for f in self._unreported}
+        count = 0
+        for record in self._orders.values():
+            for row in record.fills:
+                trade_id = str(row["trade_id"])
+                if trade_id in applied_trade_ids or trade_id in queued:
+                    continue
+                self._unreported.append(Fill(
+                    client_order_id=record.client_order_id, trade_id=trade_id, symbol=record.symbol,
+                    side=Side(record.side), quantity=int(row["quantity"]), price_paise=int(row["price_paise"]),
+                    filled_at=datetime.fromisoformat(str(row["filled_at"])), reason=record.fill_reason))
+                queued.add(trade_id)
+                count += 1
+        return count
+
+    def settle_day_orders(self) -> list[DayOrderOutcome]:
+        """At a session start: what became of the orders of earlier sessions (Breeze equity
+        orders are valid for the day). Executions learnt only now are collected (reported by
+        the next ``advance``); a protective leg of a position still open is marked lapsed, to
+        be placed again by ``renew_lapsed`` once the session has reconciled the account; any
+        other order that lapsed unfilled is expired. Sends nothing."""
+        today = self._session_date()
+        stale = [r for r in self._orders.values() if r.status not in _TERMINAL and r.lapsed_on is None
+                 and r.placed_on is not None and date.fromisoformat(r.placed_on) < today]
+        outcomes: list[DayOrderOutcome] = []
+        for record in stale:
+            status = self._final_status(record)
+            if status in ("executed", "partially executed"):
+                fills = self._new_fills(record)
+                self._unreported.extend(fills)
+                if fills:
+                    outcomes.append(DayOrderOutcome(action="filled", client_order_id=record.client_order_id,
+                                                    placed_on=record.placed_on or ""))
+            elif status == "cancelled":
+                record.status, record.reason = OrderStatus.CANCELLED.value, "cancelled at the broker"
+                self._save(record)
+        for record in stale:
+            if record.parent_id is not None and record.status == OrderStatus.FILLED.value:
+                self._after_fill(record)   # one-cancels-other for a leg that filled at its session's end
+        for record in stale:
+            if record.status in _TERMINAL:
+                continue
+            placed_on = record.placed_on or ""
+            if self._protects_open_position(record):
+                record.lapsed_on = placed_on
+                self._save(record)
+                outcomes.append(DayOrderOutcome(action="lapsed", client_order_id=record.client_order_id,
+                                                placed_on=placed_on,
+                                                previous_broker_order_id=record.broker_order_id or ""))
+                continue
+            record.status = OrderStatus.CANCELLED.value
+            record.reason = f"expired at the close of {placed_on} (Breeze orders are valid for the day)"
+            self._save(record)
+            outcomes.append(DayOrderOutcome(action="expired", client_order_id=record.client_order_id,
+                                            placed_on=placed_on))
+        return outcomes
+
+    def renew_lapsed(self) -> list[DayOrderOutcome]:
+        """Place again, for today, every protective leg ``settle_day_orders`` found lapsed, under
+        its client id (a new ``user_remark`` per placement). Call once the account reconciles."""
+        outcomes = []
+        for record in list(self._orders.values()):
+            if record.lapsed_on is None or record.status in _TERMINAL:
+                continue
+            if not self._protects_open_position(record):
+                record.status, record.reason = OrderStatus.CANCELLED.value, "position closed before renewal"
+                record.lapsed_on = None
+                self._save(record)
+                continue
+            previous, placed_on = record.broker_order_id or "", record.lapsed_on
+            record.renewals += 1
+            record.remark = remark_for(f"{record.client_order_id}.{record.renewals}")
+            record.broker_order_id, record.attempts, record.lapsed_on = None, 0, None
+            self._send(record)
+            outcomes.append(DayOrderOutcome(action="renewed", client_order_id=record.client_order_id,
+                                            placed_on=placed_on, previous_broker_order_id=previous,
+                                            broker_order_id=record.broker_order_id or ""))
+        return outcomes
+
+    def _protects_open_position(self, record: OrderRecord) -> bool:
+        """A bracket leg whose entry filled and of which neither leg has executed anything."""
+        parent = self._orders.get(record.parent_id) if record.parent_id else None
+        if parent is None or parent.status != OrderStatus.FILLED.value or record.filled_quantity:
+            return False
+        legs = (parent.client_order_id + SL_SUFFIX, parent.client_order_id + TP_SUFFIX)
+        return not any(self._orders[c].filled_quantity for c in legs if c in self._orders)
+
+    def _final_status(self, record: OrderRecord) -> str:
+        """Breeze's status text for an order of an earlier session (``get_order_detail``)."""
+        if record.broker_order_id is None:
+            return "expired"                # never confirmed that day: it cannot be working today
+        try:
+            rows = self._session.call_with_retry("get_order_detail", exchange_code=self._exchange,
+                                                 order_id=record.broker_order_id) or []
+        except BrokerApiError:
+            return "expired"
+        return str(rows[0].get("status", "")).strip().lower() if rows else "expired"
 
     def open_order_ids(self) -> list[str]:
         return [cid for cid, r in self._orders.items() if r.status not in _TERMINAL]
@@ -337,6 +481,7 @@ class BreezeBroker:
     def _send(self, record: OrderRecord) -> None:
         record.attempts += 1
         record.last_attempt_at = self._clock.now().isoformat()
+        record.placed_on = self._session_date().isoformat()
         record.status, record.reason = OrderStatus.SUBMITTED.value, ""
         self._save(record)
         is_stop = record.order_type == OrderType.STOP.value
@@ -491,6 +636,10 @@ class BreezeBroker:
                                             (TP_SUFFIX, record.take_profit_paise, OrderType.LIMIT, "take_profit")):
             if level is None:
                 continue
+            # on the NSE tick, as the simulated venue does: a stop adversely, a target never past it
+            tick = tick_size_paise(level, self._session_date())
+            level = max(round_paise_to_tick(level, tick, exit_side if kind is OrderType.STOP else
+                                            (Side.BUY if exit_side is Side.SELL else Side.SELL)), tick)
             leg = OrderRequest(client_order_id=record.client_order_id + suffix, symbol=record.symbol, side=exit_side,
                                quantity=record.filled_quantity, order_type=kind, product=Product(record.product),
                                stop_price_paise=level if kind is OrderType.STOP else None,
@@ -518,6 +667,8 @@ class BreezeBroker:
                               side=Side(record.side), quantity=qty, price_paise=price, filled_at=filled_at,
                               reason=record.fill_reason))
             record.trade_ids.append(trade_id)
+            record.fills.append({"trade_id": trade_id, "quantity": qty, "price_paise": price,
+                                 "filled_at": filled_at.isoformat()})
             record.filled_quantity += qty
         if fills:
             if record.filled_quantity >= record.quantity:

@@ -52,6 +52,16 @@ class OrderRecord:
     take_profit_paise: int | None = None
     parent_id: str | None = None
     legs_placed: bool = False
+    # IST date of the last placement: Breeze equity orders are valid for the day only.
+    placed_on: str | None = None
+    # How often a protective leg was re-placed at a later session's open (each placement
+    # gets its own ``user_remark``, so the order book search finds the current one).
+    renewals: int = 0
+    # Set (to the lapsed placement's date) while a protective leg waits to be placed again.
+    lapsed_on: str | None = None
+    # Every execution seen, so fills the event log never applied (a crash between the
+    # broker seeing them and the engine recording them) can be reported again.
+    fills: list[dict[str, Any]] = attrs.Factory(list)
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)

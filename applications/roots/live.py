@@ -12,6 +12,16 @@
   idempotent;
 * one book per live session (``intraday`` or ``swing``): the account's positions are
   reconciled against that book on ``--resume``;
+* a swing (daily) book trades an account that outlives the session: each morning, at the
+  open, it steps on the daily bars completed since its last checkpoint (Breeze history) --
+  the decision on yesterday's close, the order at today's open, as in a backtest -- then
+  polls the broker until the close, so protective legs go out as soon as an entry fills.
+  The session ends ``session_closed`` and ``--resume RUN`` continues it the next morning:
+  the state is folded from the log, orders of earlier sessions are settled at the broker
+  (``renew_day_orders``: a carried position's stop and target are placed again for today
+  under the same client ids, anything else lapsed is expired; ``DayOrdersRenewed``), fills
+  the log never applied are reported again, and the book is reconciled with the broker's
+  holdings after those fills and before any decision (refused on a difference);
 * one live process per account: the store's account lease (``claim_account``, keyed by the
   non-secret ``BreezeCredentials.account_id``) refuses a second session on the same
   credentials, naming the holder, while the first heartbeats;
@@ -40,6 +50,7 @@ import attrs
 
 from applications.services.books import BacktestConfig, BookPlan, check_books_against_venue, plan_books
 from applications.wiring.adapters import live_sentiment, load_model
+from applications.services.session.bars import daily_session_bars, without_last_bar
 from applications.services.session.funds import size_books_from_funds
 from applications.services.session.model import ModelLoader, select_session_model
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
@@ -47,6 +58,7 @@ from applications.services.session.runner import run_session
 from applications.services.session.watch import HealthInbox, WatchSettings
 from applications.wiring.store import runs_dir
 from core.errors import ConfigError
+from core.events.account import DayOrdersRenewed
 from core.events.catalog import PredictionTraced
 from core.model import Bar
 from core.orders import Fill
@@ -73,6 +85,11 @@ class LiveOptions:
     square_off_polls: int = 10
     square_off_poll_seconds: float = 1.0
     tick_poll_seconds: float = 0.5
+    # A daily book needs its slow averages warm: calendar days of daily history loaded.
+    swing_warmup_days: int = 150
+    # When a daily book's session trades: from the open, and how often it polls for fills.
+    market_open_ist: str = "09:15"
+    fill_poll_seconds: float = 30.0
     # Live: no bar for three minutes during the session is a stale feed (reduce-only).
     watch: WatchSettings = attrs.Factory(lambda: WatchSettings(feed_stale_seconds=180.0))
 
@@ -111,15 +128,20 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
 
     clock = clock if clock is not None else WallClock()
     today = clock.now().astimezone(IST).date()
-    end_h, end_m = (int(x) for x in options.session_end_ist.split(":"))
-    session_end = datetime.combine(today, time(end_h, end_m), tzinfo=IST)
-    book_cfg = config.intraday if config.strategy == "intraday" else config.swing
+    session_end = datetime.combine(today, _hhmm(options.session_end_ist), tzinfo=IST)
+    daily = config.strategy == "swing"
+    book_cfg = config.intraday if not daily else config.swing
     health = HealthInbox()
     data = open_breeze_data(credentials, clock, list(book_cfg.symbols), sdk_factory=sdk_factory,
                             session_end=session_end, tick_poll_seconds=options.tick_poll_seconds,
                             on_health=health.report)
     session, symbol_map, history, source = data.session, data.symbol_map, data.history, data.bars
-    warm = attrs.evolve(config, start=(today - timedelta(days=options.warmup_days)).isoformat(), end=None)
+    if daily:
+        # completed daily bars only: today's forms until the close and is traded tomorrow
+        warm = attrs.evolve(config, start=(today - timedelta(days=options.swing_warmup_days)).isoformat(),
+                            end=(today - timedelta(days=1)).isoformat())
+    else:
+        warm = attrs.evolve(config, start=(today - timedelta(days=options.warmup_days)).isoformat(), end=None)
     plans = plan_books(warm, history)
     check_books_against_venue(plans, BREEZE_CASH, log)
     provider = live_sentiment(config, clock, environ, on_health=health.report) if sentiment == "default" else sentiment
@@ -130,19 +152,44 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     records_dir.mkdir(parents=True, exist_ok=True)
     records = JsonFileOrderRecords(records_dir / f"{run_id}.json")
 
+    broker = BreezeBroker(session, symbol_map, records, clock)
+
     def broker_factory(_plan: BookPlan) -> Broker:
-        return BreezeBroker(session, symbol_map, records, clock)
+        return broker
 
     # sizing from the account: the broker's available equity funds, capped by the configured capital
-    funds = BreezeBroker(session, symbol_map, records, clock).funds()
+    funds = broker.funds()
     available = funds.allocated_equity_paise - funds.blocked_equity_paise
     plans, funds_events = size_books_from_funds(plans, available, store=store, resume_run=resume, log=log)
+    # orders of earlier sessions lapsed at their close (Breeze: day validity): see what became of
+    # them now, place the carried position's protective legs again once the account reconciles
+    settled = broker.settle_day_orders() if resume is not None else []
+
+    def renew_after_reconciliation(name: str) -> list[DayOrdersRenewed]:
+        return _renewal_events(name, list(settled) + broker.renew_lapsed(), log)
 
     requests = [([s.symbol for s in p.series], p.series[0].interval) for p in plans]
+    warmup_series = [s for p in plans for s in p.series]
+    if daily and resume is None:
+        # a fresh daily book trades its newest completed bar (yesterday's close -> today's open)
+        warmup_series = [without_last_bar(s) for s in warmup_series]
 
-    def stream(_resume_from: datetime | None) -> Iterator[Bar]:
+    def stream(resume_from: datetime | None) -> Iterator[Bar]:
         symbols, interval = requests[0]
-        return source.stream(symbols, interval)
+        if not daily:
+            return source.stream(symbols, interval)
+        return daily_session_bars(plans[0].series, resume_from, clock=clock, shutdown=shutdown,
+                              market_open=datetime.combine(today, _hhmm(options.market_open_ist), tzinfo=IST),
+                              session_end=session_end, poll_seconds=options.fill_poll_seconds)
+
+    last_poll = [float("-inf")]
+
+    def poll_fills() -> None:
+        # protective legs go out as soon as an entry is done filling, not at tomorrow's bar
+        now = clock.now().timestamp()
+        if now - last_poll[0] >= options.fill_poll_seconds:
+            last_poll[0] = now
+            broker.collect()
 
     def square_off_fills(broker: Broker, book: Any) -> Sequence[Fill]:
         from applications.services.session.bars import flat_bar_after
@@ -157,11 +204,35 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     return run_session(
         config, plans, store=store, mode=MODE, stream=stream, broker_factory=broker_factory,
         telemetry=options.telemetry, run_id=run_id, resume=resume is not None,
-        warmup_feed=InMemoryFeed([s for p in plans for s in p.series]), sentiment=provider, shutdown=shutdown,
-        predictor=predictor, halts=BreezeMarketHalts(session, symbol_map), start_events=([selected] if selected is not None else []) + list(funds_events),
-        settings=SessionSettings(square_off_on_stop=options.square_off_on_stop, reconcile_at_start=True),
+        warmup_feed=InMemoryFeed(warmup_series), sentiment=provider, shutdown=shutdown,
+        predictor=predictor, halts=BreezeMarketHalts(session, symbol_map),
+        start_events=([selected] if selected is not None else []) + list(funds_events),
+        settings=SessionSettings(square_off_on_stop=options.square_off_on_stop, reconcile_at_start=True,
+                                 continues_next_session=daily, lockstep_stream=daily),
         square_off_fills=square_off_fills, data_fingerprint="", describe={"feed": "breeze", "today": str(today)},
-        trace_sink=trace_sink, log=log, label=label, venue=BREEZE_CASH)
+        trace_sink=trace_sink, log=log, label=label, venue=BREEZE_CASH,
+        # a daily book sees no bar between the open and the close: quiet is not stale there
+        watch=attrs.evolve(options.watch, feed_stale_seconds=None) if daily else options.watch, health=health,
+        venue_watch=poll_fills if daily else None, on_reconciled=renew_after_reconciliation)
+
+
+def _hhmm(text: str) -> time:
+    hours, minutes = (int(x) for x in text.split(":"))
+    return time(hours, minutes)
+
+
+def _renewal_events(strategy: str, outcomes: Sequence[Any], log: Callable[[str], None]) -> list[DayOrdersRenewed]:
+    if not outcomes:
+        return []
+    renewed = [{"client_order_id": o.client_order_id, "previous_broker_order_id": o.previous_broker_order_id,
+                "broker_order_id": o.broker_order_id, "placed_on": o.placed_on}
+               for o in outcomes if o.action == "renewed"]
+    expired = [{"client_order_id": o.client_order_id, "placed_on": o.placed_on}
+               for o in outcomes if o.action == "expired"]
+    filled = [o.client_order_id for o in outcomes if o.action == "filled"]
+    log(f"{strategy}: orders of earlier sessions settled: {len(renewed)} protective placed again for today, "
+        f"{len(expired)} expired, {len(filled)} filled after the last check")
+    return [DayOrdersRenewed(strategy=strategy, renewed=renewed, expired=expired, filled=filled)]
 
 
 __all__ = ["LIVE_STRATEGIES", "LiveNotConfirmedError", "LiveOptions", "MODE", "check_live_allowed", "run_live"]

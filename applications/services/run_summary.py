@@ -203,6 +203,9 @@ def _missing(run: RunInfo, books: list[BookSummary], meta: dict[str, int | str])
                                                             else ""))
     elif run.status == "crashed":
         out.append("the runs row says crashed: its writer stopped without finishing the run")
+    elif run.status == "session_closed":
+        out.append(f"the session closed at the market close and the run goes on: the figures are as of that close "
+                   f"(continue it with `sensequant {run.mode} --resume {run.run_id}`)")
     planned = [name for name in str(meta.get("strategies", "")).split(",") if name]
     present = {b.strategy for b in books}
     for name in planned:

@@ -6,7 +6,7 @@ import attrs
 
 from core.events.base import Event, event_type
 
-__all__ = ["AccountFundsObserved", "MarketHalted", "MarketResumed", "SessionModelSelected"]
+__all__ = ["AccountFundsObserved", "DayOrdersRenewed", "MarketHalted", "MarketResumed", "SessionModelSelected"]
 
 
 @event_type("session.model_selected", 1)
@@ -57,3 +57,23 @@ class MarketResumed(Event):
     """The market-wide halt is over: the book decides again from this bar on."""
 
     strategy: str
+
+
+@event_type("account.day_orders_renewed", 1)
+@attrs.frozen(kw_only=True)
+class DayOrdersRenewed(Event):
+    """A session start found orders of an earlier session at a venue whose orders are valid
+    for the day only (Breeze equity), and put the account back in the state the log expects.
+
+    ``renewed``: protective legs (stop-loss / target) of a position carried overnight, placed
+    again for today under the same client id (``client_order_id``, ``previous_broker_order_id``,
+    ``broker_order_id``, ``placed_on`` of the expired placement). ``expired``: other orders
+    that lapsed unfilled at their session's close (``client_order_id``, ``placed_on``).
+    ``filled``: client ids whose executions from that earlier session were only learnt now;
+    their fills reach the book on its next bar like any other fill.
+    """
+
+    strategy: str
+    renewed: list[dict[str, str]]
+    expired: list[dict[str, str]]
+    filled: list[str]

@@ -116,7 +116,10 @@ class RunStatus:
     # Its writer stopped heartbeating without finishing the run (kill -9, power loss, a
     # crash): sealed so by the next process that opens the store. It may be resumed.
     CRASHED = "crashed"
-    ALL = (RUNNING, COMPLETED, FAILED, INTERRUPTED, CRASHED)
+    # A live session of a run that outlives it (an account carried from day to day) ended
+    # at the market close; the next session continues it with --resume.
+    SESSION_CLOSED = "session_closed"
+    ALL = (RUNNING, COMPLETED, FAILED, INTERRUPTED, CRASHED, SESSION_CLOSED)
 
 
 @attrs.frozen(kw_only=True)

@@ -71,6 +71,11 @@ class FakeBreezeSDK:
         self.subscribe_answer: Any = {"message": "Stock RELIND subscribed successfully"}
         self.ticks_on_subscribe: list[dict[str, Any]] = []
         self._order_seq = 0
+        # The exchange side of a scenario: called with (order_id, order row) after each
+        # order is booked, e.g. to execute it at once (``execute``).
+        self.on_place: Callable[[str, dict[str, Any]], None] | None = None
+        # Keep ``positions`` as Breeze reports them: today's net executed quantity per stock.
+        self.track_positions = False
 
     # ------------------------------------------------------------ test controls
 
@@ -101,6 +106,36 @@ class FakeBreezeSDK:
         done = sum(int(t["executed_quantity"]) for t in self.trades[order_id])
         order["pending_quantity"] = str(int(order["quantity"]) - done)
         order["status"] = "Executed" if done >= int(order["quantity"]) else "Partially Executed"
+        if self.track_positions:
+            signed = quantity if order["action"].lower() == "buy" else -quantity
+            row = next((p for p in self.positions if p["stock_code"] == order["stock_code"]), None)
+            if row is None:
+                row = {"segment": "equity", "product_type": "Cash", "exchange_code": "NSE",
+                       "stock_code": order["stock_code"], "action": "Buy", "quantity": "0", "price": f"{price:.2f}"}
+                self.positions.append(row)
+            net = (int(row["quantity"]) if row["action"] == "Buy" else -int(row["quantity"])) + signed
+            row["quantity"], row["action"] = str(abs(net)), "Buy" if net >= 0 else "Sell"
+            if net == 0:
+                self.positions.remove(row)
+
+    def next_session(self) -> None:
+        """The exchange's night: today's day orders lapse (status ``Expired``), today's net
+        positions settle into holdings (T+1 simplified to overnight), positions start empty."""
+        for order in self.orders.values():
+            if order["status"] in ("Ordered", "Requested", "Queued", "Open", "Partially Executed"):
+                order["status"] = "Expired"
+                order["cancelled_quantity"], order["pending_quantity"] = order["pending_quantity"], "0"
+        for row in self.positions:
+            signed = int(row["quantity"]) * (1 if row["action"] == "Buy" else -1)
+            held = next((h for h in self.holdings if h["stock_code"] == row["stock_code"]), None)
+            if held is None:
+                held = {"stock_code": row["stock_code"], "exchange_code": "NSE", "quantity": "0",
+                        "average_price": row.get("price", "0"), "current_market_price": row.get("price", "0"),
+                        "booked_profit_loss": "0"}
+                self.holdings.append(held)
+            held["quantity"] = str(int(held["quantity"]) + signed)
+        self.holdings = [h for h in self.holdings if int(h["quantity"]) != 0]
+        self.positions = []
 
     # ------------------------------------------------------------------ session
 
@@ -181,6 +216,8 @@ class FakeBreezeSDK:
         if order_type == "market":
             return err("Market orders are not allowed; use an aggressive limit order")
         order_id = self._book(kwargs)
+        if self.on_place is not None:
+            self.on_place(order_id, self.orders[order_id])
         return ok({"order_id": order_id, "message": "Equity CASH Order placed successfully through RI reference no "
                    + order_id})
 
@@ -337,3 +374,32 @@ def minute_candles(day: datetime, code: str = "RELIND", start_price: float = 250
         price = c
         t += timedelta(minutes=1)
     return rows
+
+
+def swing_setup_candles(last: datetime, code: str = "TCS", days: int = 100) -> list[dict[str, Any]]:
+    """Daily candles (weekdays) ending on ``last``: a steady uptrend, then a two-day pullback
+    on whose second day the swing book's RSI(5) rule buys at the close (SMA20 above SMA50)."""
+    dates: list[datetime] = []
+    t = last
+    while len(dates) < days:
+        if t.weekday() < 5:
+            dates.append(t)
+        t -= timedelta(days=1)
+    dates.reverse()
+    rows = []
+    price = 3000.0
+    for k, d in enumerate(dates):
+        o = price
+        c = round(o * (0.985 if k >= days - 2 else 1.004), 2)
+        rows.append(candle(d.replace(hour=0, minute=0), o, round(max(o, c) * 1.004, 2), round(min(o, c) * 0.996, 2),
+                           c, 100000 + k, code))
+        price = c
+    return rows
+
+
+def next_day_candle(previous: dict[str, Any], day: datetime, *, change: float, low: float) -> dict[str, Any]:
+    """The next daily candle: opens at ``previous``'s close, closes ``change`` away, low ``low`` below the open."""
+    o = float(previous["close"])
+    c = round(o * (1 + change), 2)
+    return candle(day, o, round(max(o, c) * 1.002, 2), round(min(o, c) * (1 - low), 2), c, 100000,
+                  previous["stock_code"])

@@ -334,3 +334,80 @@ def test_two_unclaimed_twins_are_ambiguous_and_never_resent():
     broker.advance(BAR)
     record = broker.order_record("o1")
     assert record.status == "SUBMITTED" and "by hand" in record.reason and len(placed(sdk)) == 1
+
+
+def test_bracket_levels_go_out_on_the_nse_tick_stop_adversely_target_never_past_it():
+    broker, sdk, _ = make_broker()
+    ack = broker.submit(OrderRequest(client_order_id="e", symbol="RELIANCE", side=Side.BUY, quantity=10,
+                                     stop_loss_paise=245038, take_profit_paise=260001))
+    sdk.execute(ack.broker_order_id, 10, 2500, "1", "05-Feb-2025 10:31:05")
+    broker.advance(BAR)
+    sl_sent, tp_sent = placed(sdk)[1:]
+    assert sl_sent["stoploss"] == "2450.35" and tp_sent["price"] == "2600.05"   # 0.05 tick at these prices
+
+
+def test_a_fill_the_log_never_applied_is_reported_again_after_a_restart(tmp_path):
+    path = tmp_path / "orders.json"
+    broker, sdk, _ = make_broker(JsonFileOrderRecords(path))
+    ack = broker.submit(market(qty=10))
+    sdk.execute(ack.broker_order_id, 10, 2501.5, "1", "05-Feb-2025 10:31:05")
+    (seen,) = broker.collect()              # seen by the broker, then the process died
+    again, _, _ = make_broker(JsonFileOrderRecords(path), sdk)
+    assert again.advance(BAR) == []         # the trade book has nothing new ...
+    assert again.requeue_unapplied(set()) == 1 and again.pending_fills() == [seen]
+    assert again.advance(BAR) == [seen]     # ... but the records hold it for the log
+    assert again.requeue_unapplied({seen.trade_id}) == 0
+
+
+def test_collect_places_the_legs_at_once_and_keeps_the_fill_for_the_next_bar_of_its_symbol():
+    broker, sdk, _ = make_broker()
+    ack = bracket_entry(broker, sdk)
+    sdk.execute(ack.broker_order_id, 10, 2500, "1", "05-Feb-2025 10:31:05")
+    (fill,) = broker.collect()
+    assert broker.open_order_ids() == ["e-SL", "e-TP"] and len(placed(sdk)) == 3
+    other = Bar(symbol="TCS", interval=Interval.MINUTE_1, start=BAR.start, open=1, high=1, low=1, close=1, volume=1)
+    sdk.names["TCS"] = {"exchange_code": "NSE", "exchange_stock_code": "TCS", "isec_stock_code": "TCS",
+                        "company name": "TCS"}
+    assert broker.advance(other) == [] and broker.advance(BAR) == [fill]
+
+
+def test_day_orders_of_an_earlier_session_are_settled_then_protective_legs_placed_again():
+    broker, sdk, clock = make_broker()
+    ack = bracket_entry(broker, sdk)
+    entry_extra = broker.submit(OrderRequest(client_order_id="x", symbol="RELIANCE", side=Side.BUY, quantity=5,
+                                             order_type=OrderType.LIMIT, limit_price_paise=200000))
+    sdk.execute(ack.broker_order_id, 10, 2500, "1", "05-Feb-2025 10:31:05")
+    broker.advance(BAR)
+    old_sl = broker.order_record("e-SL").broker_order_id
+    sdk.next_session()                      # the night: every day order lapsed
+    clock.set(datetime(2025, 2, 6, 9, 15, tzinfo=IST))
+    before = len(placed(sdk))
+    settled = broker.settle_day_orders()
+    assert sorted((o.action, o.client_order_id) for o in settled) == [
+        ("expired", "x"), ("lapsed", "e-SL"), ("lapsed", "e-TP")]
+    assert len(placed(sdk)) == before       # nothing is sent before the account reconciles
+    assert broker.open_order_ids() == ["e-SL", "e-TP"]   # what the log expects as working
+    assert broker.order_record("x").status == "CANCELLED" and entry_extra.status is OrderStatus.ACCEPTED
+    renewed = broker.renew_lapsed()
+    assert [(o.action, o.client_order_id) for o in renewed] == [("renewed", "e-SL"), ("renewed", "e-TP")]
+    sl = broker.order_record("e-SL")
+    assert sl.broker_order_id != old_sl and sdk.orders[sl.broker_order_id]["status"] == "Ordered"
+    assert sl.remark != remark_for("e-SL") and sl.placed_on == "2025-02-06" and sl.renewals == 1
+    # the renewed stop fills; its sibling (placed again too) is cancelled at Breeze
+    sdk.execute(sl.broker_order_id, 10, 2450, "2", "06-Feb-2025 11:00:00")
+    (stop_fill,) = broker.advance(BAR)
+    assert stop_fill.client_order_id == "e-SL" and stop_fill.reason == "stop_loss"
+    assert sdk.orders[broker.order_record("e-TP").broker_order_id]["status"] == "Cancelled"
+
+
+def test_a_lapsed_leg_cancelled_before_renewal_sends_nothing_to_breeze():
+    broker, sdk, clock = make_broker()
+    ack = bracket_entry(broker, sdk)
+    sdk.execute(ack.broker_order_id, 10, 2500, "1", "05-Feb-2025 10:31:05")
+    broker.advance(BAR)
+    sdk.next_session()
+    clock.set(datetime(2025, 2, 6, 9, 15, tzinfo=IST))
+    broker.settle_day_orders()
+    cancels = sdk.count("cancel_order")
+    assert broker.cancel("e-TP").status is OrderStatus.CANCELLED and sdk.count("cancel_order") == cancels
+    assert [o.client_order_id for o in broker.renew_lapsed()] == ["e-SL"]

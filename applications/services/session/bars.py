@@ -6,11 +6,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 
+from datetime import datetime
+
 from core.features.book import FeatureBook
-from core.model import Bar
+from core.model import Bar, BarSeries
 from core.orders import Fill
 from ports.broker import Broker
 from applications.services.session.settings import StopSignal
+from ports.clock import Clock
 
 def _key(bar_ns: int, symbol: str, order: dict[str, int]) -> tuple[int, int]:
     return bar_ns, order.get(symbol, len(order))
@@ -20,17 +23,20 @@ _DONE = object()
 
 
 def _interruptible(bars: Iterator[Bar], shutdown: StopSignal, poll_seconds: float,
-                   on_idle: Callable[[], None] | None = None) -> Iterator[Bar]:
+                   on_idle: Callable[[], None] | None = None, *, lockstep: bool = False) -> Iterator[Bar]:
     """Yield ``bars`` (produced on a daemon thread) but return as soon as a stop is requested.
 
     Exceptions of the producer are re-raised here, in the trading thread; ``on_idle`` runs
     there every ``poll_seconds`` while no bar arrives (heartbeats of a quiet session).
+    ``lockstep``: the producer waits until each bar has been traded before it goes on (a
+    daily session's wait for the close starts once the morning's bars are done).
     """
     import queue
     import threading
 
     handoff: queue.Queue[Any] = queue.Queue(maxsize=64)
     stop = threading.Event()
+    traded = threading.Event()
 
     def produce() -> None:
         try:
@@ -41,6 +47,9 @@ def _interruptible(bars: Iterator[Bar], shutdown: StopSignal, poll_seconds: floa
                         break
                     except queue.Full:
                         continue
+                while lockstep and not stop.is_set() and not traded.wait(poll_seconds):
+                    continue
+                traded.clear()
                 if stop.is_set():
                     return
             item: Any = _DONE
@@ -70,6 +79,7 @@ def _interruptible(bars: Iterator[Bar], shutdown: StopSignal, poll_seconds: floa
             if isinstance(item, BaseException):
                 raise item
             yield item
+            traded.set()
     finally:
         stop.set()
 
@@ -92,3 +102,33 @@ def iter_merge(streams: Iterable[Iterator[Bar]]) -> Iterator[Bar]:
     """Merge several bar streams by bar end (then the order of ``streams``)."""
     import heapq
     return heapq.merge(*streams, key=lambda bar: bar.end)
+
+
+def without_last_bar(series: BarSeries) -> BarSeries:
+    """``series`` minus its newest bar (the bar a fresh daily session trades)."""
+    n = len(series) - 1
+    return BarSeries(symbol=series.symbol, interval=series.interval, start_ns=series.start_ns[:n],
+                     open=series.open[:n], high=series.high[:n], low=series.low[:n], close=series.close[:n],
+                     volume=series.volume[:n])
+
+
+def daily_session_bars(series: Sequence[BarSeries], resume_from: datetime | None, *, clock: Clock,
+                       shutdown: StopSignal | None, market_open: datetime, session_end: datetime,
+                       poll_seconds: float) -> Iterator[Bar]:
+    """A daily book's live session: wait for the open, give the completed daily bars to trade
+    (fresh: the newest; resumed: every bar from the checkpoint on, which the session skips
+    up to the checkpoint), then wait for the close (the session polls fills meanwhile)."""
+    def stopping() -> bool:
+        return shutdown is not None and shutdown.requested
+
+    while clock.now() < market_open and not stopping():
+        clock.sleep(min(poll_seconds, max((market_open - clock.now()).total_seconds(), 0.001)))
+    bars = []
+    for s in series:
+        for bar in s.bars()[(-1 if resume_from is None else 0):]:
+            if resume_from is None or bar.start >= resume_from:
+                bars.append(bar)
+    order = {s.symbol: k for k, s in enumerate(series)}
+    yield from sorted(bars, key=lambda b: (b.start, order[b.symbol]))
+    while clock.now() < session_end and not stopping():
+        clock.sleep(min(poll_seconds, max((session_end - clock.now()).total_seconds(), 0.001)))

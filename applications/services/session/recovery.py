@@ -10,19 +10,43 @@ from typing import Any
 from core.engine.engine import TradingEngine
 from core.engine.recorder import EventRecorder
 from core.engine.state import EngineState
-from core.model import datetime_to_ns
-from core.errors import ReconciliationError
+from core.model import Side, datetime_to_ns
+from core.errors import ReconciliationError, ResumeError
 from core.events.catalog import (
     PositionReconciled,
     ReconciliationCompleted,
 )
-from ports.broker import Broker
+from ports.broker import Broker, CarriedAccountBroker
 from applications.services.session.settings import SessionSettings
 from applications.services.session.book import _Book
 
 def _restore(b: _Book, run_recorder: EventRecorder, log: Callable[[str], None],
              settings: SessionSettings) -> dict[str, Any]:
     """Restore engine and venue from the folded state, then reconcile with the broker."""
+    _restore_state(b)
+    assert b.state is not None and b.state.checkpoint is not None
+    return reconcile(b.plan.name, b.engine, b.broker, run_recorder, b.state.checkpoint.bar_start, log,
+                     compare_bracket_legs=settings.compare_bracket_legs, symbols=set(b.books))
+
+
+def _check_reaches_checkpoint(b: _Book) -> None:
+    """The warm-up history must hold the checkpointed bar, or the restored state would be wrong."""
+    assert b.state is not None and b.state.checkpoint is not None
+    cp = b.state.checkpoint
+    book = b.books.get(cp.symbol)
+    if book is None or not len(book) or book.ts_ns[-1] < datetime_to_ns(cp.bar_start):
+        raise ResumeError(f"book {b.plan.name}: the venue's history does not reach the last checkpointed bar "
+                          f"({cp.symbol} {cp.bar_start.isoformat()}); nothing was sent. Check the data feed "
+                          "(or widen the warm-up) and resume again")
+
+
+def _restore_state(b: _Book) -> None:
+    """Engine and venue as of the book's last checkpoint (nothing compared yet).
+
+    A real venue that keeps its executions (``requeue_unapplied``) reports again the fills
+    the log never applied (made while the process was down, or seen just before a crash):
+    the engine applies them on the next bar, its duplicate guard drops any it already has.
+    """
     state = b.state
     assert state is not None and state.checkpoint is not None
     b.pending_restore = False
@@ -37,8 +61,13 @@ def _restore(b: _Book, run_recorder: EventRecorder, log: Callable[[str], None],
                 last_bars[symbol] = bar
         orders = [(o.request, o.reason, o.parent_id) for o in state.venue_orders.values()]
         restore(orders, dict(state.venue_positions), last_bars, orders_created=_orders_created(state))
-    return reconcile(b.plan.name, engine, b.broker, run_recorder, state.checkpoint.bar_start, log,
-                     compare_bracket_legs=settings.compare_bracket_legs)
+    if isinstance(b.broker, CarriedAccountBroker):
+        b.broker.requeue_unapplied(set(state.seen_trade_ids))
+
+
+def _root(client_order_id: str) -> str:
+    """The entry a bracket leg belongs to (``<entry>-SL``/``<entry>-TP``), else the id itself."""
+    return client_order_id[:-3] if client_order_id.endswith(("-SL", "-TP")) else client_order_id
 
 
 def _orders_created(state: EngineState) -> int:
@@ -62,7 +91,15 @@ def reconcile(name: str, engine: TradingEngine, broker: Broker, recorder: EventR
     def traded(symbol: str) -> bool:
         return symbols is None or symbol in symbols
 
-    log_positions = {s: p.quantity for s, p in engine.portfolio.positions.items() if p.quantity and traded(s)}
+    # fills the broker made that the log has not applied yet (they reach the book on its next
+    # bar) belong on the log's side; the orders they touch are compared once they are applied
+    pending = broker.pending_fills() if isinstance(broker, CarriedAccountBroker) else []
+    expected = {s: p.quantity for s, p in engine.portfolio.positions.items() if p.quantity}
+    for fill in pending:
+        expected[fill.symbol] = expected.get(fill.symbol, 0) + (fill.quantity if fill.side is Side.BUY
+                                                                else -fill.quantity)
+    touched = {_root(f.client_order_id) for f in pending}
+    log_positions = {s: q for s, q in expected.items() if q and traded(s)}
     venue_positions = {s: q for s, q in broker.positions().items() if q and traded(s)}
     mismatches: list[str] = []
     for symbol in sorted(set(log_positions) | set(venue_positions)):
@@ -76,7 +113,7 @@ def reconcile(name: str, engine: TradingEngine, broker: Broker, recorder: EventR
             recorder.record(PositionReconciled(symbol=symbol, strategy=engine.strategy.name, log_quantity=mine,
                                                broker_quantity=theirs, action=action), at)
     def keep(cid: str) -> bool:
-        return compare_bracket_legs or not cid.endswith(("-SL", "-TP"))
+        return (compare_bracket_legs or not cid.endswith(("-SL", "-TP"))) and _root(cid) not in touched
 
     log_orders = sorted(i for ids in engine.working_orders.values() for i in ids if keep(i))
     venue_orders = sorted(i for i in broker.open_order_ids() if keep(i))

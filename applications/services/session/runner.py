@@ -37,7 +37,7 @@ from ports.sentiment import SentimentProvider
 from applications.services.session.settings import SessionResult, SessionSettings, SquareOffFills, StopSignal, _NeverStop
 from applications.services.session.book import _Book, _TimedStore, _finish_book, _stop_book, _symbols
 from applications.services.session.bars import _interruptible, _key
-from applications.services.session.recovery import _restore, reconcile
+from applications.services.session.recovery import _check_reaches_checkpoint, _restore, reconcile
 from applications.services.session.watch import HealthInbox, SessionWatch, WatchSettings
 
 BrokerFactory = Callable[[BookPlan], Broker]
@@ -62,7 +62,8 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                 log: Callable[[str], None] = lambda _m: None, label: str = "",
                 watch: WatchSettings = WatchSettings(), health: HealthInbox | None = None,
                 venue: VenueRules | None = None, start_events: Sequence[Event] = (),
-                halts: MarketHalts | None = None) -> SessionResult:
+                halts: MarketHalts | None = None, venue_watch: Callable[[], None] | None = None,
+                on_reconciled: Callable[[str], Sequence[Event]] | None = None) -> SessionResult:
     """Run (or resume) a paper/live session; see the module docstring.
 
     ``stream(resume_from)`` yields closed bars in merge order (time, then the plan's
@@ -72,6 +73,15 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
     ``venue``: the rules every entry is checked against before it is sent (None: none).
     ``start_events`` (e.g. ``SessionModelSelected``) go on the run stream when the session
     (or its resumption) starts, before any bar.
+    ``venue_watch`` runs while no bar arrives and once when the stream ends (a live daily
+    book polls the broker there, so protective legs go out as soon as an entry fills).
+
+    A resumed book is reconciled with its broker before it trades again: on its first new bar
+    (a replay), or at the start when ``settings.reconcile_at_start`` (live: the warm-up
+    history holds the checkpointed bars). Fills the broker made that the log has not applied
+    yet count on the log's side (``ports.broker.CarriedAccountBroker``). ``on_reconciled(book)``
+    then runs (live: lapsed protective orders go out again); the events it returns go on the
+    run stream.
     """
     shutdown = shutdown or _NeverStop()
     timed = _TimedStore(store) if settings.measure_latency else None
@@ -170,6 +180,11 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         for s in symbols:
             sessions[(interval, s)] = book
 
+    def reconciled(name: str) -> None:
+        if on_reconciled is not None:
+            for event in on_reconciled(name):
+                run_recorder.record(event, datetime.now(timezone.utc))
+
     if settings.reconcile_at_start and not resume:
         for b in all_books:
             reconciliation[b.plan.name] = reconcile(b.plan.name, b.engine, b.broker, run_recorder, None, log,
@@ -184,11 +199,25 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
         first_ns = min(k[0] for k in keys)
         resume_from = datetime.fromtimestamp(first_ns // 1_000_000_000, tz=timezone.utc).replace(
             microsecond=(first_ns % 1_000_000_000) // 1000)
+    # Live: the warm-up is the venue's history, which holds the checkpointed bars too, so a
+    # resumed book is restored and reconciled before the first bar (the account is checked
+    # before anything can be sent, even on a day that brings no new bar).
+    restore_at_start = settings.reconcile_at_start and resume_from is not None and warmup_feed is not None
     if warmup_feed is not None and not (settings.warmup_is_replay and resume_from is None):
         for b in all_books:
+            warm_to = resume_from
+            if restore_at_start and b.resume_key is not None:
+                warm_to = datetime.fromtimestamp(b.resume_key[0] / 1e9 + 1e-3, tz=timezone.utc)
             for symbol, fb in b.books.items():
-                for bar in warmup_feed.history(symbol, fb.interval, warmup_start, resume_from):
-                    fb.append(bar)
+                for bar in warmup_feed.history(symbol, fb.interval, warmup_start, warm_to):
+                    if b.resume_key is None or _key(bar_start_ns(bar), symbol, b.order) <= b.resume_key:
+                        fb.append(bar)
+    if restore_at_start:
+        for b in all_books:
+            if b.pending_restore:
+                _check_reaches_checkpoint(b)
+                reconciliation[b.plan.name] = _restore(b, run_recorder, log, settings)
+                reconciled(b.plan.name)
 
     watcher = SessionWatch(EventRecorder(store, stream_id=f"{run_id}:health", run_id=run_id, namespace=namespace,
                                          batch_size=1), all_books, mode=mode, settings=watch, inbox=health)
@@ -199,7 +228,13 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
     try:
         bars_in = stream(resume_from)
         if settings.interruptible_stream:
-            bars_in = _interruptible(bars_in, shutdown, settings.stop_poll_seconds, on_idle=watcher.idle)
+            on_idle = watcher.idle
+            if venue_watch is not None:
+                def on_idle() -> None:
+                    watcher.idle()
+                    venue_watch()
+            bars_in = _interruptible(bars_in, shutdown, settings.stop_poll_seconds, on_idle=on_idle,
+                                     lockstep=settings.lockstep_stream)
         watcher.heartbeat()
         for bar in bars_in:
             if shutdown.requested:
@@ -220,6 +255,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                     continue
                 # restore with the books exactly as they were after the checkpointed bar
                 reconciliation[b.plan.name] = _restore(b, run_recorder, log, settings)
+                reconciled(b.plan.name)
             i = fb.append(bar)
             b.engine.step(fb, i)
             bars += 1
@@ -229,15 +265,22 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                 commits.append(timed.take())
         if shutdown.requested:
             stopped = True
+        if venue_watch is not None and not stopped:
+            venue_watch()
         watcher.close()
         for b in all_books:
             if b.pending_restore:
                 reconciliation[b.plan.name] = _restore(b, run_recorder, log, settings)
+                reconciled(b.plan.name)
         if stopped:
             status, message = RunStatus.INTERRUPTED, "stopped by " + str(getattr(shutdown, "signal_name", None)
                                                                           or "request")
             for b in all_books:
                 _stop_book(b, settings, square_off_fills, log)
+        elif settings.continues_next_session:
+            status = RunStatus.SESSION_CLOSED
+            message = (f"session closed at the close; the run continues next session: --resume {run_id} "
+                       "(positions, protective orders and holding periods are carried)")
     except BaseException as exc:
         # Whatever broke (or a Ctrl-C without the signal handlers) may have left a bar half
         # done: nothing more is written, exactly like a crash, and the run stays resumable.

@@ -36,6 +36,8 @@ class SessionSettings:
     # ``stop_poll_seconds`` even while no bar arrives (a quiet websocket, a slow replay).
     interruptible_stream: bool = True
     stop_poll_seconds: float = 0.2
+    # The reader hands over one bar at a time and waits until it is traded (see ``_interruptible``).
+    lockstep_stream: bool = False
     # A replay's warm-up feed holds the very bars the stream will trade: it may only warm
     # the books up to a resume point. When some book never reached a checkpoint before a
     # crash there is none, so nothing is warmed up and the stream starts from its beginning
@@ -48,6 +50,10 @@ class SessionSettings:
     # The books trade one account: one risk manager (daily-loss cap, gross exposure) for all
     # of them (``core.risk.AccountRisk``) instead of one per book.
     shared_account: bool = False
+    # The run outlives the session (a live account carried from day to day): when the bar
+    # stream ends at the close, the run is marked ``session_closed`` (resumable next
+    # session) instead of ``completed``.
+    continues_next_session: bool = False
 
 
 @attrs.frozen(kw_only=True)
