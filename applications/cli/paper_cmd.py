@@ -120,20 +120,29 @@ def session_logging(kind: str, options: dict[str, Any], resume: str | None) -> s
     return run_id
 
 
-def report(kind: str, result: Any, as_json: bool) -> None:
+def session_payload(result: Any) -> dict[str, Any]:
+    """A session's result as JSON data (what --json prints)."""
     books = [{"strategy": b.strategy, "bars": b.bars_processed, "trades": b.trades_closed,
               "cash_paise": b.cash_paise, "final_equity_paise": b.final_equity_paise,
               "events": b.events_appended} for b in result.books]
     payload = {"run_id": result.run_id, "status": result.status, "resumed": result.resumed, "bars": result.bars,
                "books": books, "telemetry": result.telemetry,
                "duplicate_fills_ignored": result.duplicate_fills_ignored, "reconciliation": result.reconciliation}
+    return json.loads(json.dumps(payload, default=str))
+
+
+def report(kind: str, result: Any, as_json: bool) -> None:
+    payload = session_payload(result)
     if as_json:
-        print_json(json.loads(json.dumps(payload, default=str)))
+        print_json(payload)
         return
+    books = payload["books"]
     rows = [[b["strategy"], f"{b['bars']:,}", str(b["trades"]), f"{b['final_equity_paise'] / 100:,.2f}"]
             for b in books]
     print_table(f"{kind} {result.run_id} ({result.status})", ["book", "bars", "trades", "equity (Rs)"], rows)
-    if result.status != "completed":
+    if result.status == "session_closed":
+        err_console.print(f"the run continues next session: sensequant {kind.lower()} --resume {result.run_id}")
+    elif result.status != "completed":
         err_console.print(f"resume with: sensequant {kind.lower()} --resume {result.run_id}")
 
 

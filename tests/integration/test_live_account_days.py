@@ -70,15 +70,23 @@ def paper_replay() -> InMemoryEventStore:
 
 
 class Exchange:
-    """The exchange behind the fake SDK: fills the entry at the day's open and the carried
-    stop, once re-placed on day 2, at its price at 11:05 (prices from the paper replay)."""
+    """The exchange behind the fake SDK: fills the entry at day 1's open and the carried stop,
+    once placed again on day 2, at its price at 11:05 (prices from the paper replay); its
+    night lapses the day orders and settles the shares (``FakeBreezeSDK.next_session``)."""
 
     def __init__(self, sdk: FakeBreezeSDK, entry_price: float, stop_price: float) -> None:
         self.sdk, self.entry_price, self.stop_price = sdk, entry_price, stop_price
         self.day = DAY1
         self.stop_hit_at: str | None = None
+        self.now = lambda: DAY1.replace(tzinfo=IST)   # the trading process's clock, set by the test
         self._trade = 0
         sdk.on_place = self.on_place
+        trade_list = sdk.get_trade_list
+
+        def trade_list_after_the_market_moved(*args, **kwargs):
+            self.market()
+            return trade_list(*args, **kwargs)
+        sdk.get_trade_list = trade_list_after_the_market_moved
 
     def _fill(self, order_id: str, price: float, when: str) -> None:
         self._trade += 1
@@ -89,12 +97,35 @@ class Exchange:
         if order["action"] == "Buy" and order["order_type"] == "Limit" and self.day == DAY1:
             self._fill(order_id, self.entry_price, self.day.strftime("%d-%b-%Y") + " 09:15:05")
 
-    def stop_hit(self) -> None:
-        """Day 2, 11:05: the price trades through the re-placed stop."""
+    def market(self) -> None:
+        """Day 2 from 11:05: the price trades through the stop placed again that morning."""
+        if self.day != DAY2 or self.stop_hit_at is not None or self.now() < DAY2.replace(hour=11, minute=5,
+                                                                                       tzinfo=IST):
+            return
         for order_id, order in self.sdk.orders.items():
             if order["order_type"] == "Stoploss" and order["status"] == "Ordered":
                 self.stop_hit_at = order_id
                 self._fill(order_id, self.stop_price, self.day.strftime("%d-%b-%Y") + " 11:05:00")
+
+    def night(self, next_day: datetime) -> None:
+        self.sdk.next_session()
+        self.day = next_day
+
+
+def build_account(tmp_path, paper: InMemoryEventStore) -> tuple[FakeBreezeSDK, Exchange, dict]:
+    """The fake Breeze account of the scenario and the run_live arguments every day shares."""
+    fills = [r.event for r in paper.read_stream("P:swing") if r.type == "order.filled"]
+    entry_fill, stop_fill = fills[0], fills[1]
+    assert stop_fill.fill_reason == "stop_loss"  # the scenario's premise, in paper
+    sdk = FakeBreezeSDK(CREDS["BREEZE_API_KEY"])
+    sdk.track_positions = True
+    sdk.add_candles("TCS", "1day", candles())
+    sdk.quotes["TCS"] = {"ltp": entry_fill.price_paise / 100, "upper_circuit": 5000.0, "lower_circuit": 3500.0}
+    sdk.funds.update(allocated_equity=2_000_000.0, block_by_trade_equity=0.0)  # capital = the configured cap
+    exchange = Exchange(sdk, entry_fill.price_paise / 100, stop_fill.price_paise / 100)
+    common = dict(confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env", sdk_factory=lambda _k: sdk,
+                  orders_dir=tmp_path / "orders", sentiment=None, options=LiveOptions(tick_poll_seconds=0.001))
+    return sdk, exchange, common
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
@@ -136,28 +167,19 @@ def _trades(store, stream):
 @pytest.mark.parametrize("day1_end", ["killed_after_close", "session_closed"])
 def test_a_swing_position_is_carried_over_three_live_days_and_matches_paper(tmp_path, open_day_store, day1_end):
     paper = paper_replay()
-    fills = [r.event for r in paper.read_stream("P:swing") if r.type == "order.filled"]
-    entry_fill, stop_fill = fills[0], fills[1]
-    assert stop_fill.fill_reason == "stop_loss"  # the scenario's premise, in paper
-
-    sdk = FakeBreezeSDK(CREDS["BREEZE_API_KEY"])
-    sdk.track_positions = True
-    sdk.add_candles("TCS", "1day", candles())
-    sdk.quotes["TCS"] = {"ltp": entry_fill.price_paise / 100, "upper_circuit": 5000.0, "lower_circuit": 3500.0}
-    sdk.funds.update(allocated_equity=2_000_000.0, block_by_trade_equity=0.0)  # capital = the configured cap
-    exchange = Exchange(sdk, entry_fill.price_paise / 100, stop_fill.price_paise / 100)
-    options = LiveOptions(tick_poll_seconds=0.001)
-    common = dict(confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env", sdk_factory=lambda _k: sdk,
-                  orders_dir=tmp_path / "orders", sentiment=None, options=options)
+    sdk, exchange, common = build_account(tmp_path, paper)
+    quantity = next(r.event for r in paper.read_stream("P:swing") if r.type == "order.filled").quantity
 
     # ---- day 1: a fresh run; the entry decided on Friday's close fills at the open
     store = open_day_store()
     die_at = DAY1.replace(hour=15, minute=31, tzinfo=IST) if day1_end == "killed_after_close" else None
+    clock = DayClock(DAY1, die_at=die_at)
+    exchange.now = lambda: clock._now
     if die_at is not None:
         with pytest.raises(Killed):
-            run_live(CONFIG, store=store, clock=DayClock(DAY1, die_at=die_at), run_id="S", **common)
+            run_live(CONFIG, store=store, clock=clock, run_id="S", **common)
     else:
-        result = run_live(CONFIG, store=store, clock=DayClock(DAY1), run_id="S", **common)
+        result = run_live(CONFIG, store=store, clock=clock, run_id="S", **common)
         assert result.status == "session_closed"
         assert store.get_run("S").status == "session_closed"
     entry = [o for o in sdk.orders.values() if o["action"] == "Buy"]
@@ -169,35 +191,31 @@ def test_a_swing_position_is_carried_over_three_live_days_and_matches_paper(tmp_
     _end_of_process(store)
 
     # ---- night: day orders lapse, the bought shares settle into holdings
-    sdk.next_session()
-    exchange.day = DAY2
-    assert sdk.holdings and sdk.holdings[0]["quantity"] == str(entry_fill.quantity)
+    exchange.night(DAY2)
+    assert sdk.holdings and sdk.holdings[0]["quantity"] == str(quantity)
 
-    # ---- day 2: a new process resumes the run; the carried stop is re-placed for today
+    # ---- day 2: a new process resumes the run; the carried stop is placed again for today
     store = open_day_store()
-    day2 = DayClock(DAY2)
-    original_call = sdk.get_trade_list
-
-    def trade_list_with_the_stop_hit(*args, **kwargs):
-        if day2._now >= DAY2.replace(hour=11, minute=5, tzinfo=IST) and exchange.stop_hit_at is None:
-            exchange.stop_hit()
-        return original_call(*args, **kwargs)
-    sdk.get_trade_list = trade_list_with_the_stop_hit
-    result = run_live(CONFIG, store=store, clock=day2, resume="S", **common)
+    clock = DayClock(DAY2)
+    exchange.now = lambda: clock._now
+    result = run_live(CONFIG, store=store, clock=clock, resume="S", **common)
     assert result.status == "session_closed" and result.reconciliation["swing"]["ok"]
-    assert result.reconciliation["swing"]["positions"] == {"TCS": entry_fill.quantity}
+    assert result.reconciliation["swing"]["positions"] == {"TCS": quantity}
     run_events = [r.event for r in store.read_stream("S:run")]
     settled = [e for e in run_events if type(e).__name__ == "DayOrdersRenewed"]
     assert len(settled) == 1
+    renewed = sorted(r["client_order_id"] for r in settled[0].renewed)
     if day1_end == "session_closed":
         # the legs placed on day 1 lapsed at its close and went out again today, same client ids
-        assert sorted(r["client_order_id"] for r in settled[0].renewed) == ["swing-0000001-SL", "swing-0000001-TP"]
+        assert renewed == ["swing-0000001-SL", "swing-0000001-TP"]
         assert all(r["previous_broker_order_id"] != r["broker_order_id"] for r in settled[0].renewed)
     else:
         # killed before the broker was asked again: the fill is learnt now and the legs go out today
-        assert settled[0].filled == ["swing-0000001"]
-    day2_legs = [o for o in sdk.orders.values() if o["action"] == "Sell" and o["validity"] == "Day"
-                 and o["status"] != "Expired"]
+        assert settled[0].filled == ["swing-0000001"] and renewed == []
+    kinds = [type(e).__name__ for e in run_events]
+    # the account was reconciled before the stop went out again, and before any bar was traded
+    assert kinds.index("ReconciliationCompleted") < kinds.index("DayOrdersRenewed")
+    day2_legs = [o for o in sdk.orders.values() if o["action"] == "Sell" and o["status"] != "Expired"]
     assert sorted(o["order_type"] for o in day2_legs) == ["Limit", "Stoploss"]
     assert exchange.stop_hit_at is not None and sdk.orders[exchange.stop_hit_at]["status"] == "Executed"
     # the one-cancels-other leg was cancelled as soon as the stop filled, on day 2
@@ -208,48 +226,117 @@ def test_a_swing_position_is_carried_over_three_live_days_and_matches_paper(tmp_
     _end_of_process(store)
 
     # ---- day 3: starts flat once the stop's fill is applied on day 2's bar
-    sdk.next_session()
-    exchange.day = DAY3
+    exchange.night(DAY3)
     assert not sdk.holdings
     store = open_day_store()
-    result = run_live(CONFIG, store=store, clock=DayClock(DAY3), resume="S", **common)
+    clock = DayClock(DAY3)
+    exchange.now = lambda: clock._now
+    result = run_live(CONFIG, store=store, clock=clock, resume="S", **common)
     assert result.status == "session_closed"
     assert result.reconciliation["swing"] == {"ok": True, "positions": {}, "open_order_ids": []}
     assert _trades(store, "S:swing") == _trades(paper, "P:swing")
     assert len(_trades(store, "S:swing")) == 1 and _trades(store, "S:swing")[0][5] == "stop_loss"
     # every order the paper replay decided, in the same order, with the same size and levels
     assert _orders(store, "S:swing") == _orders(paper, "P:swing")
-    # the holding period was counted in sessions across the three processes: one trade, no max_hold
     assert store.verify("S").ok
 
 
 def test_a_carried_holding_that_differs_from_the_log_refuses_the_next_session(tmp_path, open_day_store):
     paper = paper_replay()
-    entry_fill = next(r.event for r in paper.read_stream("P:swing") if r.type == "order.filled")
-    sdk = FakeBreezeSDK(CREDS["BREEZE_API_KEY"])
-    sdk.track_positions = True
-    sdk.add_candles("TCS", "1day", candles())
-    sdk.quotes["TCS"] = {"ltp": entry_fill.price_paise / 100, "upper_circuit": 5000.0, "lower_circuit": 3500.0}
-    sdk.funds.update(allocated_equity=2_000_000.0, block_by_trade_equity=0.0)
-    exchange = Exchange(sdk, entry_fill.price_paise / 100, 1.0)
-    common = dict(confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env", sdk_factory=lambda _k: sdk,
-                  orders_dir=tmp_path / "orders", sentiment=None, options=LiveOptions(tick_poll_seconds=0.001))
+    sdk, exchange, common = build_account(tmp_path, paper)
+    quantity = next(r.event for r in paper.read_stream("P:swing") if r.type == "order.filled").quantity
     store = open_day_store()
     run_live(CONFIG, store=store, clock=DayClock(DAY1), run_id="R", **common)
     _end_of_process(store)
-    sdk.next_session()
-    exchange.day = DAY2
-    sdk.holdings[0]["quantity"] = str(entry_fill.quantity - 5)  # 5 shares sold by hand overnight
+    exchange.night(DAY2)
+    sdk.holdings[0]["quantity"] = str(quantity - 5)  # 5 shares sold by hand overnight
     store = open_day_store()
-    placed_before = len(sdk.calls)
+    calls_before = len(sdk.calls)
     with pytest.raises(ReconciliationError, match="broker and event log disagree") as refused:
         run_live(CONFIG, store=store, clock=DayClock(DAY2), resume="R", **common)
-    assert f"TCS: log holds {entry_fill.quantity} shares, broker holds {entry_fill.quantity - 5}" in str(refused.value)
+    assert f"TCS: log holds {quantity} shares, broker holds {quantity - 5}" in str(refused.value)
     # refused before anything was sent: not even the lapsed stop and target went out again
-    placed = [kw for m, kw in sdk.calls[placed_before:] if m == "place_order"]
+    placed = [kw for m, kw in sdk.calls[calls_before:] if m == "place_order"]
     assert placed == [], placed
     corrected = [r.event for r in store.read_stream("R:run") if r.type == "reconciliation.position_reconciled"]
-    assert [(e.symbol, e.log_quantity, e.broker_quantity) for e in corrected] == [
-        ("TCS", entry_fill.quantity, entry_fill.quantity - 5)]
+    assert [(e.symbol, e.log_quantity, e.broker_quantity) for e in corrected] == [("TCS", quantity, quantity - 5)]
     assert not [r for r in store.read_stream("R:swing") if r.type == "order.submitted"
                 and r.event.client_order_id != "swing-0000001"]
+
+
+class AccountClock(DayClock):
+    """One clock for a process left running for days: each midnight it crosses is the exchange's night."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        super().__init__(DAY1)
+        self._exchange = exchange
+        exchange.now = lambda: self._now
+
+    def _cross(self, before: datetime) -> None:
+        for day in (DAY2, DAY3):
+            midnight = day.replace(tzinfo=IST)
+            if before < midnight <= self._now:
+                self._exchange.night(day)
+
+    def now(self) -> datetime:
+        before = self._now
+        moment = super().now()
+        self._cross(before)
+        return moment
+
+    def sleep(self, seconds: float) -> None:
+        before = self._now
+        super().sleep(seconds)
+        self._cross(before)
+
+
+def test_a_process_left_running_for_three_days_writes_the_log_of_three_morning_starts(tmp_path):
+    from applications.roots.live import run_live_days
+
+    paper = paper_replay()
+    mornings = InMemoryEventStore()
+    sdk, exchange, common = build_account(tmp_path / "mornings", paper)
+    for day, resume in ((DAY1, None), (DAY2, "S"), (DAY3, "S")):
+        if day != DAY1:
+            exchange.night(day)
+        clock = DayClock(day)
+        exchange.now = lambda: clock._now
+        run_live(CONFIG, store=mornings, clock=clock, run_id="S", resume=resume, **common)
+
+    running = InMemoryEventStore()
+    sdk, exchange, common = build_account(tmp_path / "running", paper)
+    messages: list[str] = []
+    results = run_live_days(CONFIG, store=running, clock=AccountClock(exchange), run_id="S", days=3,
+                            log=messages.append, **common)
+    assert [r.status for r in results] == ["session_closed"] * 3 and exchange.stop_hit_at is not None
+    assert any("sleeping until 09:00 IST" in m for m in messages)
+
+    def book_log(store):
+        return [(r.type, r.event) for r in store.read_stream("S:swing")]
+    assert book_log(running) == book_log(mornings)
+    assert _trades(running, "S:swing") == _trades(paper, "P:swing")
+    run_kinds = [[r.type for r in store.read_stream("S:run")] for store in (mornings, running)]
+    assert run_kinds[0] == run_kinds[1]
+
+
+def test_a_process_left_running_waits_for_todays_session_token(tmp_path):
+    from applications.roots.live import run_live_days
+
+    paper = paper_replay()
+    sdk, exchange, common = build_account(tmp_path, paper)
+    tokens = iter([Exception("Unexpected error: Session key is expired.")] * 2)
+    real_login = sdk.generate_session
+
+    def login(api_secret, session_token):
+        failure = next(tokens, None)
+        if failure is not None:
+            sdk.calls.append(("generate_session", {}))
+            raise failure
+        return real_login(api_secret, session_token)
+    sdk.generate_session = login
+    messages: list[str] = []
+    results = run_live_days(CONFIG, store=InMemoryEventStore(), clock=AccountClock(exchange), run_id="T", days=1,
+                            log=messages.append, login_retry_seconds=60, **common)
+    assert [r.status for r in results] == ["session_closed"]
+    assert sum("cannot log in to Breeze yet" in m for m in messages) == 2
+    assert sdk.count("place_order") >= 1  # traded once the token was there
