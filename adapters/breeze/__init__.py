@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.breeze.broker import BreezeBroker, BrokerFunds, DayOrderOutcome, aggressive_limit_paise
+from adapters.breeze.broker import BreezeBookOrders, BreezeBroker, BrokerFunds, DayOrderOutcome, aggressive_limit_paise
 from adapters.breeze.credentials import BreezeCredentials, load_breeze_credentials
 from adapters.breeze.errors import BreezeRateLimitedError, BreezeTransientError
 from adapters.breeze.historical import BreezeHistoricalFeed
@@ -20,7 +20,7 @@ from adapters.breeze.symbols import BreezeSymbolMap
 from adapters.breeze.ticks import TickBarAggregator
 
 __all__ = [
-    "BreezeBroker", "BreezeCredentials", "BreezeHistoricalFeed", "BreezeLiveBarSource", "BreezeRateLimitedError",
+    "BreezeBookOrders", "BreezeBroker", "BreezeCredentials", "BreezeHistoricalFeed", "BreezeLiveBarSource", "BreezeRateLimitedError",
     "BreezeSession", "BreezeSymbolMap", "BreezeTransientError", "BrokerFunds", "DayOrderOutcome", "InMemoryOrderRecords",
     "JsonFileOrderRecords", "OrderRecord", "TickBarAggregator", "TokenBucket", "aggressive_limit_paise",
     "load_breeze_credentials", "open_breeze_session", "symbol_map_for",

@@ -246,13 +246,17 @@ class BreezeBroker:
         self._save(record)
         return self._ack(record)
 
-    def advance(self, bar: Bar) -> Sequence[Fill]:
+    def advance(self, bar: Bar, *, owner: str = "") -> Sequence[Fill]:
         """Fills of ``bar``'s symbol Breeze reported since the last call (trade book polling,
-        de-duplicated by trade id); other symbols' fills wait for their own bar."""
+        de-duplicated by trade id); other symbols' fills wait for their own bar. ``owner``: only
+        orders whose client id starts with it (one book of a shared account, ``BreezeBookOrders``)."""
         self.collect()
         symbol = bar.symbol.upper()
-        fills = sorted((f for f in self._unreported if f.symbol == symbol), key=lambda f: (f.filled_at, f.trade_id))
-        self._unreported = [f for f in self._unreported if f.symbol != symbol]
+
+        def mine(f: Fill) -> bool:
+            return f.symbol == symbol and f.client_order_id.startswith(owner)
+        fills = sorted((f for f in self._unreported if mine(f)), key=lambda f: (f.filled_at, f.trade_id))
+        self._unreported = [f for f in self._unreported if not mine(f)]
         return fills
 
     def collect(self) -> list[Fill]:
@@ -292,12 +296,15 @@ class BreezeBroker:
         next ``advance`` of their symbol reports."""
         return list(self._unreported)
 
-    def requeue_unapplied(self, applied_trade_ids: set[str]) -> int:
+    def requeue_unapplied(self, applied_trade_ids: set[str], *, owner: str = "") -> int:
         """After a restart: report again every execution in the records that the log never
-        applied (``applied_trade_ids`` is the log's). Returns how many were queued."""
+        applied (``applied_trade_ids`` is the log's; ``owner``: only client ids starting with
+        it). Returns how many were queued."""
         queued = {f.trade_id for f in self._unreported}
         count = 0
         for record in self._orders.values():
+            if not record.client_order_id.startswith(owner):
+                continue
             for row in record.fills:
                 trade_id = str(row["trade_id"])
                 if trade_id in applied_trade_ids or trade_id in queued:
@@ -677,3 +684,39 @@ class BreezeBroker:
                 record.status = OrderStatus.PARTIALLY_FILLED.value
             self._save(record)
         return fills
+
+
+class BreezeBookOrders:
+    """One book's window on a Breeze account shared by several books (one session, one broker).
+
+    Client ids start with the book's name (``<book>-0000001``), so each book submits,
+    cancels and gets fills of its own orders only; ``positions``, ``pending_fills`` of the
+    reconciliation and the funds are the account's (``account``: the books of one account
+    are reconciled together, since Breeze cannot tell their shares apart).
+    """
+
+    def __init__(self, account: BreezeBroker, book: str) -> None:
+        self.account = account
+        self.book = book
+        self._owner = f"{book}-"
+
+    def submit(self, order: OrderRequest) -> OrderAck:
+        return self.account.submit(order)
+
+    def cancel(self, client_order_id: str) -> OrderAck:
+        return self.account.cancel(client_order_id)
+
+    def advance(self, bar: Bar) -> Sequence[Fill]:
+        return self.account.advance(bar, owner=self._owner)
+
+    def open_order_ids(self) -> list[str]:
+        return [c for c in self.account.open_order_ids() if c.startswith(self._owner)]
+
+    def positions(self) -> dict[str, int]:
+        return self.account.positions()
+
+    def pending_fills(self) -> list[Fill]:
+        return [f for f in self.account.pending_fills() if f.client_order_id.startswith(self._owner)]
+
+    def requeue_unapplied(self, applied_trade_ids: set[str]) -> int:
+        return self.account.requeue_unapplied(applied_trade_ids, owner=self._owner)

@@ -10,8 +10,11 @@
   (``BreezeLiveBarSource`` -> ``TickBarAggregator``) through ``BreezeBroker``, whose
   client-id records (``data/runs/breeze_orders/<run>.json``) make a resend after a crash
   idempotent;
-* one book per live session (``intraday`` or ``swing``): the account's positions are
-  reconciled against that book on ``--resume``;
+* ``--strategy intraday``, ``swing`` or ``both``: with both, the two books trade one account
+  in one process: one Breeze session and order adapter (``BreezeBookOrders``: each book sees
+  its own orders and fills), one risk manager (``core.risk.AccountRisk``: one daily-loss cap,
+  one gross-exposure cap over both books), and one reconciliation of the account's shares
+  against the two books' positions summed;
 * a swing (daily) book trades an account that outlives the session: each morning, at the
   open, it steps on the daily bars completed since its last checkpoint (Breeze history) --
   the decision on yesterday's close, the order at today's open, as in a backtest -- then
@@ -40,6 +43,7 @@ tests pass a fake ``sdk_factory``.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
@@ -69,7 +73,7 @@ from ports.event_store import EventStore
 from ports.sentiment import SentimentProvider
 
 MODE = "live"
-LIVE_STRATEGIES = ("intraday", "swing")
+LIVE_STRATEGIES = ("intraday", "swing", "both")
 
 
 class LiveNotConfirmedError(ConfigError):
@@ -114,13 +118,13 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     """Trade live on Breeze (see the module docstring). ``model``: as ``run_paper``'s."""
     credentials = check_live_allowed(confirm_live, environ=environ, dotenv_path=dotenv_path)
     if config.strategy not in LIVE_STRATEGIES:
-        raise ConfigError(f"live trading runs one book; --strategy must be one of {', '.join(LIVE_STRATEGIES)}, "
-                          f"got {config.strategy!r}")
+        raise ConfigError(f"live trading runs the intraday book, the swing book or both on one account; --strategy "
+                          f"must be one of {', '.join(LIVE_STRATEGIES)}, got {config.strategy!r}")
     run_id = resume or run_id or uuid.uuid4().hex
     # One process per account: a second live session (new run or resume) on the same
     # credentials is refused here, before the Breeze session opens, while this one heartbeats.
     store.claim_account(credentials.account_id, run_id)
-    from adapters.breeze import BreezeBroker, JsonFileOrderRecords
+    from adapters.breeze import BreezeBookOrders, BreezeBroker, JsonFileOrderRecords
     from adapters.breeze.halts import BreezeMarketHalts
     from adapters.memory import InMemoryFeed
     from adapters.system import IST, WallClock
@@ -129,20 +133,27 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     clock = clock if clock is not None else WallClock()
     today = clock.now().astimezone(IST).date()
     session_end = datetime.combine(today, _hhmm(options.session_end_ist), tzinfo=IST)
-    daily = config.strategy == "swing"
-    book_cfg = config.intraday if not daily else config.swing
+    market_open = datetime.combine(today, _hhmm(options.market_open_ist), tzinfo=IST)
+    names = config.books()
+    daily, intraday = "swing" in names, "intraday" in names
     health = HealthInbox()
-    data = open_breeze_data(credentials, clock, list(book_cfg.symbols), sdk_factory=sdk_factory,
+    symbols = sorted({s.upper() for name in names
+                      for s in (config.swing if name == "swing" else config.intraday).symbols})
+    data = open_breeze_data(credentials, clock, symbols, sdk_factory=sdk_factory,
                             session_end=session_end, tick_poll_seconds=options.tick_poll_seconds,
                             on_health=health.report)
     session, symbol_map, history, source = data.session, data.symbol_map, data.history, data.bars
-    if daily:
-        # completed daily bars only: today's forms until the close and is traded tomorrow
-        warm = attrs.evolve(config, start=(today - timedelta(days=options.swing_warmup_days)).isoformat(),
-                            end=(today - timedelta(days=1)).isoformat())
-    else:
-        warm = attrs.evolve(config, start=(today - timedelta(days=options.warmup_days)).isoformat(), end=None)
-    plans = plan_books(warm, history)
+    plans: list[BookPlan] = []
+    for name in names:
+        if name == "swing":
+            # completed daily bars only: today's forms until the close and is traded tomorrow
+            warm = attrs.evolve(config, strategy=name,
+                                start=(today - timedelta(days=options.swing_warmup_days)).isoformat(),
+                                end=(today - timedelta(days=1)).isoformat())
+        else:
+            warm = attrs.evolve(config, strategy=name, start=(today - timedelta(days=options.warmup_days)).isoformat(),
+                                end=None)
+        plans.extend(plan_books(warm, history))
     check_books_against_venue(plans, BREEZE_CASH, log)
     provider = live_sentiment(config, clock, environ, on_health=health.report) if sentiment == "default" else sentiment
     loader = model_loader or (lambda model_id: load_model(model_id, registry_dir))
@@ -153,9 +164,11 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     records = JsonFileOrderRecords(records_dir / f"{run_id}.json")
 
     broker = BreezeBroker(session, symbol_map, records, clock)
+    shared = len(plans) > 1
 
-    def broker_factory(_plan: BookPlan) -> Broker:
-        return broker
+    def broker_factory(plan: BookPlan) -> Broker:
+        # two books, one account: one connection, each book sees its own orders and fills
+        return BreezeBookOrders(broker, plan.name) if shared else broker
 
     # sizing from the account: the broker's available equity funds, capped by the configured capital
     funds = broker.funds()
@@ -166,21 +179,28 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     settled = broker.settle_day_orders() if resume is not None else []
 
     def renew_after_reconciliation(name: str) -> list[DayOrdersRenewed]:
-        return _renewal_events(name, list(settled) + broker.renew_lapsed(), log)
+        # once per session: books of one account are reconciled together
+        earlier, settled[:] = list(settled), []
+        return _renewal_events(name, earlier + broker.renew_lapsed(), log)
 
-    requests = [([s.symbol for s in p.series], p.series[0].interval) for p in plans]
-    warmup_series = [s for p in plans for s in p.series]
-    if daily and resume is None:
+    daily_plans = [p for p in plans if p.name == "swing"]
+    intraday_plans = [p for p in plans if p.name != "swing"]
+    warmup_series = [s for p in intraday_plans for s in p.series]
+    for p in daily_plans:
         # a fresh daily book trades its newest completed bar (yesterday's close -> today's open)
-        warmup_series = [without_last_bar(s) for s in warmup_series]
+        warmup_series += [without_last_bar(s) for s in p.series] if resume is None else list(p.series)
 
     def stream(resume_from: datetime | None) -> Iterator[Bar]:
-        symbols, interval = requests[0]
-        if not daily:
-            return source.stream(symbols, interval)
-        return daily_session_bars(plans[0].series, resume_from, clock=clock, shutdown=shutdown,
-                              market_open=datetime.combine(today, _hhmm(options.market_open_ist), tzinfo=IST),
-                              session_end=session_end, poll_seconds=options.fill_poll_seconds)
+        parts: list[Iterator[Bar]] = []
+        if daily:
+            # the daily bars at the open; with an intraday book the websocket then runs to the close
+            parts.append(daily_session_bars([s for p in daily_plans for s in p.series], resume_from, clock=clock,
+                                            shutdown=shutdown, market_open=market_open,
+                                            session_end=market_open if intraday else session_end,
+                                            poll_seconds=options.fill_poll_seconds))
+        for p in intraday_plans:
+            parts.append(source.stream([s.symbol for s in p.series], p.series[0].interval))
+        return itertools.chain(*parts)
 
     last_poll = [float("-inf")]
 
@@ -208,11 +228,11 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
         predictor=predictor, halts=BreezeMarketHalts(session, symbol_map),
         start_events=([selected] if selected is not None else []) + list(funds_events),
         settings=SessionSettings(square_off_on_stop=options.square_off_on_stop, reconcile_at_start=True,
-                                 continues_next_session=daily, lockstep_stream=daily),
+                                 continues_next_session=daily, lockstep_stream=daily, shared_account=shared),
         square_off_fills=square_off_fills, data_fingerprint="", describe={"feed": "breeze", "today": str(today)},
         trace_sink=trace_sink, log=log, label=label, venue=BREEZE_CASH,
         # a daily book sees no bar between the open and the close: quiet is not stale there
-        watch=attrs.evolve(options.watch, feed_stale_seconds=None) if daily else options.watch, health=health,
+        watch=attrs.evolve(options.watch, feed_stale_seconds=None) if not intraday else options.watch, health=health,
         venue_watch=poll_fills if daily else None, on_reconciled=renew_after_reconciliation)
 
 

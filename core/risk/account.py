@@ -62,6 +62,10 @@ class AccountRisk:
         if tripped_today:
             self.manager._tripped = True  # noqa: SLF001 - the same session continues
 
+    def opening_paise(self, name: str) -> int:
+        """Book ``name``'s equity at the account's session open (its current equity if it has not opened)."""
+        return int(self._opening.get(name, self._portfolios[name].equity_paise()))
+
     def restore_trip(self, session_date: date) -> None:
         """A resumed book's log says the breaker tripped on ``session_date`` (the current session)."""
         if self.manager.session_date == session_date or self._session is None:
@@ -92,6 +96,17 @@ class BookRisk:
     @property
     def session_date(self) -> date | None:
         return self._account.manager.session_date
+
+    @property
+    def start_of_day_equity_paise(self) -> int | None:
+        """This book's equity when the account's session opened (its part of the account's)."""
+        if self._account.manager.session_date is None:
+            return None
+        return self._account.opening_paise(self.name)
+
+    def daily_loss_limit_paise(self) -> int | None:
+        """The account's limit: the cap is one for all the books."""
+        return self._account.manager.daily_loss_limit_paise()
 
     def start_session(self, session_date: date, equity_paise: int) -> None:
         self._account.book_opens(self.name, session_date, equity_paise)

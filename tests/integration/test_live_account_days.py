@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import attrs
 import pytest
 
 from adapters.breeze.historical import _to_bars, bars_to_series
@@ -340,3 +341,75 @@ def test_a_process_left_running_waits_for_todays_session_token(tmp_path):
     assert [r.status for r in results] == ["session_closed"]
     assert sum("cannot log in to Breeze yet" in m for m in messages) == 2
     assert sdk.count("place_order") >= 1  # traded once the token was there
+
+
+def test_intraday_and_swing_trade_one_account_in_one_live_process_with_one_risk_manager(tmp_path, open_day_store):
+    """``--strategy both``: one Breeze session and order adapter, each book its own orders and fills,
+    one reconciliation of the account, and one gross-exposure cap over both books: on day 2 the
+    swing book's carried TCS leaves the intraday book no room, where on day 1 it had room."""
+    from applications.services.books import IntradayBookConfig
+    from core.risk import RiskConfig
+    from tests.fakes.breeze_sdk import minute_candles
+
+    paper = paper_replay()
+    sdk, exchange, common = build_account(tmp_path, paper)
+    sdk.funds.update(allocated_equity=4_000_000.0)
+    for back in (5, 4, 3):
+        sdk.add_candles("INFTEC", "1minute", minute_candles(DAY1 - timedelta(days=back), code="INFTEC",
+                                                            start_price=3800.0))   # Breeze's code of INFY
+    sdk.quotes["INFTEC"] = {"ltp": 3790.0, "upper_circuit": 4169.0, "lower_circuit": 3411.0}
+    tcs_entry = exchange.on_place
+
+    def matching(order_id: str, order: dict) -> None:
+        """TCS as the scenario's exchange; INFY: a marketable limit fills at the LTP at once."""
+        if order["stock_code"] == "TCS":
+            return tcs_entry(order_id, order)
+        ltp, price = 3790.0, float(order["price"] or 0)
+        marketable = (order["order_type"] == "Limit" and
+                      (price >= ltp if order["action"] == "Buy" else price <= ltp))
+        if marketable:
+            exchange._fill(order_id, ltp, exchange.day.strftime("%d-%b-%Y") + " 10:00:00")
+    sdk.on_place = matching
+    both = attrs.evolve(CONFIG, strategy="both", intraday=IntradayBookConfig(symbols=["INFY"]),
+                        risk=RiskConfig(max_gross_exposure=0.04))
+
+    def intraday_day(day: datetime) -> None:
+        sdk.ticks_on_subscribe = [dict(row, interval="1minute") for row in minute_candles(day, code="INFTEC",
+                                                                                           start_price=3790.0)]
+
+    store = open_day_store()
+    intraday_day(DAY1)
+    clock = DayClock(DAY1)
+    exchange.now = lambda: clock._now
+    logins = sdk.count("generate_session")
+    day1 = run_live(both, store=store, clock=clock, run_id="B", **common)
+    assert sdk.count("generate_session") == logins + 1          # one Breeze session for both books
+    assert day1.status == "session_closed" and {b.strategy for b in day1.books} == {"intraday", "swing"}
+    assert day1.reconciliation["intraday"] == day1.reconciliation["swing"]  # the account, reconciled once
+    day1_intraday = [r.event for r in store.read_stream("B:intraday")]
+    assert [e for e in day1_intraday if type(e).__name__ == "OrderSubmitted"], "day 1: the intraday book had room"
+    assert all(e.client_order_id.startswith("intraday-") for e in day1_intraday if type(e).__name__ == "OrderFilled")
+    assert [e.client_order_id for e in (r.event for r in store.read_stream("B:swing"))
+            if type(e).__name__ == "OrderSubmitted"] == ["swing-0000001"]
+    _end_of_process(store)
+
+    exchange.night(DAY2)
+    # what the websocket traded on day 1 is Breeze history now
+    sdk.add_candles("INFTEC", "1minute", minute_candles(DAY1, code="INFTEC", start_price=3790.0))
+    intraday_day(DAY2)
+    store = open_day_store()
+    clock = DayClock(DAY2)
+    exchange.now = lambda: clock._now
+    day2 = run_live(both, store=store, clock=clock, resume="B", **common)
+    assert day2.status == "session_closed" and day2.reconciliation["swing"]["ok"]
+    carried = next(e for e in (r.event for r in store.read_stream("B:swing")) if type(e).__name__ == "OrderFilled")
+    assert carried.client_order_id == "swing-0000001"
+    assert day2.reconciliation["swing"]["positions"] == {"TCS": carried.quantity}
+    new_intraday = [r.event for r in store.read_stream("B:intraday")][len(day1_intraday):]
+    refused = [e for e in new_intraday if type(e).__name__ == "EntryRejected"]
+    assert refused and all("gross exposure cap 0.04" in e.reason for e in refused)
+    assert not [e for e in new_intraday if type(e).__name__ == "OrderSubmitted" and e.reason != "square_off"
+                and not e.client_order_id.endswith(("-SL", "-TP"))]
+    # the swing book's stop went out again for today through the same adapter
+    renewed = [e for e in (r.event for r in store.read_stream("B:run")) if type(e).__name__ == "DayOrdersRenewed"]
+    assert len(renewed) == 1 and {r["client_order_id"] for r in renewed[0].renewed} >= {"swing-0000001-SL"}

@@ -329,3 +329,30 @@ def test_a_stop_request_is_honoured_while_no_bar_arrives(feed):
     assert payloads(store, "S:intraday")[-1][0] == "engine.checkpointed"
     stop = [e for t, e in payloads(store, "S:run") if t == "run.completed"][-1]
     assert "SIGTERM" in stop["message"]
+
+
+def test_two_books_on_one_account_in_paper_share_the_risk_manager_and_report_heartbeats(feed):
+    """``paper --shared-account --strategy both``: one AccountRisk for both books (the heartbeat
+    reports each book against the account's daily-loss limit)."""
+    from datetime import datetime
+
+    import attrs
+
+    from adapters.breeze.historical import _to_bars, bars_to_series
+    from applications.services.books import IntradayBookConfig, SwingBookConfig
+    from tests.fakes.breeze_sdk import swing_setup_candles
+
+    daily = bars_to_series("TCS", Interval.DAY_1, _to_bars("TCS", Interval.DAY_1,
+                                                           swing_setup_candles(datetime(2024, 1, 5)), "TCS"))
+    minutes = feed.history_series("TCS", Interval.MINUTE_1, None, None)
+    config = attrs.evolve(INTRADAY, strategy="both", start="2023-08-01", end="2024-01-05",
+                          intraday=IntradayBookConfig(symbols=["TCS"]), swing=SwingBookConfig(symbols=["TCS"]),
+                          corporate_actions_file="")
+    store = InMemoryEventStore()
+    result = run_paper(config, store=store, feed=InMemoryFeed([daily, minutes]), sentiment=None, run_id="SA",
+                       options=attrs.evolve(FAST, shared_account=True))
+    assert result.status == "completed" and {b.strategy for b in result.books} == {"intraday", "swing"}
+    beats = [r.event for r in store.read_stream("SA:health") if r.type == "session.heartbeat"]
+    assert beats
+    books = beats[-1].books  # the last one: both books have opened a session
+    assert books["intraday"]["loss_limit_paise"] == books["swing"]["loss_limit_paise"] > 0  # one account's cap

@@ -71,3 +71,14 @@ def test_the_account_opens_each_session_with_the_sum_of_the_books_equities():
     assert account.manager.start_of_day_equity_paise == 1000_00
     r2.start_session(date(2024, 1, 2), 700_00)
     assert account.manager.start_of_day_equity_paise == 1000_00 and not r2.entries_blocked
+
+
+def test_a_books_view_reports_its_opening_equity_and_the_accounts_loss_limit():
+    account = AccountRisk(RiskConfig(daily_loss_cap=0.02))
+    a = account.attach("intraday", Portfolio(1_000_000, FlatPercentCosts(0.0)))
+    b = account.attach("swing", Portfolio(3_000_000, FlatPercentCosts(0.0)))
+    assert a.start_of_day_equity_paise is None
+    a.start_session(date(2025, 6, 9), 1_000_000)
+    b.start_session(date(2025, 6, 9), 3_000_000)
+    assert (a.start_of_day_equity_paise, b.start_of_day_equity_paise) == (1_000_000, 3_000_000)
+    assert a.daily_loss_limit_paise() == b.daily_loss_limit_paise() == 80_000   # 2 % of the account's 40,000 Rs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,8 +25,27 @@ def _restore(b: _Book, run_recorder: EventRecorder, log: Callable[[str], None],
     """Restore engine and venue from the folded state, then reconcile with the broker."""
     _restore_state(b)
     assert b.state is not None and b.state.checkpoint is not None
-    return reconcile(b.plan.name, b.engine, b.broker, run_recorder, b.state.checkpoint.bar_start, log,
+    return reconcile(b.plan.name, [b.engine], b.broker, run_recorder, b.state.checkpoint.bar_start, log,
                      compare_bracket_legs=settings.compare_bracket_legs, symbols=set(b.books))
+
+
+def account_of(broker: Broker) -> Broker:
+    """The venue account behind a book's broker: books whose brokers share one (``.account``) are
+    reconciled together, since the venue cannot tell their positions apart."""
+    return getattr(broker, "account", broker)
+
+
+def reconcile_account(books: Sequence[_Book], run_recorder: EventRecorder, log: Callable[[str], None],
+                      settings: SessionSettings, *, resumed: bool) -> dict[str, Any]:
+    """Reconcile the books of one venue account at once (all restored first when ``resumed``)."""
+    if resumed:
+        for b in books:
+            _restore_state(b)
+    after = [b.state.checkpoint.bar_start for b in books if b.state is not None and b.state.checkpoint is not None]
+    symbols = {s for b in books for s in b.books}
+    return reconcile("+".join(b.plan.name for b in books), [b.engine for b in books], account_of(books[0].broker),
+                     run_recorder, min(after) if resumed and after else None, log,
+                     compare_bracket_legs=settings.compare_bracket_legs, symbols=symbols)
 
 
 def _check_reaches_checkpoint(b: _Book) -> None:
@@ -75,10 +94,11 @@ def _orders_created(state: EngineState) -> int:
     return 3 * state.order_seq
 
 
-def reconcile(name: str, engine: TradingEngine, broker: Broker, recorder: EventRecorder,
+def reconcile(name: str, engines: Sequence[TradingEngine], broker: Broker, recorder: EventRecorder,
               resumed_after: datetime | None, log: Callable[[str], None], *,
               compare_bracket_legs: bool = True, symbols: Collection[str] | None = None) -> dict[str, Any]:
-    """Compare the engine's positions and working orders with the broker's; refuse on any difference.
+    """Compare the engines' positions and working orders (summed: books of one account) with
+    the broker's; refuse on any difference.
 
     ``symbols``: compare only these (a live account may hold other stocks no book trades).
     A fresh session (``resumed_after`` None) starts flat, so any holding the broker reports
@@ -94,7 +114,11 @@ def reconcile(name: str, engine: TradingEngine, broker: Broker, recorder: EventR
     # fills the broker made that the log has not applied yet (they reach the book on its next
     # bar) belong on the log's side; the orders they touch are compared once they are applied
     pending = broker.pending_fills() if isinstance(broker, CarriedAccountBroker) else []
-    expected = {s: p.quantity for s, p in engine.portfolio.positions.items() if p.quantity}
+    expected: dict[str, int] = {}
+    for engine in engines:
+        for s, p in engine.portfolio.positions.items():
+            if p.quantity:
+                expected[s] = expected.get(s, 0) + p.quantity
     for fill in pending:
         expected[fill.symbol] = expected.get(fill.symbol, 0) + (fill.quantity if fill.side is Side.BUY
                                                                 else -fill.quantity)
@@ -110,16 +134,16 @@ def reconcile(name: str, engine: TradingEngine, broker: Broker, recorder: EventR
             action = ("refused to start: the account holds shares this new session did not open; square "
                       "them off at the broker, or continue the run that opened them with --resume RUN" if fresh else
                       "refused to trade: correct the position by hand or square it off at the broker, then resume")
-            recorder.record(PositionReconciled(symbol=symbol, strategy=engine.strategy.name, log_quantity=mine,
+            recorder.record(PositionReconciled(symbol=symbol, strategy=name, log_quantity=mine,
                                                broker_quantity=theirs, action=action), at)
     def keep(cid: str) -> bool:
         return (compare_bracket_legs or not cid.endswith(("-SL", "-TP"))) and _root(cid) not in touched
 
-    log_orders = sorted(i for ids in engine.working_orders.values() for i in ids if keep(i))
+    log_orders = sorted(i for engine in engines for ids in engine.working_orders.values() for i in ids if keep(i))
     venue_orders = sorted(i for i in broker.open_order_ids() if keep(i))
     if log_orders != venue_orders:
         mismatches.append(f"open orders differ: log {log_orders}, broker {venue_orders}")
-    recorder.record(ReconciliationCompleted(strategy=engine.strategy.name, ok=not mismatches,
+    recorder.record(ReconciliationCompleted(strategy=name, ok=not mismatches,
                                             positions=venue_positions, open_order_ids=venue_orders,
                                             mismatches=mismatches, resumed_after=resumed_after), at)
     recorder.flush()

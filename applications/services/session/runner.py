@@ -37,7 +37,7 @@ from ports.sentiment import SentimentProvider
 from applications.services.session.settings import SessionResult, SessionSettings, SquareOffFills, StopSignal, _NeverStop
 from applications.services.session.book import _Book, _TimedStore, _finish_book, _stop_book, _symbols
 from applications.services.session.bars import _interruptible, _key
-from applications.services.session.recovery import _check_reaches_checkpoint, _restore, reconcile
+from applications.services.session.recovery import _check_reaches_checkpoint, _restore, account_of, reconcile_account
 from applications.services.session.watch import HealthInbox, SessionWatch, WatchSettings
 
 BrokerFactory = Callable[[BookPlan], Broker]
@@ -185,11 +185,14 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
             for event in on_reconciled(name):
                 run_recorder.record(event, datetime.now(timezone.utc))
 
+    accounts: dict[int, list[_Book]] = {}
+    for b in all_books:
+        accounts.setdefault(id(account_of(b.broker)), []).append(b)
     if settings.reconcile_at_start and not resume:
-        for b in all_books:
-            reconciliation[b.plan.name] = reconcile(b.plan.name, b.engine, b.broker, run_recorder, None, log,
-                                                    compare_bracket_legs=settings.compare_bracket_legs,
-                                                    symbols=set(_symbols(b.plan)))
+        for group in accounts.values():
+            outcome = reconcile_account(group, run_recorder, log, settings, resumed=False)
+            for b in group:
+                reconciliation[b.plan.name] = outcome
 
     # Warm-up: bars before the earliest resume point (and, live, recent history) go into
     # the books without being traded.
@@ -213,10 +216,15 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
                     if b.resume_key is None or _key(bar_start_ns(bar), symbol, b.order) <= b.resume_key:
                         fb.append(bar)
     if restore_at_start:
-        for b in all_books:
-            if b.pending_restore:
+        for group in accounts.values():
+            pending = [b for b in group if b.pending_restore]
+            if not pending:
+                continue
+            for b in pending:
                 _check_reaches_checkpoint(b)
-                reconciliation[b.plan.name] = _restore(b, run_recorder, log, settings)
+            outcome = reconcile_account(pending, run_recorder, log, settings, resumed=True)
+            for b in pending:
+                reconciliation[b.plan.name] = outcome
                 reconciled(b.plan.name)
 
     watcher = SessionWatch(EventRecorder(store, stream_id=f"{run_id}:health", run_id=run_id, namespace=namespace,
