@@ -109,6 +109,9 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
                    "history for gaps when BREEZE_* credentials exist; breeze: Breeze history directly.")
 @click.option("--cache-dir", type=OutputFolder(file_okay=False, path_type=Path),
               help="Bar cache folder for --data-source hybrid (default: data/cache/bars).")
+@click.option("--shared-account", is_flag=True, default=False,
+              help="The books trade one account, as `live --strategy both` does: one risk manager (daily-loss "
+                   "and gross-exposure caps over all books), books stepped together as their bars close.")
 @click.option("--label", default="", help="Free text stored with the run.")
 @click.option("--workers", type=click.IntRange(min=1, max=256),
               help="Batch mode: one run per symbol of the book, spread over N local Dask worker processes.")
@@ -117,7 +120,7 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
 @click.pass_obj
 def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, model_id: str | None,
              registry_dir: Path | None, venue_rules: str | None, data_source: str, cache_dir: Path | None,
-             workers: int | None, scheduler: str | None,
+             shared_account: bool, workers: int | None, scheduler: str | None,
              **options: Any) -> None:
     """Backtest the strategies on historical bars; every decision goes to the event log.
 
@@ -129,12 +132,15 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
     """
     config = backtest_config_from_options(config_file, options)
     if workers or scheduler:
+        if shared_account:
+            raise ConfigError("--shared-account runs the books together in one process; it cannot be combined "
+                              "with --workers/--scheduler (one run per symbol)")
         _batch(obj, config, workers, scheduler, label, model_id, as_json)
         return
     if as_json:
         result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
                                         registry_dir=registry_dir, label=label, venue_rules=venue_rules,
-                                        data_source=data_source, cache_dir=cache_dir)
+                                        data_source=data_source, cache_dir=cache_dir, shared_account=shared_account)
     else:
         with Progress(TextColumn("{task.description:<9}", markup=False), BarColumn(), MofNCompleteColumn(),
                       TextColumn("bars"), TimeElapsedColumn(), console=err_console, transient=False) as bar:
@@ -149,7 +155,8 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
             result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
                                             registry_dir=registry_dir, label=label, progress=progress,
                                             venue_rules=venue_rules, data_source=data_source,
-                                            cache_dir=cache_dir, log=lambda m: err_console.print(m))
+                                            cache_dir=cache_dir, log=lambda m: err_console.print(m),
+                                            shared_account=shared_account)
             for task in tasks.values():
                 bar.update(task, completed=bar.tasks[task].total)
     if as_json:

@@ -21,10 +21,12 @@ def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None
              registry_dir: Path | None = None, label: str = "",
              progress: Callable[[str, int, int], None] | None = None,
              venue_rules: str | None = None, data_source: str = "csv", cache_dir: Path | None = None,
-             log: Callable[[str], None] = lambda _m: None) -> tuple[BacktestResult, RunSummary]:
+             log: Callable[[str], None] = lambda _m: None, shared_account: bool = False
+             ) -> tuple[BacktestResult, RunSummary]:
     """Run one backtest into the store at ``db_url`` and return its result and summary.
 
     ``data_source``: csv (default), hybrid (the bar cache, Breeze for gaps) or breeze.
+    ``shared_account``: the books trade one account (one risk manager), as live does.
     """
     predictor = load_model(model_id, registry_dir) if model_id else None
     venue = None if venue_rules is None else rules_named(venue_rules)
@@ -40,7 +42,7 @@ def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None
         # runs over the stored log), so the run is not read back at the end.
         fold = SummaryFold()
         result = run_backtest(config, store=store, label=label, predictor=predictor, progress=progress,
-                              venue=venue, feed=feed, on_committed=fold.add_all)
+                              venue=venue, feed=feed, on_committed=fold.add_all, shared_account=shared_account)
         return result, fold.summary(store.get_run(result.run_id))
     finally:
         store.close()

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import attrs
+import numpy as np
 
 from applications.services.books import (
     BacktestConfig,
@@ -37,7 +38,7 @@ from core.events.base import RecordedEvent, RunInfo, RunStatus
 from core.events.catalog import RunCompleted, RunStarted
 from core.events.codec import converter
 from core.features.book import FeatureBook
-from core.risk import RiskManager
+from core.risk import AccountRisk, RiskManager
 from core.sizing import PositionSizer
 from core.venue import VenueRules
 from ports.event_store import EventStore
@@ -61,13 +62,17 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
                  broker_factory: Callable[[BookPlan], Any] = default_broker_factory,
                  run_id: str | None = None, progress: Callable[[str, int, int], None] | None = None,
                  mode: str = "backtest", label: str = "", venue: VenueRules | None = None,
-                 on_committed: Callable[[list[RecordedEvent]], None] | None = None) -> BacktestResult:
+                 on_committed: Callable[[list[RecordedEvent]], None] | None = None,
+                 shared_account: bool = False) -> BacktestResult:
     """Run a backtest and record it in ``store``. Returns ids and counts; metrics live in the log.
 
     ``venue``: apply a venue's rules (``core.venue``) as paper and live do; None (the
     default) trades without them and records nothing about them.
     ``on_committed`` receives every batch of events once committed, in stream order (the
     root folds the run summary from it instead of reading the whole log back).
+    ``shared_account``: the books trade one account, as ``paper --shared-account`` and
+    ``live --strategy both`` do: one risk manager (``core.risk.AccountRisk``) and the books
+    stepped together in the order their bars close (a daily bar after that day's minutes).
     """
     import time as _time
 
@@ -86,6 +91,8 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
     config_dict["predictor"] = getattr(predictor, "model_id", None)
     if venue is not None:
         config_dict["venue_rules"] = venue.name
+    if shared_account:
+        config_dict["shared_account"] = True
     first_ts = min(int(s.start_ns[0]) for s in all_series)
     started_at = datetime.fromtimestamp(first_ts / 1e9, tz=timezone.utc)
     run_info = RunInfo(run_id=run_id, mode=mode, config_hash=config_hash(config), code_version=code_version(),
@@ -102,9 +109,13 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
     results: list[BookResult] = []
     status, message = RunStatus.FAILED, ""
     try:
-        for plan in plans:
-            results.append(_run_book(plan, config, store, run_id, namespace, provider, predictor,
-                                     broker_factory, progress, venue, on_committed))
+        if shared_account:
+            results.extend(_run_books_on_one_account(plans, config, store, run_id, namespace, provider, predictor,
+                                                     broker_factory, progress, venue, on_committed))
+        else:
+            for plan in plans:
+                results.append(_run_book(plan, config, store, run_id, namespace, provider, predictor,
+                                         broker_factory, progress, venue, on_committed))
         status = RunStatus.COMPLETED
     except KeyboardInterrupt:
         status, message = RunStatus.INTERRUPTED, "interrupted by the user"
@@ -125,24 +136,82 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
                           seconds_loading=t1 - t0, seconds_running=t2 - t1)
 
 
-def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id: str, namespace: uuid.UUID,
-              provider: SentimentProvider | None, predictor: Predictor | None,
-              broker_factory: Callable[[BookPlan], Any],
-              progress: Callable[[str, int, int], None] | None, venue: VenueRules | None = None,
-              on_committed: Callable[[list[RecordedEvent]], None] | None = None) -> BookResult:
+def _book_engine(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id: str, namespace: uuid.UUID,
+                 provider: SentimentProvider | None, predictor: Predictor | None,
+                 broker_factory: Callable[[BookPlan], Any], venue: VenueRules | None,
+                 on_committed: Callable[[list[RecordedEvent]], None] | None,
+                 account: AccountRisk | None = None) -> tuple[TradingEngine, dict[str, FeatureBook]]:
+    """One book's engine (its own risk manager, or its view of the account's) and feature books."""
     wanted = plan.strategy.feature_spec()
     specs = list(wanted.values()) if isinstance(wanted, dict) else list(wanted)
     books = {s.symbol: FeatureBook.from_series(s, specs) for s in plan.series}
     recorder = EventRecorder(store, stream_id=f"{run_id}:{plan.name}", run_id=run_id, namespace=namespace,
                              batch_size=config.event_batch_size, expected_version=0,
                              on_committed=on_committed)
+    portfolio = book_portfolio(plan)
     engine = TradingEngine(
-        strategy=plan.strategy, portfolio=book_portfolio(plan), risk=RiskManager(plan.risk),
+        strategy=plan.strategy, portfolio=portfolio,
+        risk=account.attach(plan.name, portfolio) if account is not None else RiskManager(plan.risk),
         sizer=PositionSizer(plan.sizing), broker=broker_factory(plan), recorder=recorder,
         telemetry=config.telemetry, settings=EngineSettings(product=plan.product,
                                                             record_signals=config.record_signals,
                                                             venue=venue),
         sentiment=provider if plan.name != "sma_cross" else None, predictor=predictor)
+    return engine, books
+
+
+def _settle_and_finish(engine: TradingEngine, books: dict[str, FeatureBook], config: BacktestConfig) -> BookResult:
+    settle = getattr(engine.broker, "fill_at_last_close", None)
+    if config.close_at_end and settle is not None:
+        # What is still open when the data ends is closed at the last close (spec 002 §14.14.2),
+        # so the run's P&L is realised and every trade is in the trade list.
+        for fill in settle(engine.exits_at_end(books, "backtest_end"), "backtest_end"):
+            engine.on_fills(books[fill.symbol], [fill])
+    return engine.finish()
+
+
+def _run_books_on_one_account(plans: list[BookPlan], config: BacktestConfig, store: EventStore, run_id: str,
+                              namespace: uuid.UUID, provider: SentimentProvider | None,
+                              predictor: Predictor | None, broker_factory: Callable[[BookPlan], Any],
+                              progress: Callable[[str, int, int], None] | None, venue: VenueRules | None,
+                              on_committed: Callable[[list[RecordedEvent]], None] | None) -> list[BookResult]:
+    """The books of one account stepped together bar by bar, in the order the bars close
+    (ties: book order, then symbol order), exactly as a paper session merges them."""
+    account = AccountRisk(config.risk)
+    built = [_book_engine(plan, config, store, run_id, namespace, provider, predictor, broker_factory, venue,
+                          on_committed, account) for plan in plans]
+    feature_books = [book for _, books in built for book in books.values()]
+    owner = [k for k, (_, books) in enumerate(built) for _ in books]
+    ends = np.concatenate([np.asarray(b.ts_ns, dtype=np.int64) + int(b.interval.duration.total_seconds() * 1e9)
+                           for b in feature_books]) if feature_books else np.empty(0, dtype=np.int64)
+    which = np.concatenate([np.full(len(b), k, dtype=np.int64) for k, b in enumerate(feature_books)]) \
+        if feature_books else np.empty(0, dtype=np.int64)
+    index = np.concatenate([np.arange(len(b), dtype=np.int64) for b in feature_books]) \
+        if feature_books else np.empty(0, dtype=np.int64)
+    order = np.lexsort((which, ends))
+    total = len(order)
+    label = "+".join(p.name for p in plans)
+    gc.freeze()
+    try:
+        if progress is not None:
+            progress(label, 0, total)
+        steps = [built[owner[k]][0].step for k in range(len(feature_books))]
+        for done, (k, i) in enumerate(zip(which[order].tolist(), index[order].tolist()), start=1):
+            steps[k](feature_books[k], i)
+            if progress is not None and done % 50_000 == 0:
+                progress(label, 50_000, total)
+        return [_settle_and_finish(engine, books, config) for engine, books in built]
+    finally:
+        gc.unfreeze()
+
+
+def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id: str, namespace: uuid.UUID,
+              provider: SentimentProvider | None, predictor: Predictor | None,
+              broker_factory: Callable[[BookPlan], Any],
+              progress: Callable[[str, int, int], None] | None, venue: VenueRules | None = None,
+              on_committed: Callable[[list[RecordedEvent]], None] | None = None) -> BookResult:
+    engine, books = _book_engine(plan, config, store, run_id, namespace, provider, predictor, broker_factory,
+                                 venue, on_committed)
     total = sum(len(b) for b in books.values())
     # The books and the loaded series are millions of long-lived objects (per-bar session
     # and minute lists); every full pass of the cycle collector, triggered by the events
@@ -155,12 +224,6 @@ def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id:
             engine.run_bars(books, progress=lambda n: progress(plan.name, n, total))
         else:
             engine.run_bars(books)
-        settle = getattr(engine.broker, "fill_at_last_close", None)
-        if config.close_at_end and settle is not None:
-            # What is still open when the data ends is closed at the last close (spec 002 §14.14.2),
-            # so the run's P&L is realised and every trade is in the trade list.
-            for fill in settle(engine.exits_at_end(books, "backtest_end"), "backtest_end"):
-                engine.on_fills(books[fill.symbol], [fill])
-        return engine.finish()
+        return _settle_and_finish(engine, books, config)
     finally:
         gc.unfreeze()

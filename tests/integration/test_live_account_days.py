@@ -410,6 +410,11 @@ def test_intraday_and_swing_trade_one_account_in_one_live_process_with_one_risk_
     assert refused and all("gross exposure cap 0.04" in e.reason for e in refused)
     assert not [e for e in new_intraday if type(e).__name__ == "OrderSubmitted" and e.reason != "square_off"
                 and not e.client_order_id.endswith(("-SL", "-TP"))]
+    # one daily-loss cap: both books report the account's limit (2 % of the account's opening equity)
+    beat = [r.event for r in store.read_stream("B:health") if r.type == "session.heartbeat"][-1].books
+    opening = sum(day1.books[k].final_equity_paise for k in range(2))
+    assert beat["intraday"]["loss_limit_paise"] == beat["swing"]["loss_limit_paise"] > 0
+    assert abs(beat["swing"]["loss_limit_paise"] - opening * 0.02) <= opening * 0.0005
     # the swing book's stop went out again for today through the same adapter
     renewed = [e for e in (r.event for r in store.read_stream("B:run")) if type(e).__name__ == "DayOrdersRenewed"]
     assert len(renewed) == 1 and {r["client_order_id"] for r in renewed[0].renewed} >= {"swing-0000001-SL"}

@@ -331,28 +331,60 @@ def test_a_stop_request_is_honoured_while_no_bar_arrives(feed):
     assert "SIGTERM" in stop["message"]
 
 
-def test_two_books_on_one_account_in_paper_share_the_risk_manager_and_report_heartbeats(feed):
-    """``paper --shared-account --strategy both``: one AccountRisk for both books (the heartbeat
-    reports each book against the account's daily-loss limit)."""
+def _one_account_feed_and_config(feed, **risk):
+    """TCS minute bars of the shipped data and TCS daily bars ending in the same week, both books."""
     from datetime import datetime
 
     import attrs
 
     from adapters.breeze.historical import _to_bars, bars_to_series
     from applications.services.books import IntradayBookConfig, SwingBookConfig
+    from core.risk import RiskConfig
     from tests.fakes.breeze_sdk import swing_setup_candles
 
     daily = bars_to_series("TCS", Interval.DAY_1, _to_bars("TCS", Interval.DAY_1,
-                                                           swing_setup_candles(datetime(2024, 1, 5)), "TCS"))
+                                                           swing_setup_candles(datetime(2024, 1, 10)), "TCS"))
     minutes = feed.history_series("TCS", Interval.MINUTE_1, None, None)
-    config = attrs.evolve(INTRADAY, strategy="both", start="2023-08-01", end="2024-01-05",
+    config = attrs.evolve(INTRADAY, strategy="both", start="2023-08-01", end="2024-01-12",
                           intraday=IntradayBookConfig(symbols=["TCS"]), swing=SwingBookConfig(symbols=["TCS"]),
-                          corporate_actions_file="")
+                          corporate_actions_file="", risk=RiskConfig(**risk))
+    return InMemoryFeed([daily, minutes]), config
+
+
+def test_two_books_on_one_account_in_paper_share_the_risk_manager_and_report_heartbeats(feed):
+    """``paper --shared-account --strategy both``: one AccountRisk for both books (the heartbeat
+    reports each book against the account's daily-loss limit)."""
+    import attrs
+
+    one_account, config = _one_account_feed_and_config(feed)
     store = InMemoryEventStore()
-    result = run_paper(config, store=store, feed=InMemoryFeed([daily, minutes]), sentiment=None, run_id="SA",
+    result = run_paper(config, store=store, feed=one_account, sentiment=None, run_id="SA",
                        options=attrs.evolve(FAST, shared_account=True))
     assert result.status == "completed" and {b.strategy for b in result.books} == {"intraday", "swing"}
     beats = [r.event for r in store.read_stream("SA:health") if r.type == "session.heartbeat"]
     assert beats
     books = beats[-1].books  # the last one: both books have opened a session
     assert books["intraday"]["loss_limit_paise"] == books["swing"]["loss_limit_paise"] > 0  # one account's cap
+
+
+
+def test_a_shared_account_backtest_makes_exactly_the_shared_paper_sessions_decisions(feed):
+    """Backtest, paper and live are one wiring on a shared account too: ``backtest --shared-account``
+    steps the books together as their bars close, with the account's caps binding across books."""
+    import attrs
+
+    one_account, config = _one_account_feed_and_config(feed, max_gross_exposure=0.05)
+    paper = InMemoryEventStore()
+    run_paper(config, store=paper, feed=one_account, sentiment=None, run_id="P",
+              options=attrs.evolve(FAST, shared_account=True, venue_rules=None))
+    shared, alone = InMemoryEventStore(), InMemoryEventStore()
+    run_backtest(config, store=shared, feed=one_account, sentiment=None, run_id="B", shared_account=True)
+    run_backtest(config, store=alone, feed=one_account, sentiment=None, run_id="A")
+    for book in ("intraday", "swing"):
+        assert payloads(shared, f"B:{book}", DECISIONS) == payloads(paper, f"P:{book}", DECISIONS)
+    # the caps are the account's (on both books' equity and exposure): not two runs side by side
+    decided = [payloads(store, f"{run}:intraday", ("order.submitted", "entry.rejected"))
+               for store, run in ((shared, "B"), (alone, "A"))]
+    assert decided[0] != decided[1]
+    started = next(r.event for r in shared.read_stream("B:run") if r.type == "run.started")
+    assert started.config["shared_account"] is True
