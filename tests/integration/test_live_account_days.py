@@ -165,8 +165,10 @@ def _trades(store, stream):
              e.net_pnl_paise) for e in (r.event for r in store.read_stream(stream) if r.type == "trade.closed")]
 
 
-@pytest.mark.parametrize("day1_end", ["killed_after_close", "session_closed"])
-def test_a_swing_position_is_carried_over_three_live_days_and_matches_paper(tmp_path, open_day_store, day1_end):
+@pytest.mark.parametrize("day1_end,day2", [("killed_after_close", "one_process"), ("session_closed", "one_process"),
+                                           ("session_closed", "killed_at_10_and_restarted")])
+def test_a_swing_position_is_carried_over_three_live_days_and_matches_paper(tmp_path, open_day_store, day1_end,
+                                                                            day2):
     paper = paper_replay()
     sdk, exchange, common = build_account(tmp_path, paper)
     quantity = next(r.event for r in paper.read_stream("P:swing") if r.type == "order.filled").quantity
@@ -197,14 +199,25 @@ def test_a_swing_position_is_carried_over_three_live_days_and_matches_paper(tmp_
 
     # ---- day 2: a new process resumes the run; the carried stop is placed again for today
     store = open_day_store()
-    clock = DayClock(DAY2)
+    if day2 == "killed_at_10_and_restarted":
+        # killed mid-morning after the day's bar was traded; restarted the same day, with no new bar
+        clock = DayClock(DAY2, die_at=DAY2.replace(hour=10, tzinfo=IST))
+        exchange.now = lambda: clock._now
+        with pytest.raises(Killed):
+            run_live(CONFIG, store=store, clock=clock, resume="S", **common)
+        _end_of_process(store)
+        store = open_day_store()
+        clock = DayClock(DAY2)
+        clock._now = DAY2.replace(hour=10, minute=5, tzinfo=IST)
+    else:
+        clock = DayClock(DAY2)
     exchange.now = lambda: clock._now
     result = run_live(CONFIG, store=store, clock=clock, resume="S", **common)
     assert result.status == "session_closed" and result.reconciliation["swing"]["ok"]
     assert result.reconciliation["swing"]["positions"] == {"TCS": quantity}
     run_events = [r.event for r in store.read_stream("S:run")]
     settled = [e for e in run_events if type(e).__name__ == "DayOrdersRenewed"]
-    assert len(settled) == 1
+    assert len(settled) == 1  # once a day: the restart found today's stop and target already working
     renewed = sorted(r["client_order_id"] for r in settled[0].renewed)
     if day1_end == "session_closed":
         # the legs placed on day 1 lapsed at its close and went out again today, same client ids
