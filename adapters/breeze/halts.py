@@ -21,7 +21,7 @@ from adapters.breeze.symbols import BreezeSymbolMap
 from adapters.breeze.times import IST
 from core.errors import SenseQuantError
 from core.model import rupees_to_paise
-from core.venue.halts import market_wide_halt
+from core.venue.halts import MarketHaltWatch
 from ports.halts import PriceBand
 
 _CLOSE = time(15, 30)
@@ -45,8 +45,7 @@ class BreezeMarketHalts:
         self._refresh = refresh
         self._bands: dict[str, tuple[datetime, PriceBand | None]] = {}
         self._index_read: datetime | None = None
-        self._halt: tuple[datetime, str] | None = None
-        self._fired: set[tuple[str, int]] = set()
+        self._watch = MarketHaltWatch(_CLOSE)
 
     def _quote(self, code: str) -> dict[str, Any]:
         try:
@@ -70,11 +69,10 @@ class BreezeMarketHalts:
         return band
 
     def market_halt(self, at: datetime) -> str | None:
-        if self._halt is not None:
-            until, reason = self._halt
-            if at < until:
-                return reason
-            self._halt = None
+        local = at.astimezone(IST)
+        active = self._watch.active(local)
+        if active is not None:
+            return active
         if self._index_read is not None and at - self._index_read < self._refresh:
             return None
         self._index_read = at
@@ -82,15 +80,7 @@ class BreezeMarketHalts:
         ltp, previous = _rupees(quote.get("ltp")), _rupees(quote.get("previous_close"))
         if ltp is None or previous is None:
             return None
-        local = at.astimezone(IST)
-        halt = market_wide_halt(ltp / previous - 1.0, local.hour * 60 + local.minute)
-        if halt is None or (local.date().isoformat(), halt.level_pct) in self._fired:
-            return None
-        self._fired.add((local.date().isoformat(), halt.level_pct))
-        close = datetime.combine(local.date(), _CLOSE, tzinfo=IST)
-        until = close if halt.rest_of_day else min(close, at + timedelta(minutes=halt.minutes + halt.pre_open_minutes))
-        self._halt = (until, halt.describe())
-        return halt.describe()
+        return self._watch.observe(ltp / previous - 1.0, local)
 
 
 __all__ = ["BreezeMarketHalts"]

@@ -112,6 +112,9 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
 @click.option("--shared-account", is_flag=True, default=False,
               help="The books trade one account, as `live --strategy both` does: one risk manager (daily-loss "
                    "and gross-exposure caps over all books), books stepped together as their bars close.")
+@click.option("--market-halts", is_flag=True, default=False,
+              help="Pause on NSE's market-wide circuit breaker as paper and live do, from the NIFTY50 "
+                   "one-minute bars in the data (default: off, research).")
 @click.option("--label", default="", help="Free text stored with the run.")
 @click.option("--workers", type=click.IntRange(min=1, max=256),
               help="Batch mode: one run per symbol of the book, spread over N local Dask worker processes.")
@@ -120,7 +123,7 @@ def _cli_layer(options: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[s
 @click.pass_obj
 def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, model_id: str | None,
              registry_dir: Path | None, venue_rules: str | None, data_source: str, cache_dir: Path | None,
-             shared_account: bool, workers: int | None, scheduler: str | None,
+             shared_account: bool, market_halts: bool, workers: int | None, scheduler: str | None,
              **options: Any) -> None:
     """Backtest the strategies on historical bars; every decision goes to the event log.
 
@@ -132,15 +135,16 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
     """
     config = backtest_config_from_options(config_file, options)
     if workers or scheduler:
-        if shared_account:
-            raise ConfigError("--shared-account runs the books together in one process; it cannot be combined "
+        if shared_account or market_halts:
+            raise ConfigError("--shared-account and --market-halts run in one process; they cannot be combined "
                               "with --workers/--scheduler (one run per symbol)")
         _batch(obj, config, workers, scheduler, label, model_id, as_json)
         return
     if as_json:
         result, summary = backtest_root(config, db_url=obj.get("db_url"), model_id=model_id,
                                         registry_dir=registry_dir, label=label, venue_rules=venue_rules,
-                                        data_source=data_source, cache_dir=cache_dir, shared_account=shared_account)
+                                        data_source=data_source, cache_dir=cache_dir, shared_account=shared_account,
+                                        market_halts=market_halts)
     else:
         with Progress(TextColumn("{task.description:<9}", markup=False), BarColumn(), MofNCompleteColumn(),
                       TextColumn("bars"), TimeElapsedColumn(), console=err_console, transient=False) as bar:
@@ -156,7 +160,7 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
                                             registry_dir=registry_dir, label=label, progress=progress,
                                             venue_rules=venue_rules, data_source=data_source,
                                             cache_dir=cache_dir, log=lambda m: err_console.print(m),
-                                            shared_account=shared_account)
+                                            shared_account=shared_account, market_halts=market_halts)
             for task in tasks.values():
                 bar.update(task, completed=bar.tasks[task].total)
     if as_json:

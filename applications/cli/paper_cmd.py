@@ -164,12 +164,15 @@ def report(kind: str, result: Any, as_json: bool) -> None:
 @click.option("--shared-account", is_flag=True, default=False,
               help="With --strategy both: the two books trade one account with one risk manager (one "
                    "daily-loss cap, one gross-exposure cap) instead of one each.")
+@click.option("--market-halts/--no-market-halts", default=True, show_default=True,
+              help="Pause on NSE's market-wide circuit breaker as live does: from the NIFTY50 one-minute "
+                   "bars of the replayed data, or Breeze quotes with --live-data.")
 @click.pass_obj
 def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str | None, enable_telemetry: bool,
           telemetry_sample_rate: float, telemetry_throttle: float, square_off: bool, label: str, as_json: bool,
           replay_speed: float, live_data: bool, warmup_days: int, ignore_venue_rules: bool,
-          model_id: str | None, registry_dir: Path | None, shared_account: bool, release_choice: str,
-          **options: Any) -> None:
+          model_id: str | None, registry_dir: Path | None, shared_account: bool, market_halts: bool,
+          release_choice: str, **options: Any) -> None:
     """Paper trading: the backtest's strategies, risk and sizing on bars as they close; fills are simulated.
 
     Bars are replayed from the shipped CSVs (or --data-dir) at --replay-speed; no real
@@ -193,7 +196,7 @@ def paper(obj: dict, config_file: Path | None, resume: str | None, db_url: str |
     try:
         paper_options = PaperOptions(replay_speed=replay_speed, square_off_on_stop=square_off, telemetry=telemetry,
                                      venue_rules=None if ignore_venue_rules else "breeze_cash",
-                                     shared_account=shared_account)
+                                     shared_account=shared_account, market_halts=market_halts)
         if live_data:
             result = run_paper_on_live_data(config, store=store, warmup_days=warmup_days, resume=resume,
                                             shutdown=flag, label=label, options=paper_options, model=model_id,

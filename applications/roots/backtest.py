@@ -9,9 +9,9 @@ from pathlib import Path
 
 from applications.services.backtest import BacktestResult, run_backtest
 from applications.services.books import BacktestConfig
-from applications.services.books import book_intervals, book_symbols
+from applications.services.books import book_intervals, book_symbols, session_bounds
 from applications.services.run_summary import RunSummary, SummaryFold
-from applications.wiring.adapters import default_feed, load_model
+from applications.wiring.adapters import default_feed, load_model, replay_market_halts
 from applications.wiring.feeds import select_feed
 from applications.wiring.store import open_store
 from core.venue import venue_rules as rules_named
@@ -21,12 +21,13 @@ def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None
              registry_dir: Path | None = None, label: str = "",
              progress: Callable[[str, int, int], None] | None = None,
              venue_rules: str | None = None, data_source: str = "csv", cache_dir: Path | None = None,
-             log: Callable[[str], None] = lambda _m: None, shared_account: bool = False
-             ) -> tuple[BacktestResult, RunSummary]:
+             log: Callable[[str], None] = lambda _m: None, shared_account: bool = False,
+             market_halts: bool = False) -> tuple[BacktestResult, RunSummary]:
     """Run one backtest into the store at ``db_url`` and return its result and summary.
 
     ``data_source``: csv (default), hybrid (the bar cache, Breeze for gaps) or breeze.
     ``shared_account``: the books trade one account (one risk manager), as live does.
+    ``market_halts``: pause on NSE's market-wide circuit breaker (the data's NIFTY50 minutes).
     """
     predictor = load_model(model_id, registry_dir) if model_id else None
     venue = None if venue_rules is None else rules_named(venue_rules)
@@ -36,13 +37,18 @@ def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None
                                       symbols=book_symbols(config), intervals=book_intervals(config),
                                       cache_dir=cache_dir)
         log(described)
+    halts = None
+    if market_halts:
+        halts = replay_market_halts(feed if feed is not None else default_feed(config), *session_bounds(config),
+                                    log=log)
     store = open_store(db_url)
     try:
         # The summary is folded from the events as they commit (the same fold `runs show`
         # runs over the stored log), so the run is not read back at the end.
         fold = SummaryFold()
         result = run_backtest(config, store=store, label=label, predictor=predictor, progress=progress,
-                              venue=venue, feed=feed, on_committed=fold.add_all, shared_account=shared_account)
+                              venue=venue, feed=feed, on_committed=fold.add_all, shared_account=shared_account,
+                              halts=halts)
         return result, fold.summary(store.get_run(result.run_id))
     finally:
         store.close()

@@ -229,7 +229,8 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
         start_events=([selected] if selected is not None else []) + list(funds_events),
         settings=SessionSettings(square_off_on_stop=options.square_off_on_stop, reconcile_at_start=True,
                                  continues_next_session=daily, lockstep_stream=daily, shared_account=shared),
-        square_off_fills=square_off_fills, data_fingerprint="", describe={"feed": "breeze", "today": str(today)},
+        square_off_fills=square_off_fills, data_fingerprint="",
+        describe={"feed": "breeze", "today": str(today), "market_halts": "breeze_quotes"},
         trace_sink=trace_sink, log=log, label=label, venue=BREEZE_CASH,
         # a daily book sees no bar between the open and the close: quiet is not stale there
         watch=attrs.evolve(options.watch, feed_stale_seconds=None) if not intraday else options.watch, health=health,

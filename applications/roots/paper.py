@@ -43,6 +43,7 @@ from applications.services.books import (
     data_fingerprint,
     describe_feed,
     plan_books,
+    session_bounds,
 )
 from applications.wiring.adapters import (
     default_broker_factory,
@@ -50,6 +51,7 @@ from applications.wiring.adapters import (
     default_sentiment,
     live_sentiment,
     load_model,
+    replay_market_halts,
 )
 from applications.services.session.model import ModelLoader, select_session_model
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
@@ -63,6 +65,7 @@ from core.telemetry import TelemetryConfig
 from core.venue import venue_rules
 from ports.clock import WaitableClock
 from ports.event_store import EventStore
+from ports.halts import MarketHalts
 from ports.market_data import LiveBarSource, MarketDataFeed
 from ports.predictor import Predictor
 from ports.sentiment import SentimentProvider
@@ -81,6 +84,8 @@ class PaperOptions:
     ignores venue rules (research; then paper makes exactly a plain backtest's decisions).
     ``shared_account``: the books (``--strategy both``) trade one account with one risk
     manager: the daily-loss cap and gross exposure are the account's (``core.risk.AccountRisk``).
+    ``market_halts``: pause on NSE's market-wide circuit breaker as live does, from the
+    index's one-minute bars in the replayed data (or the ``halts`` given, e.g. Breeze quotes).
     """
 
     replay_speed: float = 60.0
@@ -91,6 +96,9 @@ class PaperOptions:
     watch: WatchSettings = attrs.Factory(WatchSettings)
     venue_rules: str | None = "breeze_cash"
     shared_account: bool = False
+    # NSE's market-wide circuit breaker from the index's bars (a replay) or Breeze quotes
+    # (--live-data), as live pauses on it; False: never halted (research).
+    market_halts: bool = True
 
 
 def _paper_broker(plan: BookPlan):
@@ -108,7 +116,8 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
               shutdown: StopSignal | None = None, trace_sink: Callable[[PredictionTraced], None] | None = None,
               log: Callable[[str], None] = lambda _m: None, label: str = "",
               health: HealthInbox | None = None, model: str | None = None,
-              registry_dir: Path | None = None, model_loader: ModelLoader | None = None) -> SessionResult:
+              registry_dir: Path | None = None, model_loader: ModelLoader | None = None,
+              halts: MarketHalts | None = None) -> SessionResult:
     """Run (or, with ``resume=RUN_ID``, continue) a paper session. No broker can be passed in.
 
     ``health``: where the feed and sentiment adapters built by the caller report their health.
@@ -142,8 +151,13 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
         replay = ReplayBarSource(replay_feed, clock, speed=options.replay_speed, start=resume_from)
         return iter_merge(replay.stream(symbols, interval) for symbols, interval in requests)
 
+    if not options.market_halts:
+        halts = None
+    elif halts is None and source is None:
+        halts = replay_market_halts(feed, *session_bounds(config), log=log)
     describe: dict[str, Any] = {"feed": describe_feed(feed), "source": "live" if source is not None else "replay",
-                                "replay_speed": options.replay_speed}
+                                "replay_speed": options.replay_speed,
+                                "market_halts": None if halts is None else getattr(halts, "symbol", type(halts).__name__)}
     return run_session(
         config, plans, store=store, mode=MODE, stream=stream, broker_factory=_paper_broker,
         telemetry=options.telemetry, run_id=resume or run_id or uuid.uuid4().hex, resume=resume is not None,
@@ -157,7 +171,7 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
                                  shared_account=options.shared_account),
         square_off_fills=paper_square_off_fills, data_fingerprint=data_fingerprint(all_series),
         describe=describe, trace_sink=trace_sink, log=log, label=label, watch=options.watch, health=health,
-        venue=venue, start_events=start_events)
+        venue=venue, start_events=start_events, halts=halts)
 
 
 def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_days: int = 10,
@@ -183,6 +197,9 @@ def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_
     warm = attrs.evolve(config, start=(today - timedelta(days=warmup_days)).isoformat(), end=None)
     if kwargs.get("sentiment", "default") == "default":
         kwargs["sentiment"] = live_sentiment(config, clock, environ, on_health=health.report)
+    from adapters.breeze.halts import BreezeMarketHalts
+    # the halts live sees: circuit limits and NIFTY's move from Breeze quotes (data only)
+    kwargs.setdefault("halts", BreezeMarketHalts(data.session, data.symbol_map))
     return run_paper(warm, store=store, feed=data.history, source=data.bars, clock=clock, health=health, **kwargs)
 
 

@@ -42,6 +42,7 @@ from core.risk import AccountRisk, RiskManager
 from core.sizing import PositionSizer
 from core.venue import VenueRules
 from ports.event_store import EventStore
+from ports.halts import MarketHalts
 from ports.market_data import MarketDataFeed
 from ports.predictor import Predictor
 from ports.sentiment import SentimentProvider
@@ -63,7 +64,7 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
                  run_id: str | None = None, progress: Callable[[str, int, int], None] | None = None,
                  mode: str = "backtest", label: str = "", venue: VenueRules | None = None,
                  on_committed: Callable[[list[RecordedEvent]], None] | None = None,
-                 shared_account: bool = False) -> BacktestResult:
+                 shared_account: bool = False, halts: MarketHalts | None = None) -> BacktestResult:
     """Run a backtest and record it in ``store``. Returns ids and counts; metrics live in the log.
 
     ``venue``: apply a venue's rules (``core.venue``) as paper and live do; None (the
@@ -73,6 +74,7 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
     ``shared_account``: the books trade one account, as ``paper --shared-account`` and
     ``live --strategy both`` do: one risk manager (``core.risk.AccountRisk``) and the books
     stepped together in the order their bars close (a daily bar after that day's minutes).
+    ``halts``: market-wide halts pause the books as in paper and live (None: none).
     """
     import time as _time
 
@@ -93,6 +95,8 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
         config_dict["venue_rules"] = venue.name
     if shared_account:
         config_dict["shared_account"] = True
+    if halts is not None:
+        config_dict["market_halts"] = getattr(halts, "symbol", type(halts).__name__)
     first_ts = min(int(s.start_ns[0]) for s in all_series)
     started_at = datetime.fromtimestamp(first_ts / 1e9, tz=timezone.utc)
     run_info = RunInfo(run_id=run_id, mode=mode, config_hash=config_hash(config), code_version=code_version(),
@@ -111,11 +115,11 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
     try:
         if shared_account:
             results.extend(_run_books_on_one_account(plans, config, store, run_id, namespace, provider, predictor,
-                                                     broker_factory, progress, venue, on_committed))
+                                                     broker_factory, progress, venue, on_committed, halts))
         else:
             for plan in plans:
                 results.append(_run_book(plan, config, store, run_id, namespace, provider, predictor,
-                                         broker_factory, progress, venue, on_committed))
+                                         broker_factory, progress, venue, on_committed, halts))
         status = RunStatus.COMPLETED
     except KeyboardInterrupt:
         status, message = RunStatus.INTERRUPTED, "interrupted by the user"
@@ -140,7 +144,8 @@ def _book_engine(plan: BookPlan, config: BacktestConfig, store: EventStore, run_
                  provider: SentimentProvider | None, predictor: Predictor | None,
                  broker_factory: Callable[[BookPlan], Any], venue: VenueRules | None,
                  on_committed: Callable[[list[RecordedEvent]], None] | None,
-                 account: AccountRisk | None = None) -> tuple[TradingEngine, dict[str, FeatureBook]]:
+                 account: AccountRisk | None = None, halts: MarketHalts | None = None
+                 ) -> tuple[TradingEngine, dict[str, FeatureBook]]:
     """One book's engine (its own risk manager, or its view of the account's) and feature books."""
     wanted = plan.strategy.feature_spec()
     specs = list(wanted.values()) if isinstance(wanted, dict) else list(wanted)
@@ -156,7 +161,7 @@ def _book_engine(plan: BookPlan, config: BacktestConfig, store: EventStore, run_
         telemetry=config.telemetry, settings=EngineSettings(product=plan.product,
                                                             record_signals=config.record_signals,
                                                             venue=venue),
-        sentiment=provider if plan.name != "sma_cross" else None, predictor=predictor)
+        sentiment=provider if plan.name != "sma_cross" else None, predictor=predictor, halts=halts)
     return engine, books
 
 
@@ -174,12 +179,13 @@ def _run_books_on_one_account(plans: list[BookPlan], config: BacktestConfig, sto
                               namespace: uuid.UUID, provider: SentimentProvider | None,
                               predictor: Predictor | None, broker_factory: Callable[[BookPlan], Any],
                               progress: Callable[[str, int, int], None] | None, venue: VenueRules | None,
-                              on_committed: Callable[[list[RecordedEvent]], None] | None) -> list[BookResult]:
+                              on_committed: Callable[[list[RecordedEvent]], None] | None,
+                              halts: MarketHalts | None = None) -> list[BookResult]:
     """The books of one account stepped together bar by bar, in the order the bars close
     (ties: book order, then symbol order), exactly as a paper session merges them."""
     account = AccountRisk(config.risk)
     built = [_book_engine(plan, config, store, run_id, namespace, provider, predictor, broker_factory, venue,
-                          on_committed, account) for plan in plans]
+                          on_committed, account, halts) for plan in plans]
     feature_books = [book for _, books in built for book in books.values()]
     owner = [k for k, (_, books) in enumerate(built) for _ in books]
     ends = np.concatenate([np.asarray(b.ts_ns, dtype=np.int64) + int(b.interval.duration.total_seconds() * 1e9)
@@ -209,9 +215,10 @@ def _run_book(plan: BookPlan, config: BacktestConfig, store: EventStore, run_id:
               provider: SentimentProvider | None, predictor: Predictor | None,
               broker_factory: Callable[[BookPlan], Any],
               progress: Callable[[str, int, int], None] | None, venue: VenueRules | None = None,
-              on_committed: Callable[[list[RecordedEvent]], None] | None = None) -> BookResult:
+              on_committed: Callable[[list[RecordedEvent]], None] | None = None,
+              halts: MarketHalts | None = None) -> BookResult:
     engine, books = _book_engine(plan, config, store, run_id, namespace, provider, predictor, broker_factory,
-                                 venue, on_committed)
+                                 venue, on_committed, halts=halts)
     total = sum(len(b) for b in books.values())
     # The books and the loaded series are millions of long-lived objects (per-bar session
     # and minute lists); every full pass of the cycle collector, triggered by the events

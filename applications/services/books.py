@@ -157,6 +157,11 @@ def _bound(value: str | None, *, end: bool) -> datetime | None:
     return datetime.fromtimestamp(moment / 1e9, tz=timezone.utc)
 
 
+def session_bounds(config: "BacktestConfig") -> tuple[datetime | None, datetime | None]:
+    """The run's first instant and the end of its last session (None: open-ended)."""
+    return _bound(config.start, end=False), _bound(config.end, end=True)
+
+
 def load_series(feed: MarketDataFeed, symbols: Sequence[str], interval: Interval, start: str | None,
                 end: str | None, actions: Sequence[CorporateAction] = ()) -> list[BarSeries]:
     """Load every symbol's validated bars, back-adjusted for ``actions``.

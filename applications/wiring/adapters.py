@@ -3,7 +3,7 @@ the simulated broker. Services take these as ports; only roots and defaults cons
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +134,29 @@ def live_sentiment(config: BacktestConfig, clock: Any, environ: Any = None,
                                     newsapi_key=env.get("SENTIMENT_NEWSAPI_API_KEY") or None,
                                     twitter_bearer_token=env.get("SENTIMENT_TWITTER_BEARER_TOKEN") or None,
                                     lookback=timedelta(days=config.sentiment.lookback_days), on_health=on_health)
+
+
+#: The index whose one-minute bars drive a replay's market-wide halts (shipped: data/market).
+HALT_INDEX = "NIFTY50"
+
+
+def replay_market_halts(feed: MarketDataFeed, start: datetime | None, end: datetime | None,
+                        log: Any = lambda _m: None) -> Any:
+    """NSE's market-wide circuit breaker for a replay, from the index's one-minute bars in
+    ``feed`` between ``start`` and ``end`` (``adapters.simulated.halts.IndexBarHalts``);
+    None, said in ``log``, when the feed has no such bars."""
+    from adapters.simulated.halts import IndexBarHalts
+    from core.model import Interval
+
+    if HALT_INDEX not in feed.symbols(Interval.MINUTE_1):
+        log(f"market-wide halts are not simulated: no {HALT_INDEX} one-minute bars in the data")
+        return None
+    start = None if start is None else start - timedelta(days=7)   # the session before the first
+    series = feed.history_series(HALT_INDEX, Interval.MINUTE_1, start, end)
+    if not len(series):
+        log(f"market-wide halts are not simulated: no {HALT_INDEX} bars in the run's dates")
+        return None
+    return IndexBarHalts(series)
 
 
 def default_broker_factory(plan: BookPlan):

@@ -205,8 +205,9 @@ class TradingEngine:
     def _can_skip_quiet_bars(self) -> bool:
         # Sentiment and predictions are read (and recorded) on every bar, and a
         # checkpointed step records per bar: only a pure per-bar decision can be skipped.
+        # A market-wide halt is checked (and recorded) on every bar too.
         return (getattr(self.strategy, "decision_bars", None) is not None and self.sentiment is None
-                and self.predictor is None and not self.settings.checkpoint_bars)
+                and self.predictor is None and not self.settings.checkpoint_bars and self.halts is None)
 
     def _run_skipping_quiet_bars(self, book: FeatureBook, progress: Callable[[int], None] | None,
                                  progress_every: int) -> None:

@@ -24,6 +24,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
 import attrs
 
 from core.model import Direction
@@ -85,4 +87,42 @@ def market_wide_halt(move_fraction: float, ist_minute_of_day: int) -> MarketHalt
     return None
 
 
-__all__ = ["REST_OF_DAY", "MarketHalt", "PriceBand", "band_refusal", "market_wide_halt"]
+class MarketHaltWatch:
+    """Which market-wide halt is in force, from index moves observed during the day.
+
+    ``observe(move, at)`` with the index's move from the previous close at ``at`` (an IST
+    wall-clock time): a level triggers once per day; the halt lasts its minutes plus the
+    pre-open, never past the close. Shared by every source of index prices (Breeze quotes
+    live, index bars in a replay), so live and its rehearsal halt alike.
+    """
+
+    def __init__(self, close: time = time(15, 30)) -> None:
+        self._close = close
+        self._until: tuple[datetime, str] | None = None
+        self._fired: set[tuple[date, int]] = set()
+
+    def active(self, at: datetime) -> str | None:
+        """Why the market is halted at ``at`` (IST), or None."""
+        if self._until is not None:
+            until, reason = self._until
+            if at < until:
+                return reason
+            self._until = None
+        return None
+
+    def observe(self, move_fraction: float, at: datetime) -> str | None:
+        """Record the index's move at ``at`` (IST); returns the halt it starts, if any."""
+        current = self.active(at)
+        if current is not None:
+            return current
+        halt = market_wide_halt(move_fraction, at.hour * 60 + at.minute)
+        if halt is None or (at.date(), halt.level_pct) in self._fired:
+            return None
+        self._fired.add((at.date(), halt.level_pct))
+        close = datetime.combine(at.date(), self._close, tzinfo=at.tzinfo)
+        until = close if halt.rest_of_day else min(close, at + timedelta(minutes=halt.minutes + halt.pre_open_minutes))
+        self._until = (until, halt.describe())
+        return halt.describe()
+
+
+__all__ = ["REST_OF_DAY", "MarketHalt", "MarketHaltWatch", "PriceBand", "band_refusal", "market_wide_halt"]

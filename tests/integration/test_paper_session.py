@@ -29,6 +29,7 @@ from tests.fakes.crashing_clock import CrashingClock, SimulatedCrash
 from tests.fakes.duplicating_broker import DuplicatingBroker
 
 ROOT = Path(__file__).resolve().parents[2]
+IST_ZONE = __import__("datetime").timezone(__import__("datetime").timedelta(hours=5, minutes=30))
 DECISIONS = ("signal.generated", "order.submitted", "order.filled", "trade.closed")
 # close_at_end=False: closing what is open when the data ends is the backtest's end-of-data
 # policy; a paper session that runs out of replay bars keeps its positions, as live would.
@@ -388,3 +389,47 @@ def test_a_shared_account_backtest_makes_exactly_the_shared_paper_sessions_decis
     assert decided[0] != decided[1]
     started = next(r.event for r in shared.read_stream("B:run") if r.type == "run.started")
     assert started.config["shared_account"] is True
+
+
+def test_a_market_wide_halt_in_the_replayed_index_pauses_paper_and_a_halted_backtest_alike(feed):
+    """The index falls 11 % by 11:00 on 2024-01-10 (an index series on the TCS minutes' clock; the
+    shipped NIFTY 50 minutes are from 2016): NSE's 10 % rule halts the market for 45 min plus
+    15 min pre-open; paper pauses as live would and ``backtest --market-halts`` decides alike."""
+    from datetime import datetime, timezone
+
+    import numpy as np
+
+    from adapters.simulated.halts import IndexBarHalts
+    from core.model import BarSeries
+
+    nifty = feed.history_series("TCS", Interval.MINUTE_1, None, None)
+    crash_at = int(datetime(2024, 1, 10, 5, 30, tzinfo=timezone.utc).timestamp() * 1e9)   # 11:00 IST
+    hit = np.asarray(nifty.start_ns) >= crash_at          # and it stays down (no rebound halt)
+    scale = np.where(hit, 0.89, 1.0)
+    crashed = BarSeries(symbol="NIFTY50", interval=nifty.interval, start_ns=nifty.start_ns,
+                        open=nifty.open * scale, high=nifty.high * scale, low=nifty.low * scale,
+                        close=nifty.close * scale, volume=nifty.volume)
+    tcs = feed.history_series("TCS", Interval.MINUTE_1, None, None)
+    replay = InMemoryFeed([tcs, crashed])
+    paper = InMemoryEventStore()
+    result = run_paper(INTRADAY, store=paper, feed=replay, sentiment=None, run_id="H", options=FAST)
+    assert result.status == "completed"
+    events = list(paper.read_stream("H:intraday"))
+    halted = [r for r in events if r.type == "halt.market_halted"]
+    resumed = [r for r in events if r.type == "halt.market_resumed"]
+    assert len(halted) == 1 and len(resumed) == 1
+    assert "index moved 10 %" in halted[0].event.reason and "45 min" in halted[0].event.reason
+    start, end = halted[0].occurred_at, resumed[0].occurred_at
+    assert start.astimezone(IST_ZONE).strftime("%Y-%m-%d %H:%M") == "2024-01-10 11:01"
+    assert round((end - start).total_seconds() / 60) == 60
+    assert not [r for r in events if start < r.occurred_at < end and r.type in DECISIONS]
+    backtest = InMemoryEventStore()
+    run_backtest(INTRADAY, store=backtest, feed=replay, sentiment=None, run_id="B", halts=IndexBarHalts(crashed),
+                 venue=BREEZE_CASH)
+    kinds = DECISIONS + ("halt.market_halted", "halt.market_resumed")
+    assert payloads(backtest, "B:intraday", kinds) == payloads(paper, "H:intraday", kinds)
+    # without halts the same day is traded through (the rehearsal is what changes it)
+    plain = InMemoryEventStore()
+    run_paper(INTRADAY, store=plain, feed=replay, sentiment=None, run_id="N",
+              options=PaperOptions(replay_speed=0, market_halts=False))
+    assert not [r for r in plain.read_stream("N:intraday") if r.type.startswith("halt.")]

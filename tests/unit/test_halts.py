@@ -104,3 +104,23 @@ def test_a_market_wide_halt_pauses_the_book_and_both_ends_are_events():
                                                                                      FlatPercentCosts(0.0)),
                                     product=Product.INTRADAY)
     assert state.market_halted
+
+
+def test_the_halt_watch_fires_each_level_once_a_day_and_never_past_the_close():
+    from datetime import datetime, timedelta, timezone
+
+    from core.venue.halts import MarketHaltWatch
+
+    ist = timezone(timedelta(hours=5, minutes=30))
+    watch = MarketHaltWatch()
+    at = datetime(2025, 6, 9, 11, 0, tzinfo=ist)
+    assert watch.observe(-0.05, at) is None
+    reason = watch.observe(-0.11, at)
+    assert reason is not None and "45 min" in reason
+    assert watch.active(at + timedelta(minutes=59)) == reason and watch.active(at + timedelta(minutes=60)) is None
+    assert watch.observe(-0.11, at + timedelta(minutes=61)) is None           # the 10 % level fired today
+    late = watch.observe(-0.16, datetime(2025, 6, 9, 14, 10, tzinfo=ist))    # 15 % after 14:00: rest of day
+    assert late is not None and "rest of the day" in late
+    assert watch.active(datetime(2025, 6, 9, 15, 29, tzinfo=ist)) == late
+    assert watch.active(datetime(2025, 6, 9, 15, 30, tzinfo=ist)) is None
+    assert watch.observe(-0.11, datetime(2025, 6, 10, 10, 0, tzinfo=ist)) is not None   # a new day
