@@ -11,119 +11,50 @@ and the same trades. Runs on the in-memory store, SQLite and PostgreSQL (one pro
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import attrs
 import pytest
 
-from adapters.breeze.historical import _to_bars, bars_to_series
-from adapters.memory import InMemoryEventStore, InMemoryFeed
+from adapters.memory import InMemoryEventStore
 from applications.roots.live import LiveOptions, run_live
-from applications.roots.paper import PaperOptions, run_paper
-from applications.services.books import BacktestConfig, SentimentSettings, SlippageSettings, SwingBookConfig
 from core.errors import ReconciliationError
-from core.model import Interval
-from tests.fakes.breeze_sdk import FakeBreezeSDK, next_day_candle, swing_setup_candles
-
-IST = timezone(timedelta(hours=5, minutes=30))
-CREDS = {"BREEZE_API_KEY": "key-abc", "BREEZE_API_SECRET": "secret-xyz", "BREEZE_SESSION_TOKEN": "token-123"}
-FRIDAY, DAY1, DAY2, DAY3 = datetime(2025, 6, 6), datetime(2025, 6, 9), datetime(2025, 6, 10), datetime(2025, 6, 11)
-CONFIG = BacktestConfig(strategy="swing", swing=SwingBookConfig(symbols=["TCS"]),
-                        sentiment=SentimentSettings(enabled=False), slippage=SlippageSettings(bps=0.0),
-                        corporate_actions_file="")
+from tests.fakes.breeze_account import (
+    CONFIG,
+    CREDS,
+    DAY1,
+    DAY2,
+    DAY3,
+    IST,
+    Exchange,
+    new_account_sdk,
+    paper_replay,
+    scenario_prices,
+)
+from tests.fakes.breeze_account import DayClock as _DayClock
+from tests.fakes.breeze_sdk import FakeBreezeSDK
 
 
 class Killed(BaseException):
     """kill -9 as seen from inside: nothing after it runs, nothing more is written."""
 
 
-class DayClock:
-    """IST wall clock of one trading day: every ``now()`` moves on ``step``; optionally dies after ``die_at``."""
-
-    def __init__(self, day: datetime, *, die_at: datetime | None = None, step: timedelta = timedelta(seconds=20)):
-        self._now = day.replace(hour=9, minute=10, tzinfo=IST)
-        self._step, self._die_at = step, die_at
-
-    def now(self) -> datetime:
-        self._now += self._step
-        if self._die_at is not None and self._now >= self._die_at:
-            raise Killed()
-        return self._now
-
-    def sleep(self, seconds: float) -> None:
-        self._now += timedelta(seconds=seconds)
+def _killed() -> None:
+    raise Killed()
 
 
-def candles() -> list[dict]:
-    rows = swing_setup_candles(FRIDAY)
-    rows.append(next_day_candle(rows[-1], DAY1, change=0.004, low=0.003))    # the stop holds on day 1
-    rows.append(next_day_candle(rows[-1], DAY2, change=-0.05, low=0.06))     # and breaks on day 2
-    return rows
+class DayClock(_DayClock):
+    """The scenario's day clock; ``die_at`` raises ``Killed`` there (an in-process kill)."""
 
-
-def paper_replay() -> InMemoryEventStore:
-    """The same daily bars, Friday's to day 2's, traded by paper on the simulated venue."""
-    series = bars_to_series("TCS", Interval.DAY_1, _to_bars("TCS", Interval.DAY_1, candles(), "TCS"))
-    store = InMemoryEventStore()
-    run_paper(CONFIG, store=store, feed=InMemoryFeed([series]), sentiment=None, run_id="P",
-              options=PaperOptions(replay_speed=0.0))
-    return store
-
-
-class Exchange:
-    """The exchange behind the fake SDK: fills the entry at day 1's open and the carried stop,
-    once placed again on day 2, at its price at 11:05 (prices from the paper replay); its
-    night lapses the day orders and settles the shares (``FakeBreezeSDK.next_session``)."""
-
-    def __init__(self, sdk: FakeBreezeSDK, entry_price: float, stop_price: float) -> None:
-        self.sdk, self.entry_price, self.stop_price = sdk, entry_price, stop_price
-        self.day = DAY1
-        self.stop_hit_at: str | None = None
-        self.now = lambda: DAY1.replace(tzinfo=IST)   # the trading process's clock, set by the test
-        self._trade = 0
-        sdk.on_place = self.on_place
-        trade_list = sdk.get_trade_list
-
-        def trade_list_after_the_market_moved(*args, **kwargs):
-            self.market()
-            return trade_list(*args, **kwargs)
-        sdk.get_trade_list = trade_list_after_the_market_moved
-
-    def _fill(self, order_id: str, price: float, when: str) -> None:
-        self._trade += 1
-        order = self.sdk.orders[order_id]
-        self.sdk.execute(order_id, int(order["quantity"]), price, f"T{self._trade}", when)
-
-    def on_place(self, order_id: str, order: dict) -> None:
-        if order["action"] == "Buy" and order["order_type"] == "Limit" and self.day == DAY1:
-            self._fill(order_id, self.entry_price, self.day.strftime("%d-%b-%Y") + " 09:15:05")
-
-    def market(self) -> None:
-        """Day 2 from 11:05: the price trades through the stop placed again that morning."""
-        if self.day != DAY2 or self.stop_hit_at is not None or self.now() < DAY2.replace(hour=11, minute=5,
-                                                                                       tzinfo=IST):
-            return
-        for order_id, order in self.sdk.orders.items():
-            if order["order_type"] == "Stoploss" and order["status"] == "Ordered":
-                self.stop_hit_at = order_id
-                self._fill(order_id, self.stop_price, self.day.strftime("%d-%b-%Y") + " 11:05:00")
-
-    def night(self, next_day: datetime) -> None:
-        self.sdk.next_session()
-        self.day = next_day
+    def __init__(self, day: datetime, *, die_at: datetime | None = None) -> None:
+        super().__init__(day, die_at=die_at, on_die=_killed)
 
 
 def build_account(tmp_path, paper: InMemoryEventStore) -> tuple[FakeBreezeSDK, Exchange, dict]:
     """The fake Breeze account of the scenario and the run_live arguments every day shares."""
-    fills = [r.event for r in paper.read_stream("P:swing") if r.type == "order.filled"]
-    entry_fill, stop_fill = fills[0], fills[1]
-    assert stop_fill.fill_reason == "stop_loss"  # the scenario's premise, in paper
-    sdk = FakeBreezeSDK(CREDS["BREEZE_API_KEY"])
-    sdk.track_positions = True
-    sdk.add_candles("TCS", "1day", candles())
-    sdk.quotes["TCS"] = {"ltp": entry_fill.price_paise / 100, "upper_circuit": 5000.0, "lower_circuit": 3500.0}
-    sdk.funds.update(allocated_equity=2_000_000.0, block_by_trade_equity=0.0)  # capital = the configured cap
-    exchange = Exchange(sdk, entry_fill.price_paise / 100, stop_fill.price_paise / 100)
+    entry, stop, _quantity = scenario_prices(paper)
+    sdk = new_account_sdk(FakeBreezeSDK(CREDS["BREEZE_API_KEY"]), entry)
+    exchange = Exchange(sdk, entry / 100, stop / 100)
     common = dict(confirm_live=True, environ=CREDS, dotenv_path=tmp_path / "none.env", sdk_factory=lambda _k: sdk,
                   orders_dir=tmp_path / "orders", sentiment=None, options=LiveOptions(tick_poll_seconds=0.001))
     return sdk, exchange, common
