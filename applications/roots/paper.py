@@ -151,6 +151,7 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
         replay = ReplayBarSource(replay_feed, clock, speed=options.replay_speed, start=resume_from)
         return iter_merge(replay.stream(symbols, interval) for symbols, interval in requests)
 
+    daily_on_live_data = source is not None and any(not p.series[0].interval.is_intraday for p in plans if p.series)
     if not options.market_halts:
         halts = None
     elif halts is None and source is None:
@@ -168,19 +169,28 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
         settings=SessionSettings(square_off_on_stop=options.square_off_on_stop,
                                  event_batch_size=config.event_batch_size,
                                  measure_latency=options.measure_latency, warmup_is_replay=source is None,
-                                 shared_account=options.shared_account),
+                                 shared_account=options.shared_account,
+                                 # on live data a daily book's run goes on the next session, as live's
+                                 continues_next_session=daily_on_live_data, lockstep_stream=daily_on_live_data),
         square_off_fills=paper_square_off_fills, data_fingerprint=data_fingerprint(all_series),
         describe=describe, trace_sink=trace_sink, log=log, label=label, watch=options.watch, health=health,
         venue=venue, start_events=start_events, halts=halts)
 
 
 def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_days: int = 10,
+                           swing_warmup_days: int = 150,
                            clock: WaitableClock | None = None, sdk_factory: Any = None,
                            environ: dict[str, str] | None = None, dotenv_path: Any = None,
                            tick_poll_seconds: float = 0.5, **kwargs: Any) -> SessionResult:
     """Paper trading on real Breeze prices: history warms the books up, websocket bars are traded,
-    fills stay simulated. Needs the Breeze credentials (data only: no order can be sent)."""
-    from datetime import timedelta
+    fills stay simulated. Needs the Breeze credentials (data only: no order can be sent).
+
+    A swing (daily) book rehearses live's: it steps at the open on the daily bars completed
+    since its checkpoint and its session ends ``session_closed``; ``resume`` the next morning.
+    """
+    from datetime import time, timedelta
+
+    from applications.services.session.bars import DailyBarsAtOpen, LiveSessionHistory
 
     from adapters.system import IST, WallClock
     from applications.wiring.breeze import load_credentials, open_breeze_data
@@ -194,13 +204,22 @@ def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_
     health = kwargs.pop("health", None) or HealthInbox()
     data = open_breeze_data(credentials, clock, symbols, sdk_factory=sdk_factory,
                             tick_poll_seconds=tick_poll_seconds, on_health=health.report)
-    warm = attrs.evolve(config, start=(today - timedelta(days=warmup_days)).isoformat(), end=None)
+    # A daily book steps at the open on the daily bars completed since its checkpoint (a fresh
+    # session: the newest), as live does; intraday books trade the websocket's minute bars.
+    today_start = datetime.combine(today, time(0), tzinfo=IST)
+    history = LiveSessionHistory(data.history, today_start, intraday_days=warmup_days, daily_days=swing_warmup_days,
+                                 hold_back_newest_daily=kwargs.get("resume") is None)
+    source = DailyBarsAtOpen(data.history, data.bars, clock, today_start=today_start,
+                             market_open=datetime.combine(today, time(9, 15), tzinfo=IST),
+                             shutdown=kwargs.get("shutdown"))
+    warm = attrs.evolve(config, start=(today - timedelta(days=max(warmup_days, swing_warmup_days))).isoformat(),
+                        end=None)
     if kwargs.get("sentiment", "default") == "default":
         kwargs["sentiment"] = live_sentiment(config, clock, environ, on_health=health.report)
     from adapters.breeze.halts import BreezeMarketHalts
     # the halts live sees: circuit limits and NIFTY's move from Breeze quotes (data only)
     kwargs.setdefault("halts", BreezeMarketHalts(data.session, data.symbol_map))
-    return run_paper(warm, store=store, feed=data.history, source=data.bars, clock=clock, health=health, **kwargs)
+    return run_paper(warm, store=store, feed=history, source=source, clock=clock, health=health, **kwargs)
 
 
 __all__ = ["MODE", "PaperOptions", "run_paper", "run_paper_on_live_data"]

@@ -362,3 +362,30 @@ def test_intraday_and_swing_trade_one_account_in_one_live_process_with_one_risk_
     # the swing book's stop went out again for today through the same adapter
     renewed = [e for e in (r.event for r in store.read_stream("B:run")) if type(e).__name__ == "DayOrdersRenewed"]
     assert len(renewed) == 1 and {r["client_order_id"] for r in renewed[0].renewed} >= {"swing-0000001-SL"}
+
+
+def test_paper_on_live_data_rehearses_the_carried_swing_account_and_sends_nothing(tmp_path, open_day_store):
+    """``paper --live-data --strategy swing`` over the same three days: the daily book steps at the
+    open on the bars completed since its checkpoint, each session ends ``session_closed``, the
+    simulated venue keeps the stop; the orders and trades equal the paper replay's; no order
+    reaches the broker."""
+    from applications.roots.paper import PaperOptions, run_paper_on_live_data
+
+    paper = paper_replay()
+    sdk, exchange, _common = build_account(tmp_path, paper)
+    options = PaperOptions(replay_speed=0.0)
+    for day, resume in ((DAY1, None), (DAY2, "L"), (DAY3, "L")):
+        if day != DAY1:
+            exchange.night(day)
+        store = open_day_store()
+        clock = DayClock(day)
+        exchange.now = lambda: clock._now
+        result = run_paper_on_live_data(CONFIG, store=store, clock=clock, sdk_factory=lambda _k: sdk,
+                                        environ=CREDS, dotenv_path=tmp_path / "none.env", sentiment=None,
+                                        run_id="L", resume=resume, options=options, tick_poll_seconds=0.001)
+        assert result.status == "session_closed"
+        if day != DAY3:
+            _end_of_process(store)
+    assert _trades(store, "L:swing") == _trades(paper, "P:swing")
+    assert _orders(store, "L:swing") == _orders(paper, "P:swing")
+    assert sdk.count("place_order") == 0 and sdk.subscribed == []

@@ -132,3 +132,66 @@ def daily_session_bars(series: Sequence[BarSeries], resume_from: datetime | None
     yield from sorted(bars, key=lambda b: (b.start, order[b.symbol]))
     while clock.now() < session_end and not stopping():
         clock.sleep(min(poll_seconds, max((session_end - clock.now()).total_seconds(), 0.001)))
+
+
+class LiveSessionHistory:
+    """The history a session on live data warms up from (a ``MarketDataFeed`` over the venue's).
+
+    Intraday bars from the last ``intraday_days``; daily bars from the last ``daily_days``
+    and only those completed before ``today_start`` (today's forms until the close). With
+    ``hold_back_newest_daily`` (a fresh session) the newest completed daily bar is left out
+    too: the session trades it (``DailyBarsAtOpen``), as a backtest decides on that close.
+    """
+
+    def __init__(self, feed: Any, today_start: datetime, *, intraday_days: int, daily_days: int,
+                 hold_back_newest_daily: bool) -> None:
+        from datetime import timedelta
+
+        self._feed = feed
+        self._today = today_start
+        self._intraday_from = today_start - timedelta(days=intraday_days)
+        self._daily_from = today_start - timedelta(days=daily_days)
+        self._hold_back = hold_back_newest_daily
+
+    def symbols(self, interval: Any) -> list[str]:
+        return self._feed.symbols(interval)
+
+    def history_series(self, symbol: str, interval: Any, start: datetime | None = None,
+                       end: datetime | None = None) -> BarSeries:
+        if interval.is_intraday:
+            start = self._intraday_from if start is None else max(start, self._intraday_from)
+            return self._feed.history_series(symbol, interval, start, end)
+        start = self._daily_from if start is None else max(start, self._daily_from)
+        end = self._today if end is None else min(end, self._today)
+        series = self._feed.history_series(symbol, interval, start, end)
+        return without_last_bar(series) if self._hold_back and len(series) else series
+
+    def history(self, symbol: str, interval: Any, start: datetime | None = None,
+                end: datetime | None = None) -> list[Bar]:
+        return self.history_series(symbol, interval, start, end).bars()
+
+    def describe(self) -> dict[str, Any]:
+        inner = getattr(self._feed, "describe", None)
+        return {"type": "live_session_history", "feed": inner() if callable(inner) else type(self._feed).__name__}
+
+
+class DailyBarsAtOpen:
+    """A ``LiveBarSource`` for daily books on live data: at the market open, the daily bars
+    completed in the last ``recent_days`` (the session skips those it already holds and
+    trades the rest); intraday intervals come from ``intraday`` (the websocket)."""
+
+    def __init__(self, feed: Any, intraday: Any, clock: Clock, *, today_start: datetime, market_open: datetime,
+                 recent_days: int = 10, shutdown: StopSignal | None = None, poll_seconds: float = 30.0) -> None:
+        self._feed, self._intraday, self._clock = feed, intraday, clock
+        self._today, self._open, self._days = today_start, market_open, recent_days
+        self._shutdown, self._poll = shutdown, poll_seconds
+
+    def stream(self, symbols: Sequence[str], interval: Any) -> Iterator[Bar]:
+        from datetime import timedelta
+
+        if interval.is_intraday:
+            return self._intraday.stream(symbols, interval)
+        since = self._today - timedelta(days=self._days)
+        series = [self._feed.history_series(s, interval, since, self._today) for s in symbols]
+        return daily_session_bars(series, since, clock=self._clock, shutdown=self._shutdown,
+                                  market_open=self._open, session_end=self._open, poll_seconds=self._poll)
