@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from applications.wiring.store import open_store
-from tests.fakes.breeze_account import CREDS, PersistentFakeBreezeSDK, new_account_sdk, paper_replay, scenario_prices
+from tests.fakes.breeze_account import (CREDS, PersistentFakeBreezeSDK, book_orders, book_trades, new_account_sdk,
+                                        paper_replay, scenario_prices)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,16 +30,6 @@ def db(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'account.db'}"
     return request.getfixturevalue("pg_url")
-
-
-def _trades(store, stream):
-    return [(e.symbol, e.direction, e.quantity, e.entry_price_paise, e.exit_price_paise, e.exit_reason,
-             e.net_pnl_paise) for e in (r.event for r in store.read_stream(stream)) if type(e).__name__ == "TradeClosed"]
-
-
-def _orders(store, stream):
-    return [(e.client_order_id, e.side, e.quantity, e.stop_loss_paise, e.take_profit_paise)
-            for e in (r.event for r in store.read_stream(stream)) if type(e).__name__ == "OrderSubmitted"]
 
 
 def test_a_carried_swing_account_survives_kill_dash_9_after_the_close_and_mid_morning(db, tmp_path):
@@ -81,8 +72,8 @@ def test_a_carried_swing_account_survives_kill_dash_9_after_the_close_and_mid_mo
     assert json.loads(last.stdout.strip().splitlines()[-1])["reconciliation"]["swing"]["positions"] == {}
     store = open_store(db)
     try:
-        assert _trades(store, "S:swing") == _trades(paper, "P:swing")
-        assert _orders(store, "S:swing") == _orders(paper, "P:swing")
+        assert book_trades(store, "S:swing") == book_trades(paper, "P:swing")
+        assert book_orders(store, "S:swing") == book_orders(paper, "P:swing")
         assert store.verify("S").ok
         assert store.get_run("S").status == "session_closed"
     finally:

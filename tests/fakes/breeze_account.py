@@ -107,6 +107,18 @@ class Exchange:
         self.day = next_day
 
 
+def book_orders(store: Any, stream: str) -> list[tuple[Any, ...]]:
+    """Every order a book submitted: (client id, side, quantity, stop-loss, take-profit)."""
+    return [(e.client_order_id, e.side, e.quantity, e.stop_loss_paise, e.take_profit_paise)
+            for e in (r.event for r in store.read_stream(stream) if r.type == "order.submitted")]
+
+
+def book_trades(store: Any, stream: str) -> list[tuple[Any, ...]]:
+    """Every trade a book closed: (symbol, direction, quantity, entry, exit, reason, net P&L)."""
+    return [(e.symbol, e.direction, e.quantity, e.entry_price_paise, e.exit_price_paise, e.exit_reason,
+             e.net_pnl_paise) for e in (r.event for r in store.read_stream(stream) if r.type == "trade.closed")]
+
+
 def scenario_prices(paper: InMemoryEventStore) -> tuple[int, int, int]:
     """(entry price, stop price, quantity) the paper replay filled at (paise, paise, shares)."""
     fills = [r.event for r in paper.read_stream("P:swing") if r.type == "order.filled"]

@@ -27,6 +27,8 @@ from tests.fakes.breeze_account import (
     DAY3,
     IST,
     Exchange,
+    book_orders as _orders,
+    book_trades as _trades,
     new_account_sdk,
     paper_replay,
     scenario_prices,
@@ -84,16 +86,6 @@ def _end_of_process(store) -> None:
     """The day's process is gone: its connection (and, as after a lease expiry, its leases) with it."""
     if not isinstance(store, InMemoryEventStore):
         store.close()
-
-
-def _orders(store, stream):
-    return [(e.client_order_id, e.side, e.quantity, e.stop_loss_paise, e.take_profit_paise)
-            for e in (r.event for r in store.read_stream(stream) if r.type == "order.submitted")]
-
-
-def _trades(store, stream):
-    return [(e.symbol, e.direction, e.quantity, e.entry_price_paise, e.exit_price_paise, e.exit_reason,
-             e.net_pnl_paise) for e in (r.event for r in store.read_stream(stream) if r.type == "trade.closed")]
 
 
 @pytest.mark.parametrize("day1_end,day2", [("killed_after_close", "one_process"), ("session_closed", "one_process"),
