@@ -381,3 +381,41 @@ def test_paper_on_live_data_rehearses_the_carried_swing_account_and_sends_nothin
     assert _trades(store, "L:swing") == _trades(paper, "P:swing")
     assert _orders(store, "L:swing") == _orders(paper, "P:swing")
     assert sdk.count("place_order") == 0 and sdk.subscribed == []
+
+
+def test_a_process_left_running_starts_a_new_intraday_run_each_day_after_a_flat_close(tmp_path):
+    """An intraday book closes flat and completes: the next session is a new run, not a resume."""
+    from applications.roots.live import run_live_days
+    from applications.services.books import BacktestConfig, SentimentSettings
+    from tests.fakes.breeze_sdk import minute_candles
+
+    sdk = FakeBreezeSDK(CREDS["BREEZE_API_KEY"])
+    for back in (5, 4, 3):
+        sdk.add_candles("TCS", "1minute", minute_candles(DAY1 - timedelta(days=back), code="TCS", start_price=3800.0))
+    sdk.quotes["TCS"] = {"ltp": 3790.0, "upper_circuit": 4169.0, "lower_circuit": 3411.0}
+
+    class Mornings(DayClock):
+        """Day 1's minutes arrive on the websocket; day 2's too (re-armed each morning)."""
+
+        def __init__(self) -> None:
+            super().__init__(DAY1)
+            self._armed: set = set()
+
+        def now(self) -> datetime:
+            moment = super().now()
+            day = moment.date()
+            if day not in self._armed and moment.hour == 9:
+                self._armed.add(day)
+                sdk.ticks_on_subscribe = [dict(row, interval="1minute") for row in minute_candles(
+                    datetime(day.year, day.month, day.day), code="TCS", start_price=3790.0)]
+            return moment
+
+    store = InMemoryEventStore()
+    results = run_live_days(BacktestConfig(strategy="intraday", sentiment=SentimentSettings(enabled=False)),
+                            store=store, clock=Mornings(), days=2, confirm_live=True, environ=CREDS,
+                            dotenv_path=tmp_path / "none.env", sdk_factory=lambda _k: sdk,
+                            orders_dir=tmp_path / "orders", sentiment=None,
+                            options=LiveOptions(tick_poll_seconds=0.001))
+    assert [r.status for r in results] == ["completed", "completed"]
+    assert results[0].run_id != results[1].run_id and not results[1].resumed
+    assert all(r.bars >= 300 for r in results)
