@@ -324,6 +324,10 @@ class BreezeBroker:
         be placed again by ``renew_lapsed`` once the session has reconciled the account; any
         other order that lapsed unfilled is expired. Sends nothing."""
         today = self._session_date()
+        for record in self._orders.values():
+            if record.placed_on is None and record.last_attempt_at:
+                # records written before placement dates were kept: the last send's IST day
+                record.placed_on = datetime.fromisoformat(record.last_attempt_at).astimezone(IST).date().isoformat()
         stale = [r for r in self._orders.values() if r.status not in _TERMINAL and r.lapsed_on is None
                  and r.placed_on is not None and date.fromisoformat(r.placed_on) < today]
         outcomes: list[DayOrderOutcome] = []

@@ -46,15 +46,16 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
 from applications.services.books import BacktestConfig, BookPlan, check_books_against_venue, plan_books
 from applications.wiring.adapters import live_sentiment, load_model
 from applications.services.session.bars import daily_session_bars, without_last_bar
+from applications.services.session.days import SessionCalendar, run_sessions_by_calendar
 from applications.services.session.funds import size_books_from_funds
 from applications.services.session.model import ModelLoader, select_session_model
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
@@ -237,88 +238,32 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
         venue_watch=poll_fills if daily else None, on_reconciled=renew_after_reconciliation)
 
 
-class SessionCalendar(Protocol):
-    """The exchange's trading days (``adapters.csv.calendar.NseCalendar``)."""
-
-    def session_hours(self, d: date) -> tuple[int, int] | None:
-        """(open, close) in minutes after IST midnight, or None on a day without a session."""
-        ...
-
-
 def run_live_days(config: BacktestConfig, *, store: EventStore, confirm_live: bool, days: int | None = None,
                   calendar: SessionCalendar | None = None, clock: Any = None, shutdown: StopSignal | None = None,
                   run_id: str | None = None, resume: str | None = None, options: LiveOptions = LiveOptions(),
                   log: Callable[[str], None] = lambda _m: None, wake_before_open_minutes: int = 15,
                   login_retry_seconds: float = 60.0, **live_kwargs: Any) -> list[SessionResult]:
-    """One live process left running across trading days: each NSE session is traded by
-    ``run_live`` exactly as a morning start would (the same run continues while it ends
-    ``session_closed``; an intraday run that completed flat gives way to a new run the next
-    day), and between sessions the process sleeps until shortly before the next open by the
-    NSE calendar. Until today's ``BREEZE_SESSION_TOKEN`` is in ``.env`` (it expires daily)
-    the login is retried every ``login_retry_seconds``; nothing is sent meanwhile.
-
-    ``days``: stop after that many sessions (None: until stopped). Returns every session's result.
-    """
+    """One live process left running across trading days (``services.session.days``): each NSE
+    session is traded by ``run_live`` exactly as a morning start would, the process sleeping
+    by the NSE calendar in between and retrying the login until today's session token is in
+    ``.env``. ``days``: stop after that many sessions (None: until stopped)."""
     from adapters.csv.calendar import NseCalendar
     from adapters.system import IST, WallClock
     from core.errors import BrokerSessionError
-    from core.events.base import RunStatus
 
     clock = clock if clock is not None else WallClock()
-    calendar = calendar if calendar is not None else NseCalendar()
-    current = resume or run_id or uuid.uuid4().hex
-    continuing = resume is not None
-    results: list[SessionResult] = []
 
-    def stopping() -> bool:
-        return shutdown is not None and shutdown.requested
+    def session(run: str, continuing: bool) -> SessionResult:
+        return run_live(config, store=store, confirm_live=confirm_live, clock=clock, shutdown=shutdown, run_id=run,
+                        resume=run if continuing else None, options=options, log=log, **live_kwargs)
 
-    def sleep_until(moment: datetime) -> None:
-        while not stopping():
-            left = (moment - clock.now()).total_seconds()
-            if left <= 0:
-                return
-            clock.sleep(min(left, 60.0))
-
-    while not stopping() and (days is None or len(results) < days):
-        now = clock.now().astimezone(IST)
-        hours = calendar.session_hours(now.date())
-        close = datetime.combine(now.date(), _hhmm(options.session_end_ist), tzinfo=IST)
-        if hours is not None and now < close:
-            try:
-                result = run_live(config, store=store, confirm_live=confirm_live, clock=clock, shutdown=shutdown,
-                                  run_id=current, resume=current if continuing else None, options=options, log=log,
-                                  **live_kwargs)
-            except BrokerSessionError as exc:
-                log(f"{now:%Y-%m-%d %H:%M} IST: cannot log in to Breeze yet ({exc}); put today's "
-                    f"BREEZE_SESSION_TOKEN in .env - trying again in {login_retry_seconds:.0f} s")
-                sleep_until(min(clock.now() + timedelta(seconds=login_retry_seconds), close))
-                continue
-            results.append(result)
-            if result.status == RunStatus.SESSION_CLOSED:
-                continuing = True
-            elif result.status == RunStatus.COMPLETED:
-                current, continuing = uuid.uuid4().hex, False      # flat at the close: a new run tomorrow
-            else:
-                break                                               # stopped by a signal
-        wake = _next_open(calendar, now.date(), wake_before_open_minutes)
-        if wake is None:
-            log("no further NSE session in the calendar; stopping")
-            break
-        log(f"next NSE session {wake:%a %Y-%m-%d}; sleeping until {wake:%H:%M} IST")
-        sleep_until(wake)
-    return results
-
-
-def _next_open(calendar: SessionCalendar, after: date, lead_minutes: int) -> datetime | None:
-    from adapters.system import IST
-    for ahead in range(1, 15):
-        day = after + timedelta(days=ahead)
-        hours = calendar.session_hours(day)
-        if hours is not None:
-            start = datetime.combine(day, time(0), tzinfo=IST) + timedelta(minutes=hours[0] - lead_minutes)
-            return start
-    return None
+    return run_sessions_by_calendar(
+        session, calendar=calendar if calendar is not None else NseCalendar(), clock=clock, zone=IST,
+        close=_hhmm(options.session_end_ist), run_id=resume or run_id or uuid.uuid4().hex,
+        continuing=resume is not None, days=days, shutdown=shutdown, log=log,
+        wake_before_open_minutes=wake_before_open_minutes, login_retry_seconds=login_retry_seconds,
+        not_logged_in=BrokerSessionError, new_run_id=lambda: uuid.uuid4().hex,
+        login_hint="put today's BREEZE_SESSION_TOKEN in .env")
 
 
 def _hhmm(text: str) -> time:
