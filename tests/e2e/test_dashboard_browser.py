@@ -1,5 +1,5 @@
-"""`sensequant dashboard` in a real headless Chromium, against a SQLite store holding two
-real backtest runs (both books on a slice of the shipped data, and the reference
+"""`sensequant dashboard` in a real headless Chromium, against a store (SQLite, and PostgreSQL
+when configured) holding two real backtest runs (both books on a slice of the shipped data, and the reference
 ``sma_cross``): checks what the page *means*, not only that it draws.
 
 - every card figure equals ``sensequant runs show --json`` for the run shown;
@@ -28,13 +28,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import attrs
 import pytest
 
 from applications.dashboard.viewmodel import formats as fmt
 from applications.wiring.store import open_store
 from core.events.catalog import PositionChanged, TradeClosed
 from tests.e2e.test_dashboard_cli import free_port
-from tests.integration.dashboard_support import backtest_db  # noqa: F401  (fixture)
+from tests.integration.dashboard_support import backtest_db, copy_events  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -53,25 +54,41 @@ def cli(url: str, *args: str, timeout: float = 180) -> str:
     return out.stdout
 
 
-@pytest.fixture(scope="module")
-def store_url(backtest_db, tmp_path_factory):  # noqa: F811
-    """A copy of the shared two-book run plus a reference ``sma_cross`` run (the newest)."""
-    target = tmp_path_factory.mktemp("browser") / "events.db"
-    shutil.copy(backtest_db.url.removeprefix("sqlite:///"), target)
-    url = f"sqlite:///{target}"
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store_url(request, backtest_db, tmp_path_factory):  # noqa: F811
+    """A copy of the shared two-book run plus a reference ``sma_cross`` run (the newest), in
+    SQLite and in a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        target = tmp_path_factory.mktemp("browser") / "events.db"
+        shutil.copy(backtest_db.url.removeprefix("sqlite:///"), target)
+        url = f"sqlite:///{target}"
+    else:
+        schemas = request.getfixturevalue("pg_schemas")
+        schema, url = schemas.create()
+        request.addfinalizer(lambda: schemas.drop(schema))
+        source, store = open_store(backtest_db.url), open_store(url)
+        try:
+            # written as a run is: started, its events appended, then sealed (hash chain head)
+            info = source.get_run(backtest_db.run_id)
+            store.start_run(attrs.evolve(info, status="running", ended_at=None))
+            copy_events(backtest_db.events, store)
+            store.finish_run(info.run_id, info.status, info.ended_at)
+        finally:
+            source.close()
+            store.close()
     cli(url, "backtest", "--strategy", "sma_cross", "--symbols", "TCS", "--interval", "1minute",
         "--start", "2024-01-01", "--end", "2024-01-12", "--no-sentiment", "--json")
     return url
 
 
 @pytest.fixture(scope="module")
-def server(store_url):
+def server(store_url, tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (scripts/test installs it: apt-get install -y chromium)")
     pytest.importorskip("playwright.sync_api", reason="the python playwright package is not installed")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENSEQUANT_DASHBOARD_")}
-    log_path = Path(store_url.removeprefix("sqlite:///")).parent / "dashboard.log"
+    log_path = tmp_path_factory.mktemp("dashboard-log") / "dashboard.log"
     log = open(log_path, "w+")
     proc = subprocess.Popen([sys.executable, "-m", "applications", "--db", store_url, "dashboard",
                              "--port", str(port), "--refresh", "1"], cwd=ROOT, env=env, stdout=log,
