@@ -105,7 +105,7 @@ def _paise(value: Any) -> int | None:
 
 @attrs.frozen(kw_only=True)
 class DayOrderOutcome:
-    """What ``renew_day_orders`` did with one order of an earlier session."""
+    """What ``settle_day_orders`` or ``renew_lapsed`` did with one order of an earlier session."""
 
     action: str                     # "filled" | "lapsed" | "expired" (settle); "renewed" (renew)
     client_order_id: str

@@ -13,7 +13,7 @@ unanswered quote means "unknown", never "halted".
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.breeze.session import BreezeSession
@@ -21,11 +21,8 @@ from adapters.breeze.symbols import BreezeSymbolMap
 from adapters.breeze.times import IST
 from core.errors import SenseQuantError
 from core.model import rupees_to_paise
-from core.venue.halts import MarketHaltWatch
+from core.venue.halts import NSE_CLOSE, MarketHaltWatch
 from ports.halts import PriceBand
-
-_CLOSE = time(15, 30)
-
 
 def _rupees(value: Any) -> float | None:
     try:
@@ -45,7 +42,7 @@ class BreezeMarketHalts:
         self._refresh = refresh
         self._bands: dict[str, tuple[datetime, PriceBand | None]] = {}
         self._index_read: datetime | None = None
-        self._watch = MarketHaltWatch(_CLOSE)
+        self._watch = MarketHaltWatch(NSE_CLOSE)
 
     def _quote(self, code: str) -> dict[str, Any]:
         try:

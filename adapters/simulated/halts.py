@@ -17,7 +17,7 @@ from core.model import IST_OFFSET_NS, BarSeries, datetime_to_ns
 from core.venue.halts import MarketHaltWatch
 from ports.halts import PriceBand
 
-_IST = timezone(timedelta(hours=5, minutes=30))
+_IST = timezone(timedelta(microseconds=IST_OFFSET_NS // 1000))
 _NS_PER_DAY = 86_400 * 1_000_000_000
 
 
@@ -30,18 +30,15 @@ class IndexBarHalts:
         starts = np.asarray(index.start_ns, dtype=np.int64)
         self._ends = (starts + int(index.interval.duration.total_seconds() * 1e9)).tolist()
         self._close = np.asarray(index.close, dtype=np.float64).tolist()
-        sessions = ((starts + IST_OFFSET_NS) // _NS_PER_DAY).tolist()
-        self._session = sessions
-        # the previous session's last close, for every bar
-        previous: list[float | None] = []
-        last_close_of: dict[int, float] = {}
-        for k, day in enumerate(sessions):
-            last_close_of[day] = self._close[k]
-        days = sorted(last_close_of)
-        before = {day: (last_close_of[days[n - 1]] if n else None) for n, day in enumerate(days)}
-        for day in sessions:
-            previous.append(before[day])
-        self._previous = previous
+        self._session = ((starts + IST_OFFSET_NS) // _NS_PER_DAY).tolist()
+        # the previous session's last close, for every bar (the bars are in time order)
+        self._previous: list[float | None] = []
+        previous = last = day = None
+        for k, session in enumerate(self._session):
+            if session != day:
+                previous, day = last, session
+            self._previous.append(previous)
+            last = self._close[k]
         self._watch = MarketHaltWatch()
         self.symbol = index.symbol
 

@@ -21,10 +21,11 @@
   polls the broker until the close, so protective legs go out as soon as an entry fills.
   The session ends ``session_closed`` and ``--resume RUN`` continues it the next morning:
   the state is folded from the log, orders of earlier sessions are settled at the broker
-  (``renew_day_orders``: a carried position's stop and target are placed again for today
-  under the same client ids, anything else lapsed is expired; ``DayOrdersRenewed``), fills
-  the log never applied are reported again, and the book is reconciled with the broker's
-  holdings after those fills and before any decision (refused on a difference);
+  (``settle_day_orders``: late executions collected, anything lapsed that protects nothing
+  expired), fills the log never applied are reported again, the book is reconciled with the
+  broker's holdings before the first bar, counting those fills on the log's side (refused on
+  a difference), and only then are the carried position's stop and target placed again for
+  today under the same client ids (``renew_lapsed``; ``DayOrdersRenewed``);
 * one live process per account: the store's account lease (``claim_account``, keyed by the
   non-secret ``BreezeCredentials.account_id``) refuses a second session on the same
   credentials, naming the holder, while the first heartbeats;
@@ -69,6 +70,7 @@ from core.model import Bar
 from core.orders import Fill
 from core.telemetry import TelemetryConfig
 from core.venue import BREEZE_CASH
+from core.venue.halts import NSE_CLOSE, NSE_OPEN
 from ports.broker import Broker
 from ports.event_store import EventStore
 from ports.sentiment import SentimentProvider
@@ -85,7 +87,7 @@ class LiveNotConfirmedError(ConfigError):
 class LiveOptions:
     warmup_days: int = 10
     square_off_on_stop: bool = True
-    session_end_ist: str = "15:30"
+    session_end_ist: str = f"{NSE_CLOSE:%H:%M}"
     telemetry: TelemetryConfig = attrs.Factory(lambda: TelemetryConfig(enabled=False, sample_rate=0.1))
     square_off_polls: int = 10
     square_off_poll_seconds: float = 1.0
@@ -93,7 +95,7 @@ class LiveOptions:
     # A daily book needs its slow averages warm: calendar days of daily history loaded.
     swing_warmup_days: int = 150
     # When a daily book's session trades: from the open, and how often it polls for fills.
-    market_open_ist: str = "09:15"
+    market_open_ist: str = f"{NSE_OPEN:%H:%M}"
     fill_poll_seconds: float = 30.0
     # Live: no bar for three minutes during the session is a stale feed (reduce-only).
     watch: WatchSettings = attrs.Factory(lambda: WatchSettings(feed_stale_seconds=180.0))
@@ -180,7 +182,7 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
     settled = broker.settle_day_orders() if resume is not None else []
 
     def renew_after_reconciliation(name: str) -> list[DayOrdersRenewed]:
-        # once per session: books of one account are reconciled together
+        # the settled outcomes are reported once, with the first renewal
         earlier, settled[:] = list(settled), []
         return _renewal_events(name, earlier + broker.renew_lapsed(), log)
 

@@ -55,7 +55,7 @@ from applications.wiring.adapters import (
 )
 from applications.services.session.model import ModelLoader, select_session_model
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
-from applications.services.session.bars import iter_merge, paper_square_off_fills
+from applications.services.session.bars import DailyBarsAtOpen, LiveSessionHistory, iter_merge, paper_square_off_fills
 from applications.services.session.runner import run_session
 from applications.services.session.watch import HealthInbox, WatchSettings
 from core.errors import ConfigError
@@ -190,10 +190,10 @@ def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_
     """
     from datetime import time, timedelta
 
-    from applications.services.session.bars import DailyBarsAtOpen, LiveSessionHistory
-
+    from adapters.breeze.halts import BreezeMarketHalts
     from adapters.system import IST, WallClock
     from applications.wiring.breeze import load_credentials, open_breeze_data
+    from core.venue.halts import NSE_OPEN
 
     credentials = load_credentials(environ, dotenv_path=dotenv_path)
     clock = clock if clock is not None else WallClock()
@@ -210,13 +210,12 @@ def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_
     history = LiveSessionHistory(data.history, today_start, intraday_days=warmup_days, daily_days=swing_warmup_days,
                                  hold_back_newest_daily=kwargs.get("resume") is None)
     source = DailyBarsAtOpen(data.history, data.bars, clock, today_start=today_start,
-                             market_open=datetime.combine(today, time(9, 15), tzinfo=IST),
+                             market_open=datetime.combine(today, NSE_OPEN, tzinfo=IST),
                              shutdown=kwargs.get("shutdown"))
     warm = attrs.evolve(config, start=(today - timedelta(days=max(warmup_days, swing_warmup_days))).isoformat(),
                         end=None)
     if kwargs.get("sentiment", "default") == "default":
         kwargs["sentiment"] = live_sentiment(config, clock, environ, on_health=health.report)
-    from adapters.breeze.halts import BreezeMarketHalts
     # the halts live sees: circuit limits and NIFTY's move from Breeze quotes (data only)
     kwargs.setdefault("halts", BreezeMarketHalts(data.session, data.symbol_map))
     return run_paper(warm, store=store, feed=history, source=source, clock=clock, health=health, **kwargs)

@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import attrs
-import numpy as np
 
 from applications.services.books import (
     BacktestConfig,
@@ -32,7 +31,7 @@ from applications.services.books import (
 from applications.wiring.adapters import default_feed, default_sentiment, default_broker_factory
 from applications.wiring.config import config_hash
 from applications.wiring.store import code_version
-from core.engine.engine import BookResult, EngineSettings, TradingEngine
+from core.engine.engine import BookResult, EngineSettings, TradingEngine, merge_order
 from core.engine.recorder import EventRecorder
 from core.events.base import RecordedEvent, RunInfo, RunStatus
 from core.events.catalog import RunCompleted, RunStarted
@@ -187,22 +186,15 @@ def _run_books_on_one_account(plans: list[BookPlan], config: BacktestConfig, sto
     built = [_book_engine(plan, config, store, run_id, namespace, provider, predictor, broker_factory, venue,
                           on_committed, account, halts) for plan in plans]
     feature_books = [book for _, books in built for book in books.values()]
-    owner = [k for k, (_, books) in enumerate(built) for _ in books]
-    ends = np.concatenate([np.asarray(b.ts_ns, dtype=np.int64) + int(b.interval.duration.total_seconds() * 1e9)
-                           for b in feature_books]) if feature_books else np.empty(0, dtype=np.int64)
-    which = np.concatenate([np.full(len(b), k, dtype=np.int64) for k, b in enumerate(feature_books)]) \
-        if feature_books else np.empty(0, dtype=np.int64)
-    index = np.concatenate([np.arange(len(b), dtype=np.int64) for b in feature_books]) \
-        if feature_books else np.empty(0, dtype=np.int64)
-    order = np.lexsort((which, ends))
-    total = len(order)
+    steps = [engine.step for engine, books in built for _ in books]
+    which, index = merge_order(dict(enumerate(feature_books)))
+    total = len(which)
     label = "+".join(p.name for p in plans)
     gc.freeze()
     try:
         if progress is not None:
             progress(label, 0, total)
-        steps = [built[owner[k]][0].step for k in range(len(feature_books))]
-        for done, (k, i) in enumerate(zip(which[order].tolist(), index[order].tolist()), start=1):
+        for done, (k, i) in enumerate(zip(which.tolist(), index.tolist()), start=1):
             steps[k](feature_books[k], i)
             if progress is not None and done % 50_000 == 0:
                 progress(label, 50_000, total)

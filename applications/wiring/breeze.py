@@ -7,7 +7,7 @@ order adapter stays out of reach of paper trading (``.importlinter``).
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,10 @@ from adapters.breeze.ratelimit import TokenBucket
 from adapters.breeze.session import BreezeSession
 from adapters.breeze.symbols import BreezeSymbolMap
 from applications.wiring.store import project_root
+from core.venue.halts import NSE_CLOSE
 from ports.clock import WaitableClock
 
-IST_SESSION_END = time(15, 30)
+IST_SESSION_END = NSE_CLOSE
 
 
 @attrs.frozen

@@ -788,12 +788,16 @@ class TradingEngine:
                    volume=None if math.isnan(volume) else int(volume))
 
 
-def merge_order(books: Mapping[str, FeatureBook]) -> tuple[np.ndarray, np.ndarray]:
-    """(book number, bar index) pairs of all bars in time order; ties by book order."""
+def merge_order(books: Mapping[Any, FeatureBook]) -> tuple[np.ndarray, np.ndarray]:
+    """(book number, bar index) pairs of all bars in the order they close; ties by book order.
+
+    By bar end, not start: a daily bar closes after that day's minute bars (books of one
+    interval come out in start order, as the end is the start plus the same duration)."""
     names = list(books)
     if not names:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    ts = np.concatenate([np.asarray(books[n].ts_ns, dtype=np.int64) for n in names])
+    ts = np.concatenate([np.asarray(books[n].ts_ns, dtype=np.int64)
+                         + int(books[n].interval.duration.total_seconds() * 1e9) for n in names])
     which = np.concatenate([np.full(len(books[n]), k, dtype=np.int64) for k, n in enumerate(names)])
     index = np.concatenate([np.arange(len(books[n]), dtype=np.int64) for n in names])
     order = np.lexsort((which, ts))

@@ -32,6 +32,9 @@ from core.model import Direction
 from ports.halts import PriceBand
 
 REST_OF_DAY = -1
+# NSE's normal equity session, IST (the calendar knows the special ones).
+NSE_OPEN = time(9, 15)
+NSE_CLOSE = time(15, 30)
 
 
 def band_refusal(symbol: str, direction: Direction, price_paise: int, band: PriceBand | None) -> str | None:
@@ -96,7 +99,7 @@ class MarketHaltWatch:
     live, index bars in a replay), so live and its rehearsal halt alike.
     """
 
-    def __init__(self, close: time = time(15, 30)) -> None:
+    def __init__(self, close: time = NSE_CLOSE) -> None:
         self._close = close
         self._until: tuple[datetime, str] | None = None
         self._fired: set[tuple[date, int]] = set()
@@ -125,4 +128,5 @@ class MarketHaltWatch:
         return halt.describe()
 
 
-__all__ = ["REST_OF_DAY", "MarketHalt", "MarketHaltWatch", "PriceBand", "band_refusal", "market_wide_halt"]
+__all__ = ["NSE_CLOSE", "NSE_OPEN", "REST_OF_DAY", "MarketHalt", "MarketHaltWatch", "PriceBand", "band_refusal",
+           "market_wide_halt"]

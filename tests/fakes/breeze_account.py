@@ -162,28 +162,24 @@ class PersistentFakeBreezeSDK(FakeBreezeSDK):
         tmp.write_text(json.dumps(state), encoding="utf-8")
         tmp.replace(self._path)
 
-    def place_order(self, *args: Any, **kwargs: Any) -> Any:
+    def _saved(self, change: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run ``change`` (a method of the fake's), then write the account, even if it raised."""
         try:
-            return super().place_order(*args, **kwargs)
+            return change(self, *args, **kwargs)
         finally:
             self.save()
+
+    def place_order(self, *args: Any, **kwargs: Any) -> Any:
+        return self._saved(FakeBreezeSDK.place_order, *args, **kwargs)
 
     def cancel_order(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().cancel_order(*args, **kwargs)
-        finally:
-            self.save()
+        return self._saved(FakeBreezeSDK.cancel_order, *args, **kwargs)
 
     def modify_order(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().modify_order(*args, **kwargs)
-        finally:
-            self.save()
+        return self._saved(FakeBreezeSDK.modify_order, *args, **kwargs)
 
     def execute(self, *args: Any, **kwargs: Any) -> None:
-        super().execute(*args, **kwargs)
-        self.save()
+        self._saved(FakeBreezeSDK.execute, *args, **kwargs)
 
     def next_session(self) -> None:
-        super().next_session()
-        self.save()
+        self._saved(FakeBreezeSDK.next_session)

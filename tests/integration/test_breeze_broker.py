@@ -371,16 +371,25 @@ def test_collect_places_the_legs_at_once_and_keeps_the_fill_for_the_next_bar_of_
     assert broker.advance(other) == [] and broker.advance(BAR) == [fill]
 
 
-def test_day_orders_of_an_earlier_session_are_settled_then_protective_legs_placed_again():
-    broker, sdk, clock = make_broker()
+def carried_bracket(broker, sdk, clock, *also: OrderRequest):
+    """A bracketed entry (and the orders ``also``) placed on 2025-02-05, the entry filled; the
+    night lapses every day order; the clock is at the next day's open. Returns the stop's
+    Breeze id of that day and the acks of ``also``."""
     ack = bracket_entry(broker, sdk)
-    entry_extra = broker.submit(OrderRequest(client_order_id="x", symbol="RELIANCE", side=Side.BUY, quantity=5,
-                                             order_type=OrderType.LIMIT, limit_price_paise=200000))
+    acks = [broker.submit(order) for order in also]
     sdk.execute(ack.broker_order_id, 10, 2500, "1", "05-Feb-2025 10:31:05")
     broker.advance(BAR)
     old_sl = broker.order_record("e-SL").broker_order_id
-    sdk.next_session()                      # the night: every day order lapsed
+    sdk.next_session()
     clock.set(datetime(2025, 2, 6, 9, 15, tzinfo=IST))
+    return old_sl, acks
+
+
+def test_day_orders_of_an_earlier_session_are_settled_then_protective_legs_placed_again():
+    broker, sdk, clock = make_broker()
+    old_sl, (entry_extra,) = carried_bracket(broker, sdk, clock, OrderRequest(
+        client_order_id="x", symbol="RELIANCE", side=Side.BUY, quantity=5, order_type=OrderType.LIMIT,
+        limit_price_paise=200000))
     before = len(placed(sdk))
     settled = broker.settle_day_orders()
     assert sorted((o.action, o.client_order_id) for o in settled) == [
@@ -402,11 +411,7 @@ def test_day_orders_of_an_earlier_session_are_settled_then_protective_legs_place
 
 def test_a_lapsed_leg_cancelled_before_renewal_sends_nothing_to_breeze():
     broker, sdk, clock = make_broker()
-    ack = bracket_entry(broker, sdk)
-    sdk.execute(ack.broker_order_id, 10, 2500, "1", "05-Feb-2025 10:31:05")
-    broker.advance(BAR)
-    sdk.next_session()
-    clock.set(datetime(2025, 2, 6, 9, 15, tzinfo=IST))
+    carried_bracket(broker, sdk, clock)
     broker.settle_day_orders()
     cancels = sdk.count("cancel_order")
     assert broker.cancel("e-TP").status is OrderStatus.CANCELLED and sdk.count("cancel_order") == cancels

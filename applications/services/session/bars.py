@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any
-
-
-from datetime import datetime
 
 from core.features.book import FeatureBook
 from core.model import Bar, BarSeries
@@ -145,8 +143,6 @@ class LiveSessionHistory:
 
     def __init__(self, feed: Any, today_start: datetime, *, intraday_days: int, daily_days: int,
                  hold_back_newest_daily: bool) -> None:
-        from datetime import timedelta
-
         self._feed = feed
         self._today = today_start
         self._intraday_from = today_start - timedelta(days=intraday_days)
@@ -187,8 +183,6 @@ class DailyBarsAtOpen:
         self._shutdown, self._poll = shutdown, poll_seconds
 
     def stream(self, symbols: Sequence[str], interval: Any) -> Iterator[Bar]:
-        from datetime import timedelta
-
         if interval.is_intraday:
             return self._intraday.stream(symbols, interval)
         since = self._today - timedelta(days=self._days)

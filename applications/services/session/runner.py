@@ -80,8 +80,8 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
     (a replay), or at the start when ``settings.reconcile_at_start`` (live: the warm-up
     history holds the checkpointed bars). Fills the broker made that the log has not applied
     yet count on the log's side (``ports.broker.CarriedAccountBroker``). ``on_reconciled(book)``
-    then runs (live: lapsed protective orders go out again); the events it returns go on the
-    run stream.
+    then runs once per reconciled account (live: lapsed protective orders go out again); the
+    events it returns go on the run stream.
     """
     shutdown = shutdown or _NeverStop()
     timed = _TimedStore(store) if settings.measure_latency else None
@@ -225,7 +225,7 @@ def run_session(config: BacktestConfig, plans: Sequence[BookPlan], *, store: Eve
             outcome = reconcile_account(pending, run_recorder, log, settings, resumed=True)
             for b in pending:
                 reconciliation[b.plan.name] = outcome
-                reconciled(b.plan.name)
+            reconciled("+".join(b.plan.name for b in pending))
 
     watcher = SessionWatch(EventRecorder(store, stream_id=f"{run_id}:health", run_id=run_id, namespace=namespace,
                                          batch_size=1), all_books, mode=mode, settings=watch, inbox=health)
