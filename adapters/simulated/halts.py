@@ -42,6 +42,11 @@ class IndexBarHalts:
         self._watch = MarketHaltWatch()
         self.symbol = index.symbol
 
+    def covers(self, first_ns: int, last_ns: int) -> bool:
+        """Whether any index bar closes between ``first_ns`` and ``last_ns`` (the traded bars' span)."""
+        k = bisect.bisect_left(self._ends, first_ns)
+        return k < len(self._ends) and self._ends[k] <= last_ns
+
     def band(self, symbol: str, at: datetime) -> PriceBand | None:
         return None
 

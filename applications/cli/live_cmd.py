@@ -55,6 +55,8 @@ def live(obj: dict, config_file: Path | None, resume: str | None, db_url: str | 
     from adapters.system import ShutdownFlag, install_shutdown_handlers
     from applications.roots.live import LiveOptions, check_live_allowed, run_live, run_live_days
 
+    if days is not None and not keep_running:
+        raise click.UsageError("--days goes with --keep-running (a single session is the default)")
     check_live_allowed(confirm_live)  # both refusals before the store or the network is touched
     run_id = session_logging("live", options, resume)
     url = db_url or obj.get("db_url")
@@ -64,8 +66,6 @@ def live(obj: dict, config_file: Path | None, resume: str | None, db_url: str | 
     telemetry = telemetry_config(enable_telemetry, telemetry_sample_rate, telemetry_throttle, config.seed)
     flag = ShutdownFlag()
     install_shutdown_handlers(flag)
-    if days is not None and not keep_running:
-        raise click.UsageError("--days goes with --keep-running (a single session is the default)")
     live_options = LiveOptions(warmup_days=warmup_days, square_off_on_stop=square_off, telemetry=telemetry)
     store = open_store(url, durable=True)
     try:

@@ -48,7 +48,7 @@ def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None
         fold = SummaryFold()
         result = run_backtest(config, store=store, label=label, predictor=predictor, progress=progress,
                               venue=venue, feed=feed, on_committed=fold.add_all, shared_account=shared_account,
-                              halts=halts)
+                              halts=halts, log=log)
         return result, fold.summary(store.get_run(result.run_id))
     finally:
         store.close()

@@ -52,6 +52,7 @@ from applications.wiring.adapters import (
     live_sentiment,
     load_model,
     replay_market_halts,
+    uncovered_halts_note,
 )
 from applications.services.session.model import ModelLoader, select_session_model
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
@@ -156,6 +157,9 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
         halts = None
     elif halts is None and source is None:
         halts = replay_market_halts(feed, *session_bounds(config), log=log)
+        note = None if halts is None else uncovered_halts_note(halts, all_series)
+        if note is not None:
+            log(note)
     describe: dict[str, Any] = {"feed": describe_feed(feed), "source": "live" if source is not None else "replay",
                                 "replay_speed": options.replay_speed,
                                 "market_halts": None if halts is None else getattr(halts, "symbol", type(halts).__name__)}

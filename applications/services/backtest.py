@@ -28,7 +28,7 @@ from applications.services.books import (
     run_namespace,
     describe_feed,
 )
-from applications.wiring.adapters import default_feed, default_sentiment, default_broker_factory
+from applications.wiring.adapters import default_broker_factory, default_feed, default_sentiment, uncovered_halts_note
 from applications.wiring.config import config_hash
 from applications.wiring.store import code_version
 from core.engine.engine import BookResult, EngineSettings, TradingEngine, merge_order
@@ -63,7 +63,8 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
                  run_id: str | None = None, progress: Callable[[str, int, int], None] | None = None,
                  mode: str = "backtest", label: str = "", venue: VenueRules | None = None,
                  on_committed: Callable[[list[RecordedEvent]], None] | None = None,
-                 shared_account: bool = False, halts: MarketHalts | None = None) -> BacktestResult:
+                 shared_account: bool = False, halts: MarketHalts | None = None,
+                 log: Callable[[str], None] = lambda _m: None) -> BacktestResult:
     """Run a backtest and record it in ``store``. Returns ids and counts; metrics live in the log.
 
     ``venue``: apply a venue's rules (``core.venue``) as paper and live do; None (the
@@ -73,7 +74,8 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
     ``shared_account``: the books trade one account, as ``paper --shared-account`` and
     ``live --strategy both`` do: one risk manager (``core.risk.AccountRisk``) and the books
     stepped together in the order their bars close (a daily bar after that day's minutes).
-    ``halts``: market-wide halts pause the books as in paper and live (None: none).
+    ``halts``: market-wide halts pause the books as in paper and live (None: none); ``log``
+    hears when their index bars do not cover the traded dates.
     """
     import time as _time
 
@@ -82,6 +84,9 @@ def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataF
     plans = plan_books(config, feed)
     provider = default_sentiment(config) if sentiment == "default" else sentiment
     all_series = [s for p in plans for s in p.series]
+    note = None if halts is None else uncovered_halts_note(halts, all_series)
+    if note is not None:
+        log(note)
     fingerprint = data_fingerprint(all_series)
     run_id = run_id or uuid.uuid4().hex
     namespace = run_namespace(run_id)

@@ -159,6 +159,20 @@ def replay_market_halts(feed: MarketDataFeed, start: datetime | None, end: datet
     return IndexBarHalts(series)
 
 
+def uncovered_halts_note(halts: Any, series: Any) -> str | None:
+    """What to tell the user when a replay's index bars do not reach the traded bars' dates
+    (the halts then never fire), else None."""
+    covers = getattr(halts, "covers", None)
+    if covers is None or not series:
+        return None
+    first = min(int(s.start_ns[0]) for s in series if len(s))
+    last = max(int(s.start_ns[-1]) for s in series if len(s))
+    if covers(first, last):
+        return None
+    return (f"market-wide halts cannot fire here: the {HALT_INDEX} one-minute bars in the data do not cover "
+            "the traded dates (add index bars for them)")
+
+
 def default_broker_factory(plan: BookPlan):
     from adapters.simulated import BrokerConfig, SimulatedBroker
     config = BrokerConfig(slippage_bps=plan.slippage_bps)

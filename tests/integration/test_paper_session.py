@@ -428,6 +428,11 @@ def test_a_market_wide_halt_in_the_replayed_index_pauses_paper_and_a_halted_back
                  venue=BREEZE_CASH)
     kinds = DECISIONS + ("halt.market_halted", "halt.market_resumed")
     assert payloads(backtest, "B:intraday", kinds) == payloads(paper, "H:intraday", kinds)
+    # index bars that do not reach the traded dates are said to be useless, not silently kept
+    from applications.wiring.adapters import uncovered_halts_note
+    assert uncovered_halts_note(IndexBarHalts(crashed), [tcs]) is None
+    shipped_2016 = IndexBarHalts(feed.history_series("NIFTY50", Interval.MINUTE_1, None, None))
+    assert "do not cover the traded dates" in uncovered_halts_note(shipped_2016, [tcs])
     # without halts the same day is traded through (the rehearsal is what changes it)
     plain = InMemoryEventStore()
     run_paper(INTRADAY, store=plain, feed=replay, sentiment=None, run_id="N",
