@@ -148,3 +148,17 @@ class IntegrityViolationError(SenseQuantError):
 
 class NegativeEquityError(SenseQuantError):
     """A fill or mark would take a book's equity below zero: the book stops instead of misreporting."""
+
+
+class ProjectionConflictError(SenseQuantError):
+    """A read-model batch was built on a position that is no longer the stored one (another
+    projector moved the run first); nothing was written."""
+
+    def __init__(self, run_id: str, expected_seq: int, actual_seq: int) -> None:
+        self.run_id = run_id
+        self.expected_seq = expected_seq
+        self.actual_seq = actual_seq
+        super().__init__(
+            f"the read models of run {run_id} are at seq {actual_seq}, but this batch was folded from seq "
+            f"{expected_seq}; another projector is updating them: read them again (they are caught up "
+            "from the stored position)")

@@ -2,5 +2,6 @@
 
 from adapters.memory.event_store import InMemoryEventStore
 from adapters.memory.feed import InMemoryFeed
+from adapters.memory.read_models import InMemoryReadModels
 
-__all__ = ["InMemoryEventStore", "InMemoryFeed"]
+__all__ = ["InMemoryEventStore", "InMemoryFeed", "InMemoryReadModels"]

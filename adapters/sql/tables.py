@@ -68,3 +68,59 @@ run_leases = sa.Table(
     sa.Column("heartbeat_at_ms", sa.BigInteger(), nullable=False),
     sa.Column("expires_at_ms", sa.BigInteger(), nullable=False),
 )
+
+
+# ----------------------------------------------------------------- read models
+# The projections of the log kept as rows (``ports.read_models.READ_MODEL_TABLES`` is the
+# contract; revision 0006_read_models creates them). Times are ISO-8601 UTC text and
+# nested data canonical JSON text, so a rebuild compares byte for byte with the rows it
+# replaces. These tables are derived data: ``sensequant projections rebuild`` recreates
+# any of them from the log.
+
+def _int() -> sa.types.TypeEngine:
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _read_model(name: str, key: tuple[str, ...], *columns: tuple[str, sa.types.TypeEngine]) -> sa.Table:
+    cols = [sa.Column("run_id", sa.Text(), nullable=False)]
+    cols += [sa.Column(col, kind, nullable=True) for col, kind in columns]
+    return sa.Table(name, metadata, *cols, sa.PrimaryKeyConstraint(*key, name=f"pk_{name}"))
+
+
+_I, _F, _T = _int, sa.Float, sa.Text
+
+read_model_positions = sa.Table(
+    "rm_positions", metadata,
+    sa.Column("run_id", sa.Text(), primary_key=True),
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+    sa.Column("events", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+)
+
+read_model_tables: dict[str, sa.Table] = {t.name: t for t in (
+    _read_model("rm_trades", ("run_id", "seq"), ("seq", _I()), ("stream_id", _T()), ("book", _T()),
+                ("trade_id", _T()), ("symbol", _T()), ("direction", _T()), ("quantity", _I()),
+                ("entry_time", _T()), ("exit_time", _T()), ("entry_price_paise", _I()), ("exit_price_paise", _I()),
+                ("gross_pnl_paise", _I()), ("fees_paise", _I()), ("net_pnl_paise", _I()), ("exit_reason", _T()),
+                ("cash_before_paise", _I()), ("cash_after_paise", _I()), ("equity_before_paise", _I()),
+                ("equity_after_paise", _I()), ("confidence", _F()), ("reason", _T()), ("features", _T()),
+                ("signals", _T()), ("context", _T()), ("traced", _I())),
+    _read_model("rm_entries", ("run_id", "seq"), ("seq", _I()), ("stream_id", _T()), ("symbol", _T()), ("at", _T()),
+                ("confidence", _F()), ("reason", _T()), ("features", _T()), ("signals", _T()), ("context", _T())),
+    _read_model("rm_portfolio", ("run_id", "seq"), ("seq", _I()), ("book", _T()), ("session_date", _T()),
+                ("cash_paise", _I()), ("positions_value_paise", _I()), ("equity_paise", _I()),
+                ("realized_pnl_paise", _I()), ("unrealized_pnl_paise", _I()), ("fees_paid_paise", _I()),
+                ("positions", _T()), ("prices", _T())),
+    _read_model("rm_symbol_days", ("run_id", "seq", "symbol"), ("seq", _I()), ("book", _T()),
+                ("session_date", _T()), ("symbol", _T()), ("close", _F()), ("quantity", _I()),
+                ("average_price_paise", _I()), ("market_value_paise", _I())),
+    _read_model("rm_alerts", ("run_id", "alert_id"), ("alert_id", _T()), ("seq", _I()), ("raised_at", _T()),
+                ("rule", _T()), ("alert_key", _T()), ("severity", _T()), ("message", _T()),
+                ("subject_run_id", _T()), ("state", _T()), ("acknowledged_by", _T()), ("cleared_seq", _I()),
+                ("cleared_reason", _T()), ("deliveries", _I()), ("delivery_failures", _I())),
+    _read_model("rm_books", ("run_id", "book"), ("book", _T()), ("kind", _T()), ("initial_cash_paise", _I()),
+                ("signals", _I()), ("traces", _I()), ("circuit_breaker_trips", _I()), ("closed_at_end", _I())),
+    _read_model("rm_book_summaries", ("run_id", "book"), ("book", _T()), ("summary", _T())),
+    _read_model("rm_accuracy", ("run_id", "strategy"), ("strategy", _T()), ("confusion", _T()), ("figures", _T())),
+    _read_model("rm_runs", ("run_id",), ("status", _T()), ("completed", _I()), ("bars_processed", _I()),
+                ("strategies", _T())),
+)}

@@ -77,7 +77,7 @@ def _register() -> None:
 
 
 # Command modules added by each feature area; each exposes COMMANDS = [click commands].
-OPTIONAL_GROUPS: list[str] = ["backtest_cmd", "report_cmd", "data_cmd", "models_cmd", "validate_cmd", "eod_cmd", "db_cmd", "dashboard_cmd", "paper_cmd", "live_cmd", "release_cmd", "monitor_cmd", "sentiment_cmd", "optimize_cmd"]
+OPTIONAL_GROUPS: list[str] = ["backtest_cmd", "report_cmd", "data_cmd", "models_cmd", "validate_cmd", "eod_cmd", "db_cmd", "dashboard_cmd", "paper_cmd", "live_cmd", "release_cmd", "monitor_cmd", "sentiment_cmd", "optimize_cmd", "projections_cmd"]
 
 _register()
 

@@ -10,7 +10,7 @@ from applications.cli.options import count, non_empty
 from rich.markup import escape
 
 from applications.cli.output import err_console, print_json, print_table
-from applications.wiring.store import open_store, require_intact
+from applications.wiring.store import open_store, read_models_for, require_intact
 
 
 @click.group("runs")
@@ -44,13 +44,18 @@ def list_runs(obj: dict, mode: str | None, limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def show_run(obj: dict, run_id: str, as_json: bool) -> None:
-    """Rebuild a run's summary (returns, risk, trades, costs) from the event log alone."""
-    from applications.services.run_summary import summarize_run, summary_rows
+    """A run's summary (returns, risk, trades, costs), from its read models.
+
+    The read models are projections of the event log kept next to it; any events they have
+    not folded yet are folded first, so the figures are those of the whole log
+    (`sensequant projections rebuild` recreates them from the log alone)."""
+    from applications.services.projections import run_summary
+    from applications.services.run_summary import summary_rows
 
     store = open_store(obj.get("db_url"), must_exist=True)
     try:
         require_intact(store, store.get_run(run_id).run_id)
-        summary = summarize_run(store, run_id)
+        summary = run_summary(store, read_models_for(store), run_id)
     finally:
         store.close()
     if as_json:

@@ -1,6 +1,6 @@
 """Composition root of a backtest: the configured store, the CSV feed and sentiment of the
 config, the registered model if one is named, the backtest service and the run summary
-(folded from the committed events, not re-read from the log)."""
+(its read models folded from the committed events, not re-read from the log)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 from applications.services.backtest import BacktestResult, run_backtest
 from applications.services.books import BacktestConfig
 from applications.services.books import book_intervals, book_symbols, session_bounds
-from applications.services.run_summary import RunSummary, SummaryFold
+from applications.services.projections import CommittedProjection, run_summary
+from applications.services.run_summary import RunSummary
 from applications.wiring.adapters import default_feed, load_model, replay_market_halts
 from applications.wiring.feeds import select_feed
-from applications.wiring.store import open_store
+from applications.wiring.store import open_store, read_models_for
 from core.venue import venue_rules as rules_named
 
 
@@ -43,13 +44,17 @@ def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None
                                     log=log)
     store = open_store(db_url)
     try:
-        # The summary is folded from the events as they commit (the same fold `runs show`
-        # runs over the stored log), so the run is not read back at the end.
-        fold = SummaryFold()
-        result = run_backtest(config, store=store, label=label, predictor=predictor, progress=progress,
-                              venue=venue, feed=feed, on_committed=fold.add_all, shared_account=shared_account,
-                              halts=halts, log=log)
-        return result, fold.summary(store.get_run(result.run_id))
+        # The read models (and with them the summary `runs show` prints) are folded from the
+        # events as they commit, so the run is not read back at the end.
+        read_models = read_models_for(store)
+        projection = CommittedProjection(store, read_models)
+        try:
+            result = run_backtest(config, store=store, label=label, predictor=predictor, progress=progress,
+                                  venue=venue, feed=feed, on_committed=projection, shared_account=shared_account,
+                                  halts=halts, log=log)
+        finally:
+            projection.flush()
+        return result, run_summary(store, read_models, result.run_id)
     finally:
         store.close()
 

@@ -165,7 +165,7 @@ class SummaryFold:
         books = self.books()
         return RunSummary(run=run, books=books, status=str(self.meta["status"]),
                           bars_processed=int(self.meta["bars_processed"]), events=int(self.meta["events"]),
-                          missing=_missing(run, books, self.meta))
+                          missing=missing_parts(run, books, self.meta))
 
 
 def summarize_books(events: Iterable[RecordedEvent]) -> tuple[list[BookSummary], dict[str, int | str]]:
@@ -193,7 +193,7 @@ def summarize_run(store: EventStore, run_id: str, page_size: int = 10_000) -> Ru
     return fold.summary(run)
 
 
-def _missing(run: RunInfo, books: list[BookSummary], meta: dict[str, int | str]) -> tuple[str, ...]:
+def missing_parts(run: RunInfo, books: list[BookSummary], meta: dict[str, int | str]) -> tuple[str, ...]:
     """Say plainly what a run that did not finish lacks, so a partial summary is not read as whole."""
     out = []
     if not meta.get("completed"):

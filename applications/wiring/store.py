@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import weakref
 from pathlib import Path
 
 from ports.event_store import EventStore
+from ports.read_models import ReadModelStore
 
 ENV_DB_URL = "SENSEQUANT_DB_URL"
 
@@ -67,6 +69,23 @@ def open_store(url: str | None = None, *, durable: bool = False, must_exist: boo
         return InMemoryEventStore()
     from adapters.sql import open_sql_store
     return open_sql_store(url, durable=durable, must_exist=must_exist)
+
+
+_MEMORY_READ_MODELS: "weakref.WeakKeyDictionary[EventStore, ReadModelStore]" = weakref.WeakKeyDictionary()
+
+
+def read_models_for(store: EventStore) -> ReadModelStore:
+    """The read models kept next to ``store``'s events: the ``rm_*`` tables of its database,
+    or, for an in-process store, one in-memory set per store."""
+    engine = getattr(store, "engine", None)
+    if engine is not None:
+        from adapters.sql.read_models import SqlReadModels
+        return SqlReadModels(engine)
+    found = _MEMORY_READ_MODELS.get(store)
+    if found is None:
+        from adapters.memory.read_models import InMemoryReadModels
+        found = _MEMORY_READ_MODELS[store] = InMemoryReadModels()
+    return found
 
 
 # Dask workers (optimisation trials, walk-forward windows, batch backtests) keep one

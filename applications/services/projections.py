@@ -1,0 +1,515 @@
+"""The projector: folds each run's events into the read models (``ports.read_models``).
+
+One ``RunProjector`` per run keeps what it needs to extend the rows (every book's daily
+equity and closed-trade results for the summaries, the entry decisions that open trades,
+the confusion counts, the alerts' delivery counts). Its state is a function of the rows
+alone, so a projector restored from them (``RunProjector.restore``) continues exactly as
+one that never stopped: incremental maintenance and a rebuild from the log write the same
+rows, byte for byte (a test checks it on SQLite and PostgreSQL).
+
+Who drives it:
+
+- ``CommittedProjection``: a writer's ``on_committed`` hook (a backtest) — the events the
+  run commits are folded as they commit, never read back; applied every ``flush_every``
+  events and at the end.
+- ``project_run``: catch a run up from its stored position, reading only the events after
+  it (paper/live at the end of a session, the monitor and the dashboard while tailing,
+  ``runs show`` and ``report`` before they read).
+- ``rebuild_run``: drop and recreate a run's rows from the whole log in one transaction
+  (``sensequant projections rebuild``).
+
+The figures themselves are defined once elsewhere: a book's summary by
+``run_summary.book_summary`` (the same function the log fold of ``runs show`` uses) and
+the classification figures by ``core.accuracy``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, timezone
+from typing import Any
+
+import attrs
+import numpy as np
+
+from applications.services.run_summary import BookSummary, RunSummary, book_summary, missing_parts
+from core import accuracy
+from core.errors import ProjectionConflictError
+from core.events.base import RecordedEvent
+from core.events.catalog import (
+    AlertRaised,
+    CircuitBreakerTripped,
+    OrderFilled,
+    PortfolioSnapshotted,
+    PredictionTraced,
+    RunCompleted,
+    RunStarted,
+    SignalGenerated,
+    TradeClosed,
+)
+from core.events.codec import canonical_json, parse_json
+from core.events.monitoring import (
+    AlertAcknowledged,
+    AlertCleared,
+    AlertDelivered,
+    AlertDeliveryFailed,
+    MonitorAlertRaised,
+)
+from ports.event_store import EventStore
+from ports.read_models import ProjectionBatch, ProjectionPosition, ReadModelStore, RowUpdate
+
+UTC = timezone.utc
+STRATEGY_KINDS = ("intraday", "swing")
+DIRECTIONS = accuracy.DIRECTIONS
+PAGE_SIZE = 20_000
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _json(value: Any) -> str:
+    return canonical_json(value)
+
+
+def book_name(stream_id: str) -> str:
+    """The book a stream belongs to (``<run_id>:<book>``); ``run`` for the run's own stream."""
+    return stream_id.rsplit(":", 1)[-1] if ":" in stream_id else "run"
+
+
+@attrs.define
+class _Book:
+    equity: list[int] = attrs.Factory(list)
+    sessions: list[date] = attrs.Factory(list)
+    fees_paid: int = 0
+    open_at_end: int = 0
+    results: list[int] = attrs.Factory(list)
+    holds: list[float] = attrs.Factory(list)
+    kind: str | None = None
+    initial: int | None = None
+    signals: int = 0
+    traces: int = 0
+    trips: int = 0
+    closed_at_end: int = 0
+
+
+@attrs.define
+class _Batch:
+    inserts: dict[str, list[dict[str, Any]]] = attrs.Factory(dict)
+    updates: list[RowUpdate] = attrs.Factory(list)
+
+    def add(self, table: str, row: dict[str, Any]) -> None:
+        self.inserts.setdefault(table, []).append(row)
+
+
+class RunProjector:
+    """The read-model fold of one run. ``fold(records)`` -> the batch to apply."""
+
+    def __init__(self, run_id: str, *, position: int = 0, events: int = 0) -> None:
+        self.run_id = run_id
+        self.position = position
+        self.events = events
+        self._books: dict[str, _Book] = {}
+        self._run: dict[str, Any] = {"status": "running", "completed": 0, "bars_processed": 0, "strategies": []}
+        # (stream, symbol) -> entry decisions sorted by time: [(at, row)].
+        self._entries: dict[tuple[str, str], list[tuple[datetime, dict[str, Any]]]] = {}
+        self._confusion: dict[str, np.ndarray] = {}
+        self._alerts: dict[str, dict[str, int]] = {}
+        self._summaries: dict[str, str] = {}
+        self._figures: dict[str, str] = {}
+        # Books whose summary the events folded since the last ``tables()`` changed.
+        self._dirty: set[str] = set()
+
+    # ------------------------------------------------------------------ restore
+
+    @classmethod
+    def restore(cls, store: ReadModelStore, run_id: str) -> "RunProjector":
+        """The projector as it stood when it last applied a batch of this run (its rows)."""
+        pos = store.position(run_id)
+        if pos is None:
+            return cls(run_id)
+        self = cls(run_id, position=pos.seq, events=pos.events)
+        for row in store.rows("rm_runs", run_id):
+            self._run = {"status": row["status"], "completed": int(row["completed"]),
+                         "bars_processed": int(row["bars_processed"]), "strategies": parse_json(row["strategies"])}
+        for row in store.rows("rm_books", run_id):
+            self._books[row["book"]] = _Book(
+                kind=row["kind"], initial=row["initial_cash_paise"], signals=int(row["signals"]),
+                traces=int(row["traces"]), trips=int(row["circuit_breaker_trips"]),
+                closed_at_end=int(row["closed_at_end"]))
+        for row in store.rows("rm_portfolio", run_id):
+            b = self._book(row["book"])
+            b.equity.append(int(row["equity_paise"]))
+            b.sessions.append(date.fromisoformat(row["session_date"]))
+            b.fees_paid = int(row["fees_paid_paise"])
+            b.open_at_end = len(parse_json(row["positions"]))
+        for row in store.rows("rm_trades", run_id):
+            b = self._book(row["book"])
+            b.results.append(int(row["net_pnl_paise"]))
+            held = datetime.fromisoformat(row["exit_time"]) - datetime.fromisoformat(row["entry_time"])
+            b.holds.append(held.total_seconds() / 60)
+        for row in store.rows("rm_entries", run_id):
+            self._remember_entry(row)
+        for row in store.rows("rm_accuracy", run_id):
+            self._confusion[row["strategy"]] = np.asarray(parse_json(row["confusion"]), dtype=np.int64)
+            self._figures[row["strategy"]] = row["figures"]
+        for row in store.rows("rm_alerts", run_id):
+            self._alerts[row["alert_id"]] = {"deliveries": int(row["deliveries"]),
+                                             "delivery_failures": int(row["delivery_failures"])}
+        for row in store.rows("rm_book_summaries", run_id):
+            self._summaries[row["book"]] = row["summary"]
+        return self
+
+    # --------------------------------------------------------------------- fold
+
+    def _book(self, name: str) -> _Book:
+        book = self._books.get(name)
+        if book is None:
+            book = self._books[name] = _Book(kind=name if name in STRATEGY_KINDS else None)
+        return book
+
+    def _remember_entry(self, row: dict[str, Any]) -> None:
+        at = datetime.fromisoformat(row["at"])
+        found = self._entries.setdefault((row["stream_id"], row["symbol"]), [])
+        k = bisect.bisect_right([t for t, _ in found], at)
+        found.insert(k, (at, row))
+
+    def _opener(self, stream_id: str, symbol: str, entry_time: datetime) -> dict[str, Any] | None:
+        """The latest entry decision of the book and symbol at or before ``entry_time``."""
+        found = self._entries.get((stream_id, symbol))
+        if not found:
+            return None
+        k = bisect.bisect_right([t for t, _ in found], entry_time) - 1
+        return found[k][1] if k >= 0 else None
+
+    def fold(self, records: Iterable[RecordedEvent], *, with_tables: bool = True) -> ProjectionBatch | None:
+        """Fold the run's events after the position (earlier ones and other runs' are skipped)
+        into a batch (None if there were none). ``with_tables=False`` leaves the per-run
+        tables out (a caller that merges many batches adds ``tables()`` once, when it applies)."""
+        start = self.position
+        out = _Batch()
+        folded = False
+        for rec in records:
+            if rec.run_id != self.run_id or rec.seq <= self.position:
+                continue
+            folded = True
+            self.position = rec.seq
+            self.events += 1
+            self._fold_one(rec, out, self._dirty)
+        if not folded:
+            return None
+        return ProjectionBatch(run_id=self.run_id, after_seq=start, to_seq=self.position, events=self.events,
+                               inserts=out.inserts, updates=tuple(out.updates),
+                               replaced=self.tables() if with_tables else {})
+
+    def _fold_one(self, rec: RecordedEvent, out: _Batch, touched: set[str]) -> None:
+        ev = rec.event
+        name = book_name(rec.stream_id)
+        book = self._book(name)
+        if isinstance(ev, PortfolioSnapshotted):
+            touched.add(name)
+            book.equity.append(ev.equity_paise)
+            book.sessions.append(ev.session_date)
+            book.fees_paid = ev.fees_paid_paise
+            book.open_at_end = len(ev.positions)
+            day = ev.session_date.isoformat()
+            out.add("rm_portfolio", {
+                "seq": rec.seq, "book": name, "session_date": day, "cash_paise": ev.cash_paise,
+                "positions_value_paise": ev.positions_value_paise, "equity_paise": ev.equity_paise,
+                "realized_pnl_paise": ev.realized_pnl_paise, "unrealized_pnl_paise": ev.unrealized_pnl_paise,
+                "fees_paid_paise": ev.fees_paid_paise, "positions": _json(ev.positions), "prices": _json(ev.prices)})
+            for symbol in sorted(set(ev.prices) | set(ev.positions)):
+                held = ev.positions.get(symbol, {})
+                close = ev.prices.get(symbol)
+                out.add("rm_symbol_days", {
+                    "seq": rec.seq, "book": name, "session_date": day, "symbol": symbol,
+                    "close": None if close is None else float(close), "quantity": int(held.get("quantity", 0)),
+                    "average_price_paise": held.get("average_price_paise"),
+                    "market_value_paise": int(held.get("market_value_paise", 0))})
+        elif isinstance(ev, TradeClosed):
+            touched.add(name)
+            book.results.append(ev.net_pnl_paise)
+            book.holds.append((ev.exit_time - ev.entry_time).total_seconds() / 60)
+            opener = self._opener(rec.stream_id, ev.symbol, ev.entry_time) or {}
+            out.add("rm_trades", {
+                "seq": rec.seq, "stream_id": rec.stream_id, "book": name, "trade_id": ev.trade_id,
+                "symbol": ev.symbol, "direction": ev.direction.upper(), "quantity": ev.quantity,
+                "entry_time": _iso(ev.entry_time), "exit_time": _iso(ev.exit_time),
+                "entry_price_paise": ev.entry_price_paise, "exit_price_paise": ev.exit_price_paise,
+                "gross_pnl_paise": ev.gross_pnl_paise, "fees_paise": ev.fees_paise,
+                "net_pnl_paise": ev.net_pnl_paise, "exit_reason": ev.exit_reason,
+                "cash_before_paise": ev.cash_before_paise, "cash_after_paise": ev.cash_after_paise,
+                "equity_before_paise": ev.equity_before_paise, "equity_after_paise": ev.equity_after_paise,
+                "confidence": opener.get("confidence"), "reason": opener.get("reason", ""),
+                "features": opener.get("features", "{}"), "signals": opener.get("signals", "{}"),
+                "context": opener.get("context", "{}"), "traced": 0})
+        elif isinstance(ev, PredictionTraced):
+            touched.add(name)
+            book.traces += 1
+            if book.kind is None or book.kind == name:
+                book.kind = ev.strategy
+            matrix = self._confusion.setdefault(ev.strategy, np.zeros((3, 3), dtype=np.int64))
+            actual, predicted = ev.actual_direction.upper(), ev.predicted_direction.upper()
+            if actual in DIRECTIONS and predicted in DIRECTIONS:
+                matrix[DIRECTIONS.index(actual), DIRECTIONS.index(predicted)] += 1
+            self._figures.pop(ev.strategy, None)
+            values: dict[str, Any] = {"confidence": float(ev.predicted_confidence), "features": _json(ev.features),
+                                      "signals": _json(ev.signals), "context": _json(ev.context), "traced": 1}
+            reason = str(ev.metadata.get("reason", ""))
+            if reason:
+                values["reason"] = reason
+            # The trade closed just before its trace (same writer): the first trace of a trade wins.
+            out.updates.append(RowUpdate(
+                table="rm_trades", where={"stream_id": rec.stream_id, "symbol": ev.symbol,
+                                          "entry_time": _iso(ev.timestamp)},
+                values=values, only_if={"traced": 0}))
+        elif isinstance(ev, SignalGenerated):
+            touched.add(name)
+            book.signals += 1
+            if ev.action == "enter":
+                row = {"seq": rec.seq, "stream_id": rec.stream_id, "symbol": ev.symbol, "at": _iso(rec.occurred_at),
+                       "confidence": float(ev.confidence), "reason": ev.reason, "features": _json(ev.features),
+                       "signals": _json(ev.signals), "context": _json(ev.context)}
+                out.add("rm_entries", row)
+                self._remember_entry(row)
+        elif isinstance(ev, CircuitBreakerTripped):
+            touched.add(name)
+            book.trips += 1
+        elif isinstance(ev, OrderFilled):
+            if ev.fill_reason == "backtest_end":
+                touched.add(name)
+                book.closed_at_end += 1
+        elif isinstance(ev, RunStarted):
+            for booked, cash in ev.config.get("initial_cash_paise_by_book", {}).items():
+                self._book(booked).initial = int(cash)
+                touched.add(booked)
+            self._run["strategies"] = list(ev.strategies)
+        elif isinstance(ev, RunCompleted):
+            self._run.update(status=ev.status, completed=1, bars_processed=ev.bars_processed)
+        else:
+            self._fold_alert(rec, out)
+
+    def _fold_alert(self, rec: RecordedEvent, out: _Batch) -> None:
+        ev = rec.event
+        if isinstance(ev, (MonitorAlertRaised, AlertRaised)):
+            alert_id = ev.alert_id if isinstance(ev, MonitorAlertRaised) else f"event:{rec.seq}"
+            if alert_id in self._alerts:
+                return  # a restarted monitor that decided the same again: one alert
+            self._alerts[alert_id] = {"deliveries": 0, "delivery_failures": 0}
+            raised = isinstance(ev, MonitorAlertRaised)
+            out.add("rm_alerts", {
+                "alert_id": alert_id, "seq": rec.seq, "raised_at": _iso(rec.occurred_at),
+                "rule": ev.rule if raised else ev.source, "alert_key": ev.key if raised else ev.source,
+                "severity": ev.severity, "message": ev.message, "subject_run_id": ev.subject_run_id if raised else "",
+                "state": "open", "acknowledged_by": None, "cleared_seq": None, "cleared_reason": None,
+                "deliveries": 0, "delivery_failures": 0})
+        elif isinstance(ev, AlertAcknowledged):
+            out.updates.append(RowUpdate(table="rm_alerts", where={"alert_id": ev.alert_id},
+                                         values={"state": "acknowledged", "acknowledged_by": ev.acknowledged_by},
+                                         only_if={"state": "open"}))
+        elif isinstance(ev, AlertCleared):
+            out.updates.append(RowUpdate(table="rm_alerts", where={"alert_id": ev.alert_id},
+                                         values={"state": "cleared", "cleared_seq": rec.seq,
+                                                 "cleared_reason": ev.reason}))
+        elif isinstance(ev, (AlertDelivered, AlertDeliveryFailed)) and ev.alert_id in self._alerts:
+            counts = self._alerts[ev.alert_id]
+            field = "deliveries" if isinstance(ev, AlertDelivered) else "delivery_failures"
+            counts[field] += 1
+            out.updates.append(RowUpdate(table="rm_alerts", where={"alert_id": ev.alert_id},
+                                         values={field: counts[field]}))
+
+    # ------------------------------------------------------------------- output
+
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        """The run's complete rows of the per-run tables (summaries, books, accuracy, run)."""
+        for name in sorted(self._dirty):
+            book = self._books[name]
+            if book.equity or book.results:
+                self._summaries[name] = _json(summary_payload(self._summary(name, book)))
+        self._dirty.clear()
+        books = [{"book": name, "kind": b.kind or name, "initial_cash_paise": b.initial, "signals": b.signals,
+                  "traces": b.traces, "circuit_breaker_trips": b.trips, "closed_at_end": b.closed_at_end}
+                 for name, b in sorted(self._books.items())]
+        accuracy_rows = []
+        for strategy, matrix in sorted(self._confusion.items()):
+            if strategy not in self._figures:
+                self._figures[strategy] = _json(classification_payload(matrix))
+            accuracy_rows.append({"strategy": strategy, "confusion": _json(matrix.tolist()),
+                                  "figures": self._figures[strategy]})
+        return {
+            "rm_books": books,
+            "rm_book_summaries": [{"book": n, "summary": s} for n, s in sorted(self._summaries.items())],
+            "rm_accuracy": accuracy_rows,
+            "rm_runs": [{"status": self._run["status"], "completed": self._run["completed"],
+                         "bars_processed": self._run["bars_processed"],
+                         "strategies": _json(self._run["strategies"])}],
+        }
+
+    @staticmethod
+    def _summary(name: str, b: _Book) -> BookSummary:
+        return book_summary(
+            name, initial_paise=b.initial, equity_paise=b.equity, sessions=b.sessions, fees_paid_paise=b.fees_paid,
+            trade_results_paise=b.results, holds_minutes=b.holds, signals=b.signals, traces=b.traces,
+            circuit_breaker_trips=b.trips, closed_at_end=b.closed_at_end, open_at_end=b.open_at_end)
+
+
+def summary_payload(summary: BookSummary) -> dict[str, Any]:
+    """A book summary as JSON-ready data (dates as ISO text)."""
+    return attrs.asdict(summary, value_serializer=lambda _i, _a, v: v.isoformat() if isinstance(v, date) else v)
+
+
+def summary_from_payload(data: dict[str, Any]) -> BookSummary:
+    fields = dict(data)
+    for key in ("first_session", "last_session"):
+        if fields.get(key) is not None:
+            fields[key] = date.fromisoformat(fields[key])
+    return BookSummary(**fields)
+
+
+def classification_payload(matrix: np.ndarray) -> dict[str, Any]:
+    """Precision/recall/F1/support/accuracy of a 3x3 actual x predicted count matrix, by
+    ``core.accuracy`` (the counts expanded back into the observations they count)."""
+    k = len(DIRECTIONS)
+    cells = np.arange(k * k)
+    counts = np.asarray(matrix, dtype=np.int64).reshape(-1)
+    actual = np.asarray(DIRECTIONS, dtype=object)[np.repeat(cells // k, counts)]
+    predicted = np.asarray(DIRECTIONS, dtype=object)[np.repeat(cells % k, counts)]
+    found = accuracy.classify(actual, predicted)
+    return {"precision": found.precision, "recall": found.recall, "f1_score": found.f1_score,
+            "support": found.support, "confusion_matrix": found.confusion_matrix, "accuracy": found.accuracy,
+            "traces": int(counts.sum())}
+
+
+def merge_batches(first: ProjectionBatch | None, then: ProjectionBatch | None) -> ProjectionBatch | None:
+    """One batch doing what ``first`` then ``then`` do (consecutive batches of one projector)."""
+    if first is None or then is None:
+        return first or then
+    inserts = {name: list(rows) for name, rows in first.inserts.items()}
+    for name, rows in then.inserts.items():
+        inserts.setdefault(name, []).extend(rows)
+    return ProjectionBatch(run_id=first.run_id, after_seq=first.after_seq, to_seq=then.to_seq, events=then.events,
+                           inserts=inserts, updates=(*first.updates, *then.updates), replaced=then.replaced,
+                           reset=first.reset)
+
+
+# --------------------------------------------------------------------- drivers
+
+
+def _pages(store: EventStore, run_id: str, after: int, page_size: int) -> Iterable[list[RecordedEvent]]:
+    while True:
+        page = store.read_all(after, page_size, run_id=run_id)
+        if not page:
+            return
+        yield page
+        after = page[-1].seq
+        if len(page) < page_size:
+            return
+
+
+def project_run(store: EventStore, read_models: ReadModelStore, run_id: str, *, page_size: int = PAGE_SIZE,
+                progress: Callable[[int], None] | None = None) -> ProjectionPosition:
+    """Bring one run's read models up to its log, reading only the events after the stored
+    position (nothing at all when they are current). Another projector racing on the same
+    run makes this one start again from the position that one stored."""
+    run_id = store.get_run(run_id).run_id
+    for _attempt in range(5):
+        projector: RunProjector | None = None
+        try:
+            pos = read_models.position(run_id)
+            for page in _pages(store, run_id, pos.seq if pos else 0, page_size):
+                if projector is None:
+                    projector = RunProjector.restore(read_models, run_id)
+                batch = projector.fold(page)
+                if batch is not None:
+                    read_models.apply(batch)
+                if progress is not None:
+                    progress(len(page))
+            return read_models.position(run_id) or ProjectionPosition(run_id=run_id, seq=0, events=0)
+        except ProjectionConflictError:
+            continue
+    raise ProjectionConflictError(run_id, -1, -1)
+
+
+def rebuild_run(store: EventStore, read_models: ReadModelStore, run_id: str, *, page_size: int = PAGE_SIZE,
+                progress: Callable[[int], None] | None = None) -> ProjectionPosition:
+    """Recreate one run's read models from its whole log, replacing the old rows in the same
+    transaction (a reader sees the old rows or the new ones, never a mix)."""
+    run_id = store.get_run(run_id).run_id
+    for _attempt in range(5):
+        stored = read_models.position(run_id)
+        projector = RunProjector(run_id)
+        batch: ProjectionBatch | None = None
+        for page in _pages(store, run_id, 0, page_size):
+            batch = merge_batches(batch, projector.fold(page, with_tables=False))
+            if progress is not None:
+                progress(len(page))
+        at = stored.seq if stored else 0
+        if batch is None:
+            read_models.drop(run_id)
+            return ProjectionPosition(run_id=run_id, seq=0, events=0)
+        try:
+            read_models.apply(attrs.evolve(batch, after_seq=at, reset=True, replaced=projector.tables()))
+        except ProjectionConflictError:
+            continue
+        return read_models.position(run_id) or ProjectionPosition(run_id=run_id, seq=0, events=0)
+    raise ProjectionConflictError(run_id, -1, -1)
+
+
+class CommittedProjection:
+    """A writer's ``on_committed`` hook: folds the events as they commit (they are never read
+    back) and applies the rows every ``flush_every`` events and at ``flush()``. If another
+    projector moved the run meanwhile, it catches up from the stored position instead."""
+
+    def __init__(self, store: EventStore, read_models: ReadModelStore, *, flush_every: int = 50_000) -> None:
+        self._store = store
+        self._read_models = read_models
+        self._flush_every = flush_every
+        self._projectors: dict[str, RunProjector] = {}
+        self._pending: dict[str, ProjectionBatch] = {}
+        self._since_flush = 0
+
+    def __call__(self, records: Sequence[RecordedEvent]) -> None:
+        for run_id in dict.fromkeys(r.run_id for r in records):
+            projector = self._projectors.get(run_id)
+            if projector is None:
+                # First sight of the run: catch it up to the log first (a resumed run has
+                # events this writer did not commit), then continue from what is stored.
+                project_run(self._store, self._read_models, run_id)
+                projector = self._projectors[run_id] = RunProjector.restore(self._read_models, run_id)
+            batch = projector.fold(records, with_tables=False)
+            self._pending[run_id] = merge_batches(self._pending.get(run_id), batch)  # type: ignore[assignment]
+        self._since_flush += len(records)
+        if self._since_flush >= self._flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        self._since_flush = 0
+        for run_id, batch in list(self._pending.items()):
+            del self._pending[run_id]
+            if batch is None:
+                continue
+            try:
+                self._read_models.apply(attrs.evolve(batch, replaced=self._projectors[run_id].tables()))
+            except ProjectionConflictError:
+                self._projectors.pop(run_id, None)
+                project_run(self._store, self._read_models, run_id)
+
+
+# ---------------------------------------------------------------------- readers
+
+
+def run_summary(store: EventStore, read_models: ReadModelStore, run_id: str) -> RunSummary:
+    """The run's summary from its read models (caught up first): what ``runs show`` prints."""
+    run = store.get_run(run_id)
+    pos = project_run(store, read_models, run.run_id)
+    books = [summary_from_payload(parse_json(r["summary"])) for r in read_models.rows("rm_book_summaries", run.run_id)]
+    meta: dict[str, int | str] = {"status": "running", "bars_processed": 0, "events": pos.events}
+    for row in read_models.rows("rm_runs", run.run_id):
+        meta.update(status=row["status"], bars_processed=int(row["bars_processed"]),
+                    strategies=",".join(parse_json(row["strategies"])))
+        if row["completed"]:
+            meta["completed"] = 1
+    return RunSummary(run=run, books=books, status=str(meta["status"]), bars_processed=int(meta["bars_processed"]),
+                      events=int(meta["events"]), missing=missing_parts(run, books, meta))
+
