@@ -61,8 +61,9 @@ from applications.services.session.funds import size_books_from_funds
 from applications.services.session.model import ModelLoader, select_session_model
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
 from applications.services.session.runner import run_session
+from applications.services.projections import catch_up_quietly
 from applications.services.session.watch import HealthInbox, WatchSettings
-from applications.wiring.store import runs_dir
+from applications.wiring.store import read_models_for, runs_dir
 from core.errors import ConfigError
 from core.events.account import DayOrdersRenewed
 from core.events.catalog import PredictionTraced
@@ -224,7 +225,7 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
             clock.sleep(options.square_off_poll_seconds)
         return fills
 
-    return run_session(
+    result = run_session(
         config, plans, store=store, mode=MODE, stream=stream, broker_factory=broker_factory,
         telemetry=options.telemetry, run_id=run_id, resume=resume is not None,
         warmup_feed=InMemoryFeed(warmup_series), sentiment=provider, shutdown=shutdown,
@@ -238,6 +239,10 @@ def run_live(config: BacktestConfig, *, store: EventStore, confirm_live: bool, o
         # a daily book sees no bar between the open and the close: quiet is not stale there
         watch=attrs.evolve(options.watch, feed_stale_seconds=None) if not intraday else options.watch, health=health,
         venue_watch=poll_fills if daily else None, on_reconciled=renew_after_reconciliation)
+    # The session's read models are brought up to its log as it ends (the monitor and the
+    # dashboard keep them current while it runs).
+    catch_up_quietly(store, read_models_for(store), result.run_id, log)
+    return result
 
 
 def run_live_days(config: BacktestConfig, *, store: EventStore, confirm_live: bool, days: int | None = None,

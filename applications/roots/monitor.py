@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from applications.services.monitoring import Monitor, MonitorSettings
-from applications.wiring.store import project_root
+from applications.services.monitoring import MONITOR_RUN_ID, Monitor, MonitorSettings
+from applications.services.projections import TailProjection
+from applications.wiring.store import project_root, read_models_for
 from core.events.base import Event
 from ports.alerts import AlertSink
 from ports.event_store import EventStore
@@ -62,16 +63,22 @@ def run_monitor(store: EventStore, *, should_stop: Callable[[], bool], settings:
         metrics.serve(metrics_port)
         log(f"Prometheus metrics on http://127.0.0.1:{metrics_port}/metrics")
 
+    # The read models of the sessions it watches and of its own alerts are kept current as
+    # it tails (each step reads only what is new to them).
+    projection = TailProjection(store, read_models_for(store), always=[MONITOR_RUN_ID], log=log)
+
     def observed(rec: Any) -> None:
         if metrics is not None:
             metrics.observe(rec)
+        projection.observe(rec)
 
     def written(event: Event) -> None:
         if metrics is not None:
             metrics.open_alerts(a.severity for a in monitor.engine.open.values())
         on_event(event)
 
-    monitor = Monitor(store, channel, settings=settings, on_event=written, on_recorded=observed)
+    monitor = Monitor(store, channel, settings=settings, on_event=written, on_recorded=observed,
+                      on_polled=projection.step)
     monitor.start()
     log(f"following the event log after seq {monitor.position}; {len(monitor.engine.open)} alert(s) open")
     monitor.run(should_stop, log=log)

@@ -54,10 +54,12 @@ from applications.wiring.adapters import (
     replay_market_halts,
     uncovered_halts_note,
 )
+from applications.wiring.store import read_models_for
 from applications.services.session.model import ModelLoader, select_session_model
 from applications.services.session.settings import SessionResult, SessionSettings, StopSignal
 from applications.services.session.bars import DailyBarsAtOpen, LiveSessionHistory, iter_merge, paper_square_off_fills
 from applications.services.session.runner import run_session
+from applications.services.projections import catch_up_quietly
 from applications.services.session.watch import HealthInbox, WatchSettings
 from core.errors import ConfigError
 from core.events.catalog import PredictionTraced
@@ -163,7 +165,7 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
     describe: dict[str, Any] = {"feed": describe_feed(feed), "source": "live" if source is not None else "replay",
                                 "replay_speed": options.replay_speed,
                                 "market_halts": None if halts is None else getattr(halts, "symbol", type(halts).__name__)}
-    return run_session(
+    result = run_session(
         config, plans, store=store, mode=MODE, stream=stream, broker_factory=_paper_broker,
         telemetry=options.telemetry, run_id=resume or run_id or uuid.uuid4().hex, resume=resume is not None,
         # replayed bars are traded from the start (warm-up only when resuming); with a live
@@ -179,6 +181,10 @@ def run_paper(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed
         square_off_fills=paper_square_off_fills, data_fingerprint=data_fingerprint(all_series),
         describe=describe, trace_sink=trace_sink, log=log, label=label, watch=options.watch, health=health,
         venue=venue, start_events=start_events, halts=halts)
+    # The session's read models are brought up to its log as it ends (the monitor and the
+    # dashboard keep them current while it runs).
+    catch_up_quietly(store, read_models_for(store), result.run_id, log)
+    return result
 
 
 def run_paper_on_live_data(config: BacktestConfig, *, store: EventStore, warmup_days: int = 10,

@@ -96,12 +96,14 @@ def notice(event: MonitorAlertRaised | AlertCleared, severity: str) -> AlertMess
 
 class Monitor:
     """Tails ``store`` and evaluates ``rules``; see the module docstring. ``on_event`` sees every
-    lifecycle event written (the terminal view); ``on_recorded`` every log event read (metrics)."""
+    lifecycle event written (the terminal view); ``on_recorded`` every log event read (metrics);
+    ``on_polled`` is called after every poll (the root keeps the read models current there)."""
 
     def __init__(self, store: EventStore, sink: AlertSink | None, *, settings: MonitorSettings = MonitorSettings(),
                  rules: Sequence[Rule] | None = None, now: Callable[[], datetime] = _utc_now,
                  on_event: Callable[[Event], None] = lambda _e: None,
-                 on_recorded: Callable[[RecordedEvent], None] = lambda _r: None) -> None:
+                 on_recorded: Callable[[RecordedEvent], None] = lambda _r: None,
+                 on_polled: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.sink = sink
         self.settings = settings
@@ -110,6 +112,7 @@ class Monitor:
         self._now = now
         self._on_event = on_event
         self._on_recorded = on_recorded
+        self._on_polled = on_polled
         self.position = 0
         self._version = 0
         self._severity: dict[str, str] = {}
@@ -191,6 +194,7 @@ class Monitor:
                     self._pending[(ev.alert_id, "cleared")] = ev
                 self._on_event(ev)
         self.deliver_pending()
+        self._on_polled()
         return len(page)
 
     def run(self, should_stop: Callable[[], bool], sleep: Callable[[float], None] = _time.sleep,

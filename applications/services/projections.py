@@ -35,7 +35,7 @@ import numpy as np
 
 from applications.services.run_summary import BookSummary, RunSummary, book_summary, missing_parts
 from core import accuracy
-from core.errors import ProjectionConflictError
+from core.errors import ProjectionConflictError, RunNotFoundError
 from core.events.base import RecordedEvent
 from core.events.catalog import (
     AlertRaised,
@@ -407,12 +407,21 @@ def _pages(store: EventStore, run_id: str, after: int, page_size: int) -> Iterab
             return
 
 
+def resolve_run_id(store: EventStore, run_id: str) -> str:
+    """The full id of a recorded run (a unique prefix works); an id without a runs row (the
+    monitor's own alert stream) is used as written."""
+    try:
+        return store.get_run(run_id).run_id
+    except RunNotFoundError:
+        return run_id
+
+
 def project_run(store: EventStore, read_models: ReadModelStore, run_id: str, *, page_size: int = PAGE_SIZE,
                 progress: Callable[[int], None] | None = None) -> ProjectionPosition:
     """Bring one run's read models up to its log, reading only the events after the stored
     position (nothing at all when they are current). Another projector racing on the same
     run makes this one start again from the position that one stored."""
-    run_id = store.get_run(run_id).run_id
+    run_id = resolve_run_id(store, run_id)
     for _attempt in range(5):
         projector: RunProjector | None = None
         try:
@@ -435,7 +444,7 @@ def rebuild_run(store: EventStore, read_models: ReadModelStore, run_id: str, *, 
                 progress: Callable[[int], None] | None = None) -> ProjectionPosition:
     """Recreate one run's read models from its whole log, replacing the old rows in the same
     transaction (a reader sees the old rows or the new ones, never a mix)."""
-    run_id = store.get_run(run_id).run_id
+    run_id = resolve_run_id(store, run_id)
     for _attempt in range(5):
         stored = read_models.position(run_id)
         projector = RunProjector(run_id)
@@ -494,6 +503,42 @@ class CommittedProjection:
             except ProjectionConflictError:
                 self._projectors.pop(run_id, None)
                 project_run(self._store, self._read_models, run_id)
+
+
+class TailProjection:
+    """For a process that tails the log (the monitor): ``observe`` each event it reads,
+    ``step()`` after each read to bring the runs it saw (and ``always``) up to date. A
+    failure is reported to ``log`` and retried at the next step, never raised: the read
+    models must not stop the process that follows the log."""
+
+    def __init__(self, store: EventStore, read_models: ReadModelStore, *, always: Sequence[str] = (),
+                 log: Callable[[str], None] = lambda _m: None) -> None:
+        self._store = store
+        self._read_models = read_models
+        self._always = tuple(always)
+        self._seen: set[str] = set(self._always)
+        self._log = log
+
+    def observe(self, rec: RecordedEvent) -> None:
+        self._seen.add(rec.run_id)
+
+    def step(self) -> None:
+        failed = {run_id for run_id in sorted(self._seen)
+                  if not catch_up_quietly(self._store, self._read_models, run_id, self._log)}
+        self._seen = set(self._always) | failed
+
+
+def catch_up_quietly(store: EventStore, read_models: ReadModelStore, run_id: str,
+                     log: Callable[[str], None] = lambda _m: None) -> bool:
+    """``project_run``, with a failure reported to ``log`` instead of raised (a session that
+    ended, or a tailing process, must not fail because of derived data). True if it worked."""
+    try:
+        project_run(store, read_models, run_id)
+        return True
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log(f"could not update the read models of run {run_id} ({type(exc).__name__}: {exc}); "
+            "they are caught up at the next read")
+        return False
 
 
 # ---------------------------------------------------------------------- readers

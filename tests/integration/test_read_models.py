@@ -213,3 +213,33 @@ def test_alerts_fold_their_lifecycle(store):
     stepped = dump(read_models, run_id)
     rebuild_run(store, read_models, run_id)
     assert dump(read_models, run_id) == stepped
+
+
+def test_a_paper_session_ends_with_its_read_models_current_and_the_monitor_keeps_them_while_it_runs():
+    from adapters.simulated import SimulatedClock
+    from applications.roots.monitor import run_monitor
+    from applications.roots.paper import PaperOptions, run_paper
+    from applications.services.books import BacktestConfig as Config
+    from applications.services.monitoring import MONITOR_RUN_ID, MonitorSettings
+
+    store = InMemoryEventStore()
+    read_models = read_models_for(store)
+    config = Config(strategy="intraday", start="2024-01-01", end="2024-01-12",
+                    sentiment=SentimentSettings(enabled=False), close_at_end=False)
+    first = run_paper(config, store=store, sentiment=None, clock=SimulatedClock(),
+                      options=PaperOptions(replay_speed=0), run_id="p1")
+    last = store.read_all(0, 1_000_000, run_id="p1")[-1].seq
+    assert read_models.position(first.run_id).seq == last  # caught up as the session ended
+    assert run_summary(store, read_models, "p1") == summarize_run(store, "p1")
+    # A second session written behind the read models' back (as by another process) ...
+    events = store.read_all(0, 1_000_000, run_id="p1")
+    read_models.drop("p1")
+    polls = iter(range(3))
+    # ... is projected by the monitor as it tails, with the monitor's own alert stream.
+    run_monitor(store, should_stop=lambda: next(polls, None) is None, sink=None,
+                settings=MonitorSettings(poll_seconds=0.01))
+    assert read_models.position("p1").seq == events[-1].seq
+    assert read_models.position(MONITOR_RUN_ID) is not None
+    tailed = dump(read_models, "p1")
+    rebuild_run(store, read_models, "p1")
+    assert dump(read_models, "p1") == tailed
