@@ -62,7 +62,8 @@ def sensequant_run(data_dir: Path, db_dir: Path, telemetry: bool, k: int) -> dic
                                   "--telemetry" if telemetry else "--no-telemetry", "--json"])
     doc = json.loads(out)
     return {"wall": wall, "cpu": cpu, "rss": rss, "run": doc["seconds_running"], "load": doc["seconds_loading"],
-            "bars": doc["bars"], "events": doc["events"], "trades": doc["books"][0]["trades"]}
+            "bars": doc["bars"], "events": doc["events"], "trades": doc["books"][0]["trades"],
+            "read_models": doc.get("seconds_read_models", 0.0), "at_end": doc.get("seconds_read_models_at_end", 0.0)}
 
 
 def peer_process_main(csv_path: str) -> None:
@@ -196,6 +197,10 @@ def main() -> int:
               f"(load {med(runs, 'load'):.3f} s); "
               f"peak RSS max {max(r['rss'] for r in runs):.0f} MB  (run parts: "
               + ", ".join(f"{r['run']:.3f}" for r in runs) + ")")
+    print(f"read models (folded as events commit, applied every 10k events, summary): median "
+          f"{med(on, 'read_models'):.3f} s = {100 * med(on, 'read_models') / med(on, 'run'):.1f} % of the run part; "
+          f"after the last bar (final flush + summary) {med(on, 'at_end'):.3f} s = "
+          f"{100 * med(on, 'at_end') / med(on, 'run'):.1f} % (target for the end-of-run summary: <= 5 %)")
     pairs = [a["run"] / b["run"] for a, b in zip(on, off)]
     print(f"telemetry on vs off (run part): median of pairwise ratios {statistics.median(pairs):.3f} "
           f"({100 * (statistics.median(pairs) - 1):+.1f} %; pairs: " + ", ".join(f"{p:.3f}" for p in pairs) + ")")

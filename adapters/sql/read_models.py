@@ -9,7 +9,9 @@ gets ``ProjectionConflictError`` and nothing of its batch is written.
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +20,14 @@ from adapters.sql import engine as engine_settings
 from adapters.sql.tables import read_model_positions as positions_table
 from adapters.sql.tables import read_model_tables
 from core.errors import ProjectionConflictError
-from ports.read_models import READ_MODEL_TABLES, ProjectionBatch, ProjectionPosition, sort_rows, complete_row
+from ports.read_models import (
+    READ_MODEL_TABLES,
+    ProjectionBatch,
+    ProjectionPosition,
+    RowUpdate,
+    complete_row,
+    sort_rows,
+)
 
 
 class SqlReadModels:
@@ -56,20 +65,48 @@ class SqlReadModels:
                 for table in read_model_tables.values():
                     conn.execute(table.delete().where(table.c.run_id == run))
             for name, rows in batch.inserts.items():
-                if rows:
-                    conn.execute(read_model_tables[name].insert(), [complete_row(name, run, r) for r in rows])
-            for update in batch.updates:
-                table = read_model_tables[update.table]
-                cond = [table.c.run_id == run, *[table.c[k] == v for k, v in {**update.where,
-                                                                               **update.only_if}.items()]]
-                conn.execute(table.update().where(*cond).values(**update.values))
+                self._insert(conn, name, run, rows)
+            self._update(conn, run, batch.updates)
             for name, rows in batch.replaced.items():
                 table = read_model_tables[name]
                 conn.execute(table.delete().where(table.c.run_id == run))
-                if rows:
-                    conn.execute(table.insert(), [complete_row(name, run, r) for r in rows])
+                self._insert(conn, name, run, rows)
             conn.execute(positions_table.update().where(positions_table.c.run_id == run)
                          .values(seq=batch.to_seq, events=batch.events))
+
+    @staticmethod
+    def _insert(conn: sa.Connection, table: str, run_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Driver-level ``executemany``: compiling a Core insert per batch costs more than the rows."""
+        if not rows:
+            return
+        columns = READ_MODEL_TABLES[table].columns
+        known = frozenset(columns)
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        rest = columns[1:]  # run_id first
+        values = []
+        for row in rows:
+            if not known.issuperset(row):
+                complete_row(table, run_id, row)  # raises, naming the unknown columns
+            values.append((run_id, *[row.get(c) for c in rest]))
+        conn.exec_driver_sql(sql, values)
+
+    @staticmethod
+    def _update(conn: sa.Connection, run_id: str, updates: Sequence[RowUpdate]) -> None:
+        """The updates in order, those of one shape (table, condition and value columns) in a
+        row as one prepared statement executed many times."""
+        def shape(u: RowUpdate) -> tuple:
+            return u.table, tuple(u.where), tuple(u.only_if), tuple(u.values)
+
+        for (name, where, only_if, values), group in itertools.groupby(updates, key=shape):
+            table = read_model_tables[name]
+            cond = [table.c.run_id == sa.bindparam("c_run_id")]
+            cond += [table.c[k] == sa.bindparam(f"w_{k}") for k in where]
+            cond += [table.c[k] == sa.bindparam(f"o_{k}") for k in only_if]
+            statement = table.update().where(*cond).values({k: sa.bindparam(f"v_{k}") for k in values})
+            conn.execute(statement, [{"c_run_id": run_id, **{f"w_{k}": v for k, v in u.where.items()},
+                                      **{f"o_{k}": v for k, v in u.only_if.items()},
+                                      **{f"v_{k}": v for k, v in u.values.items()}} for u in group])
 
     def _lock_position(self, conn: sa.Connection, run_id: str) -> int:
         """The run's stored position, its row locked for this transaction (created at 0)."""

@@ -168,6 +168,8 @@ def backtest(obj: dict, config_file: Path | None, as_json: bool, label: str, mod
                     "seconds": round(result.seconds_loading + result.seconds_running, 3),
                     "seconds_loading": round(result.seconds_loading, 3),
                     "seconds_running": round(result.seconds_running, 3),
+                    "seconds_read_models": round(result.seconds_read_models, 3),
+                    "seconds_read_models_at_end": round(result.seconds_read_models_at_end, 3),
                     "books": [attrs.asdict(b) for b in summary.books]})
         return
     header, rows = summary_rows(summary)

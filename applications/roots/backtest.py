@@ -4,13 +4,15 @@ config, the registered model if one is named, the backtest service and the run s
 
 from __future__ import annotations
 
+import attrs
+
 from collections.abc import Callable
 from pathlib import Path
 
 from applications.services.backtest import BacktestResult, run_backtest
 from applications.services.books import BacktestConfig
 from applications.services.books import book_intervals, book_symbols, session_bounds
-from applications.services.projections import CommittedProjection, run_summary
+from applications.services.projections import CommittedProjection
 from applications.services.run_summary import RunSummary
 from applications.wiring.adapters import default_feed, load_model, replay_market_halts
 from applications.wiring.feeds import select_feed
@@ -54,7 +56,9 @@ def backtest(config: BacktestConfig, *, db_url: str | None, model_id: str | None
                                   halts=halts, log=log)
         finally:
             projection.flush()
-        return result, run_summary(store, read_models, result.run_id)
+        summary = projection.summary(store.get_run(result.run_id))
+        return attrs.evolve(result, seconds_read_models=projection.seconds,
+                            seconds_read_models_at_end=projection.seconds_at_end), summary
     finally:
         store.close()
 

@@ -55,6 +55,10 @@ class BacktestResult:
     events: int
     seconds_loading: float
     seconds_running: float
+    # Time spent keeping the read models (folding the committed events, writing the rows and
+    # reading the summary back): set by the composition root that wires them.
+    seconds_read_models: float = 0.0
+    seconds_read_models_at_end: float = 0.0  # of which after the last bar (final flush, summary)
 
 
 def run_backtest(config: BacktestConfig, *, store: EventStore, feed: MarketDataFeed | None = None,

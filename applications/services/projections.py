@@ -26,6 +26,7 @@ the classification figures by ``core.accuracy``.
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timezone
 from typing import Any
@@ -36,7 +37,7 @@ import numpy as np
 from applications.services.run_summary import BookSummary, RunSummary, book_summary, missing_parts
 from core import accuracy
 from core.errors import ProjectionConflictError, RunNotFoundError
-from core.events.base import RecordedEvent
+from core.events.base import RecordedEvent, RunInfo
 from core.events.catalog import (
     AlertRaised,
     CircuitBreakerTripped,
@@ -103,6 +104,13 @@ class _Batch:
         self.inserts.setdefault(table, []).append(row)
 
 
+# The event types that change a read model (most of a run's events — orders, fills,
+# position changes, heartbeats — only move the position and the event count).
+_FOLDED = frozenset({PortfolioSnapshotted, TradeClosed, PredictionTraced, SignalGenerated, CircuitBreakerTripped,
+                     RunStarted, RunCompleted, MonitorAlertRaised, AlertRaised, AlertAcknowledged, AlertCleared,
+                     AlertDelivered, AlertDeliveryFailed})
+
+
 class RunProjector:
     """The read-model fold of one run. ``fold(records)`` -> the batch to apply."""
 
@@ -112,8 +120,9 @@ class RunProjector:
         self.events = events
         self._books: dict[str, _Book] = {}
         self._run: dict[str, Any] = {"status": "running", "completed": 0, "bars_processed": 0, "strategies": []}
-        # (stream, symbol) -> entry decisions sorted by time: [(at, row)].
-        self._entries: dict[tuple[str, str], list[tuple[datetime, dict[str, Any]]]] = {}
+        # (stream, symbol) -> entry decisions sorted by time, and their times (for bisection).
+        self._entries: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._entry_times: dict[tuple[str, str], list[datetime]] = {}
         self._confusion: dict[str, np.ndarray] = {}
         self._alerts: dict[str, dict[str, int]] = {}
         self._summaries: dict[str, str] = {}
@@ -169,19 +178,26 @@ class RunProjector:
             book = self._books[name] = _Book(kind=name if name in STRATEGY_KINDS else None)
         return book
 
-    def _remember_entry(self, row: dict[str, Any]) -> None:
-        at = datetime.fromisoformat(row["at"])
-        found = self._entries.setdefault((row["stream_id"], row["symbol"]), [])
-        k = bisect.bisect_right([t for t, _ in found], at)
-        found.insert(k, (at, row))
+    def _remember_entry(self, row: dict[str, Any], at: datetime | None = None) -> None:
+        at = at if at is not None else datetime.fromisoformat(row["at"])
+        key = (row["stream_id"], row["symbol"])
+        times = self._entry_times.setdefault(key, [])
+        rows = self._entries.setdefault(key, [])
+        if not times or at >= times[-1]:  # decisions arrive in time order: append
+            times.append(at)
+            rows.append(row)
+        else:
+            k = bisect.bisect_right(times, at)
+            times.insert(k, at)
+            rows.insert(k, row)
 
     def _opener(self, stream_id: str, symbol: str, entry_time: datetime) -> dict[str, Any] | None:
         """The latest entry decision of the book and symbol at or before ``entry_time``."""
-        found = self._entries.get((stream_id, symbol))
-        if not found:
+        times = self._entry_times.get((stream_id, symbol))
+        if not times:
             return None
-        k = bisect.bisect_right([t for t, _ in found], entry_time) - 1
-        return found[k][1] if k >= 0 else None
+        k = bisect.bisect_right(times, entry_time) - 1
+        return self._entries[(stream_id, symbol)][k] if k >= 0 else None
 
     def fold(self, records: Iterable[RecordedEvent], *, with_tables: bool = True) -> ProjectionBatch | None:
         """Fold the run's events after the position (earlier ones and other runs' are skipped)
@@ -196,11 +212,13 @@ class RunProjector:
             folded = True
             self.position = rec.seq
             self.events += 1
-            self._fold_one(rec, out, self._dirty)
+            kind = type(rec.event)
+            if kind in _FOLDED or (kind is OrderFilled and rec.event.fill_reason == "backtest_end"):
+                self._fold_one(rec, out, self._dirty)
         if not folded:
             return None
         return ProjectionBatch(run_id=self.run_id, after_seq=start, to_seq=self.position, events=self.events,
-                               inserts=out.inserts, updates=tuple(out.updates),
+                               inserts=out.inserts, updates=tuple(resolve_updates(out.inserts, out.updates)),
                                replaced=self.tables() if with_tables else {})
 
     def _fold_one(self, rec: RecordedEvent, out: _Batch, touched: set[str]) -> None:
@@ -219,12 +237,13 @@ class RunProjector:
                 "positions_value_paise": ev.positions_value_paise, "equity_paise": ev.equity_paise,
                 "realized_pnl_paise": ev.realized_pnl_paise, "unrealized_pnl_paise": ev.unrealized_pnl_paise,
                 "fees_paid_paise": ev.fees_paid_paise, "positions": _json(ev.positions), "prices": _json(ev.prices)})
-            for symbol in sorted(set(ev.prices) | set(ev.positions)):
-                held = ev.positions.get(symbol, {})
+            # Held symbols only: a flat symbol's close is in the snapshot's prices.
+            for symbol in sorted(ev.positions):
+                held = ev.positions[symbol]
                 close = ev.prices.get(symbol)
                 out.add("rm_symbol_days", {
                     "seq": rec.seq, "book": name, "session_date": day, "symbol": symbol,
-                    "close": None if close is None else float(close), "quantity": int(held.get("quantity", 0)),
+                    "close": None if close is None else float(close), "quantity": int(held["quantity"]),
                     "average_price_paise": held.get("average_price_paise"),
                     "market_value_paise": int(held.get("market_value_paise", 0))})
         elif isinstance(ev, TradeClosed):
@@ -272,7 +291,7 @@ class RunProjector:
                        "confidence": float(ev.confidence), "reason": ev.reason, "features": _json(ev.features),
                        "signals": _json(ev.signals), "context": _json(ev.context)}
                 out.add("rm_entries", row)
-                self._remember_entry(row)
+                self._remember_entry(row, rec.occurred_at)
         elif isinstance(ev, CircuitBreakerTripped):
             touched.add(name)
             book.trips += 1
@@ -381,15 +400,47 @@ def classification_payload(matrix: np.ndarray) -> dict[str, Any]:
             "traces": int(counts.sum())}
 
 
+def resolve_updates(inserts: dict[str, list[dict[str, Any]]], updates: Iterable[RowUpdate]) -> list[RowUpdate]:
+    """Apply to the batch's own new rows the updates that match one of them (a trade and its
+    trace folded together: one row written, no UPDATE); return the rest for the store.
+
+    The same as the store applying them after the inserts because the projector's update
+    keys are unique (one trade per book, symbol and entry time; one row per alert id), so
+    an update that matches a new row matches no stored one."""
+    indexed: dict[tuple[str, tuple], list[dict[str, Any]]] = {}
+    left = []
+    for update in updates:
+        rows = inserts.get(update.table)
+        if not rows:
+            left.append(update)
+            continue
+        fields = tuple(sorted(update.where))
+        key = (update.table, fields)
+        if key not in indexed:
+            index: dict[tuple, list[dict[str, Any]]] = {}
+            for row in rows:
+                index.setdefault(tuple(row.get(f) for f in fields), []).append(row)
+            indexed[key] = index  # type: ignore[assignment]
+        found = indexed[key].get(tuple(update.where[f] for f in fields), [])  # type: ignore[call-overload]
+        if not found:
+            left.append(update)
+            continue
+        for row in found:
+            if all(row.get(k) == v for k, v in update.only_if.items()):
+                row.update(update.values)
+    return left
+
+
 def merge_batches(first: ProjectionBatch | None, then: ProjectionBatch | None) -> ProjectionBatch | None:
     """One batch doing what ``first`` then ``then`` do (consecutive batches of one projector)."""
     if first is None or then is None:
         return first or then
     inserts = {name: list(rows) for name, rows in first.inserts.items()}
+    updates = resolve_updates(inserts, then.updates)
     for name, rows in then.inserts.items():
         inserts.setdefault(name, []).extend(rows)
     return ProjectionBatch(run_id=first.run_id, after_seq=first.after_seq, to_seq=then.to_seq, events=then.events,
-                           inserts=inserts, updates=(*first.updates, *then.updates), replaced=then.replaced,
+                           inserts=inserts, updates=(*first.updates, *updates), replaced=then.replaced,
                            reset=first.reset)
 
 
@@ -470,29 +521,67 @@ class CommittedProjection:
     back) and applies the rows every ``flush_every`` events and at ``flush()``. If another
     projector moved the run meanwhile, it catches up from the stored position instead."""
 
-    def __init__(self, store: EventStore, read_models: ReadModelStore, *, flush_every: int = 50_000) -> None:
+    def __init__(self, store: EventStore, read_models: ReadModelStore, *, flush_every: int = 10_000) -> None:
         self._store = store
         self._read_models = read_models
         self._flush_every = flush_every
         self._projectors: dict[str, RunProjector] = {}
         self._pending: dict[str, ProjectionBatch] = {}
         self._since_flush = 0
+        self.seconds = 0.0  # spent folding and applying, for the run's figures
+        self.seconds_at_end = 0.0  # of which in the final flush and the summary
 
     def __call__(self, records: Sequence[RecordedEvent]) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._fold(records)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def _fold(self, records: Sequence[RecordedEvent]) -> None:
         for run_id in dict.fromkeys(r.run_id for r in records):
             projector = self._projectors.get(run_id)
             if projector is None:
-                # First sight of the run: catch it up to the log first (a resumed run has
-                # events this writer did not commit), then continue from what is stored.
-                project_run(self._store, self._read_models, run_id)
-                projector = self._projectors[run_id] = RunProjector.restore(self._read_models, run_id)
+                projector = self._projectors[run_id] = self._first_sight(run_id, records)
             batch = projector.fold(records, with_tables=False)
             self._pending[run_id] = merge_batches(self._pending.get(run_id), batch)  # type: ignore[assignment]
         self._since_flush += len(records)
         if self._since_flush >= self._flush_every:
-            self.flush()
+            self._flush()
+
+    def _first_sight(self, run_id: str, records: Sequence[RecordedEvent]) -> RunProjector:
+        first = min(r.seq for r in records if r.run_id == run_id)
+        earliest = self._store.read_all(0, 1, run_id=run_id)
+        if self._read_models.position(run_id) is None and earliest and earliest[0].seq == first:
+            return RunProjector(run_id)  # a new run, seen from its first event
+        # A resumed run (events this writer did not commit) or rows already there: catch up
+        # to the log first, then continue from what is stored.
+        project_run(self._store, self._read_models, run_id)
+        return RunProjector.restore(self._read_models, run_id)
+
+    def summary(self, run: RunInfo) -> RunSummary:
+        """The run's summary as the rows just applied say (call after ``flush``): what
+        ``run_summary`` reads back, without reading it back."""
+        t0 = time.perf_counter()
+        projector = self._projectors.get(run.run_id) or RunProjector(run.run_id)
+        tables = projector.tables()
+        summary = summary_from_rows(run, tables["rm_book_summaries"], tables["rm_runs"], projector.events)
+        spent = time.perf_counter() - t0
+        self.seconds += spent
+        self.seconds_at_end += spent
+        return summary
 
     def flush(self) -> None:
+        """Apply what is folded (the writer calls it when the run ends)."""
+        t0 = time.perf_counter()
+        try:
+            self._flush()
+        finally:
+            spent = time.perf_counter() - t0
+            self.seconds += spent
+            self.seconds_at_end += spent
+
+    def _flush(self) -> None:
         self._since_flush = 0
         for run_id, batch in list(self._pending.items()):
             del self._pending[run_id]
@@ -548,9 +637,16 @@ def run_summary(store: EventStore, read_models: ReadModelStore, run_id: str) -> 
     """The run's summary from its read models (caught up first): what ``runs show`` prints."""
     run = store.get_run(run_id)
     pos = project_run(store, read_models, run.run_id)
-    books = [summary_from_payload(parse_json(r["summary"])) for r in read_models.rows("rm_book_summaries", run.run_id)]
-    meta: dict[str, int | str] = {"status": "running", "bars_processed": 0, "events": pos.events}
-    for row in read_models.rows("rm_runs", run.run_id):
+    return summary_from_rows(run, read_models.rows("rm_book_summaries", run.run_id),
+                             read_models.rows("rm_runs", run.run_id), pos.events)
+
+
+def summary_from_rows(run: RunInfo, summaries: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]],
+                      events: int) -> RunSummary:
+    """A ``RunSummary`` from the run's ``rm_book_summaries`` and ``rm_runs`` rows."""
+    books = [summary_from_payload(parse_json(r["summary"])) for r in summaries]
+    meta: dict[str, int | str] = {"status": "running", "bars_processed": 0, "events": events}
+    for row in runs:
         meta.update(status=row["status"], bars_processed=int(row["bars_processed"]),
                     strategies=",".join(parse_json(row["strategies"])))
         if row["completed"]:
