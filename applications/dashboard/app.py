@@ -262,6 +262,10 @@ class DashboardApp:
         self.symbol_pnl = pn.pane.HTML("", css_classes=["sq-symbol-pnl"], sizing_mode="stretch_width")
         self.portfolio = pn.pane.HTML("", css_classes=["sq-portfolio"], sizing_mode="stretch_width")
         self.price = pn.pane.HoloViews(None, css_classes=["sq-price"], **plot)
+        # New data for the same layout is streamed into the plots already drawn.
+        self._returns, self._drawdown = charts.LivePlot(self.returns), charts.LivePlot(self.drawdown)
+        self._confusion, self._price = charts.LivePlot(self.confusion), charts.LivePlot(self.price)
+        self._plots = [self._returns, self._drawdown, self._confusion, self._price]
         # A scrolled table rather than pages: Tabulator's pager is set up after the first
         # value arrives and warned "Table Not Initialized" on every run switch.
         self.trades = pn.widgets.Tabulator(vm.symbol_trades(self.model.data, None), height=460,
@@ -277,7 +281,7 @@ class DashboardApp:
         self.replay.param.watch(lambda _e: self.render(), "value_throttled")
         self.replay_by.param.watch(self._on_replay_by, "value")
         self.latest.on_click(lambda _e: self._jump_latest())
-        self.symbol.param.watch(lambda _e: None if self._rendering else self._render_symbol(), "value")
+        self.symbol.param.watch(lambda _e: None if self._rendering else self._symbol_changed(), "value")
 
     # ------------------------------------------------------------------ runs
 
@@ -509,7 +513,7 @@ class DashboardApp:
         self._rendering = True
         try:
             # one batch of model changes per render: the browser swaps every panel at once
-            with pn.io.hold():
+            with pn.io.hold(), charts.frozen(self._plots):
                 self._render()
         finally:
             self._rendering = False
@@ -544,9 +548,9 @@ class DashboardApp:
                                         baseline=baseline)
         self.cards.object = charts.cards_html(self._cards)
         curves = vm.equity_curves(view)
-        self.returns.object = charts.returns_plot(curves, self.x_axis.value)
-        self.drawdown.object = charts.drawdown_plot(curves, self.x_axis.value)
-        self.confusion.object = charts.confusion_layout(vm.confusion_frames(view, wanted, metrics=metrics))
+        self._returns.show(charts.returns_figure(curves, self.x_axis.value))
+        self._drawdown.show(charts.drawdown_figure(curves, self.x_axis.value))
+        self._confusion.show(charts.confusion_figure(vm.confusion_frames(view, wanted, metrics=metrics)))
         self.monthly.object = charts.monthly_html(vm.monthly_returns(view))
         other = self.compare.value
         if other and other != m.run_id:
@@ -593,14 +597,19 @@ class DashboardApp:
             cut = f"<b>seq {seq:,}</b> (event time {when})" if seq is not None else f"event time <b>{when}</b>"
             self.replay_info.object = f"as of {cut}; {newer:,} later replay positions"
 
+    def _symbol_changed(self) -> None:
+        with pn.io.hold(), charts.frozen([self._price]):
+            self._render_symbol()
+
     def _render_symbol(self) -> None:
         view = self._view if self._view is not None else self.model.data
         sym = self.symbol.value
         if not sym:
-            self.price.object = charts._empty("Symbol drill-down", "no symbol yet")
+            self._price.show(charts.Figure(key=("no symbol",), build=lambda _p: charts._empty(
+                "Symbol drill-down", "no symbol yet")))
             self.trades.value = vm.symbol_trades(view, "__none__")
             return
-        self.price.object = charts.price_plot(vm.symbol_prices(view, sym), vm.symbol_markers(view, sym), sym)
+        self._price.show(charts.price_figure(vm.symbol_prices(view, sym), vm.symbol_markers(view, sym), sym))
         self.trades.value = vm.symbol_trades(view, sym)
 
     # ---------------------------------------------------------------- export

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import attrs
 
 import holoviews as hv
-import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 import pandas as pd
+import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 from bokeh.models import HoverTool
+from holoviews.streams import Pipe
 
 from applications.analytics.metrics import DIRECTIONS
 from applications.dashboard.viewmodel import formats as fmt
@@ -29,84 +35,189 @@ def _empty(title: str, message: str = "no data yet") -> hv.Element:
                                             responsive=True, toolbar=None)
 
 
-def _curve_plots(curves: pd.DataFrame, x: str, y: str, ylabel: str, title: str, area: bool) -> hv.Element:
+@attrs.frozen
+class Figure:
+    """What a plot pane shows: ``parts`` (one frame per drawn layer) and ``build``, which draws
+    them from one ``Pipe`` each. Two figures with the same ``key`` have the same layout (the
+    same books, layers and axes), so the second one's data can be streamed into the plots
+    the first one built."""
+
+    key: tuple
+    parts: tuple = ()
+    build: Callable[[list[Pipe]], Any] = attrs.field(default=None, eq=False)
+
+
+class LivePlot:
+    """A HoloViews pane that builds its Bokeh plots only when the layout changes; new data for
+    the same layout goes into the existing plots through their ``Pipe`` streams. (Replacing
+    the pane's object rebuilds every Bokeh model of the figure: most of a replay step or a
+    run switch was spent there.)"""
+
+    def __init__(self, pane: Any) -> None:
+        self.pane = pane
+        self._key: tuple | None = None
+        self._pipes: list[Pipe] = []
+        self.rebuilt = 0  # how many times the plots were built (tests, benchmarks)
+
+    def documents(self) -> list[Any]:
+        """The Bokeh documents this pane is drawn in (one per browser session)."""
+        docs = []
+        for ref in list(getattr(self.pane, "_models", {}).values()):
+            doc = ref[0].document
+            if doc is not None and doc not in docs:
+                docs.append(doc)
+        return docs
+
+    def show(self, figure: Figure) -> None:
+        if figure.key == self._key and len(self._pipes) == len(figure.parts):
+            for pipe, data in zip(self._pipes, figure.parts):
+                pipe.send(data)
+            return
+        self._pipes = [Pipe(data=data) for data in figure.parts]
+        self.pane.object = figure.build(self._pipes)
+        self._key = figure.key
+        self.rebuilt += 1
+
+
+@contextlib.contextmanager
+def frozen(plots: list[LivePlot]) -> Any:
+    """Streamed updates of several plots with their documents' model graphs recomputed once
+    at the end, not after every update (that recompute walks the whole page's models)."""
+    with contextlib.ExitStack() as stack:
+        for doc in {id(d): d for p in plots for d in p.documents()}.values():
+            stack.enter_context(doc.models.freeze())
+        yield
+
+
+def _static(key: tuple, element: hv.Element) -> Figure:
+    return Figure(key=key, parts=(), build=lambda _pipes: element)
+
+
+def _dynamic(pipe: Pipe, draw: Callable[[Any], hv.Element]) -> hv.DynamicMap:
+    return hv.DynamicMap(lambda data: draw(data), streams=[pipe])
+
+
+def _overlay(maps: list[hv.DynamicMap]) -> hv.DynamicMap:
+    """The layers as one overlay (also of one layer: the legend and title options are an overlay's)."""
+    if len(maps) == 1:
+        return maps[0].map(lambda el: hv.Overlay([el]), [hv.Element])
+    out = maps[0]
+    for more in maps[1:]:
+        out = out * more
+    return out
+
+
+def _curve_figure(curves: pd.DataFrame, x: str, y: str, ylabel: str, title: str, area: bool) -> Figure:
     """By date: one plot per book, each on its own time axis (a 2016 swing book and a 2024
     intraday book share no dates). By session number: the books overlaid on one axis."""
-    books = sorted(curves["book"].unique())
+    books = tuple(sorted(curves["book"].unique()))
     # hv.Area reads a second value dimension as the area's lower edge: it gets the value only.
     vdims = [y] if area else [d for d in (y, "book", "session_date", "session") if d != x]
     hover = [(ylabel, f"@{{{y}}}{{0.00}}")] if area else [
         ("book", "@book"), ("date", "@session_date{%F}"), ("session", "@session"), (ylabel, f"@{{{y}}}{{0.00}}")]
-    tool = HoverTool(tooltips=hover, formatters={} if area else {"@session_date": "datetime"})
-    opts = dict(height=240 if area else 280, responsive=True, ylabel=ylabel, tools=[tool])
-    parts = []
-    for book in books:
-        group = curves.loc[curves["book"] == book, list(dict.fromkeys([x, *vdims]))]
-        colour = book_colour(book)
-        el = (hv.Area if area else hv.Curve)(group, kdims=[x], vdims=vdims, label=book)
-        el = el.opts(color=colour, line_color=colour, **({"alpha": 0.35} if area else {}))
-        parts.append(el)
+    columns = list(dict.fromkeys([x, *vdims]))
     xlabel = "session" if x == "session" else "date"
-    if x == "session" or len(parts) == 1:
-        return hv.Overlay(parts).opts(title=title, xlabel=xlabel, legend_position="top_left", **opts)
-    return hv.Layout([p.opts(title=f"{title}: {p.label}", xlabel=xlabel, **opts) for p in parts]).cols(
-        len(parts)).opts(shared_axes=False)
+    overlaid = x == "session" or len(books) == 1
+    parts = tuple(curves.loc[curves["book"] == book, columns].reset_index(drop=True) for book in books)
+
+    def build(pipes: list[Pipe]) -> Any:
+        tool = HoverTool(tooltips=hover, formatters={} if area else {"@session_date": "datetime"})
+        opts = dict(height=240 if area else 280, responsive=True, ylabel=ylabel, tools=[tool], framewise=True)
+        layers = []
+        for book, pipe in zip(books, pipes):
+            colour = book_colour(book)
+
+            def draw(data: pd.DataFrame, book: str = book, colour: str = colour) -> hv.Element:
+                el = (hv.Area if area else hv.Curve)(data, kdims=[x], vdims=vdims, label=book)
+                el = el.opts(color=colour, line_color=colour, **({"alpha": 0.35} if area else {}))
+                return el if overlaid else el.opts(title=f"{title}: {book}", xlabel=xlabel, **opts)
+
+            layers.append(_dynamic(pipe, draw))
+        if overlaid:
+            return _overlay(layers).opts(title=title, xlabel=xlabel, legend_position="top_left", **opts)
+        return hv.Layout(layers).cols(len(layers)).opts(shared_axes=False)
+
+    return Figure(key=("curves", title, x, area, books), parts=parts, build=build)
 
 
-def returns_plot(curves: pd.DataFrame, x: str = "session_date") -> hv.Element:
+def returns_figure(curves: pd.DataFrame, x: str = "session_date") -> Figure:
     title = "Cumulative return (%)"
     if not len(curves):
-        return _empty(title)
-    return _curve_plots(curves, x, "cum_return_pct", "return (%)", title, area=False)
+        return _static(("empty", title), _empty(title))
+    return _curve_figure(curves, x, "cum_return_pct", "return (%)", title, area=False)
 
 
-def drawdown_plot(curves: pd.DataFrame, x: str = "session_date") -> hv.Element:
+def drawdown_figure(curves: pd.DataFrame, x: str = "session_date") -> Figure:
     title = "Drawdown (%) below the running peak"
     if not len(curves):
-        return _empty(title)
-    return _curve_plots(curves, x, "drawdown_pct", "drawdown (%)", title, area=True)
+        return _static(("empty", title), _empty(title))
+    return _curve_figure(curves, x, "drawdown_pct", "drawdown (%)", title, area=True)
 
 
-def confusion_layout(frames: dict[str, pd.DataFrame]) -> hv.Element:
+def confusion_figure(frames: dict[str, pd.DataFrame]) -> Figure:
     """One confusion matrix per book, side by side."""
     if not frames:
-        return _empty("Confusion matrices", "no book in this view")
-    return hv.Layout([confusion_plot(cm, name) for name, cm in frames.items()]).cols(len(frames))
+        return _static(("empty", "confusion"), _empty("Confusion matrices", "no book in this view"))
+    names = tuple(frames)
+
+    def build(pipes: list[Pipe]) -> Any:
+        return hv.Layout([_dynamic(pipe, lambda cm, name=name: confusion_plot(cm, name))
+                          for name, pipe in zip(names, pipes)]).cols(len(names)).opts(toolbar=None)
+
+    return Figure(key=("confusion", names), parts=tuple(frames[n] for n in names), build=build)
 
 
 def confusion_plot(cm: pd.DataFrame, strategy: str) -> hv.Element:
     n = int(cm["count"].sum()) if len(cm) else 0
-    title = f"{strategy} (n={n})"
-    heat = hv.HeatMap(cm, kdims=["predicted", "actual"], vdims=["count"]).redim.values(
+    # The layers keep one label (a streamed frame with new layer labels would be drawn anew);
+    # the title is the overlay's label, which a plot takes from each new frame.
+    heat = hv.HeatMap(cm, kdims=["predicted", "actual"], vdims=["count"], label=strategy).redim.values(
         predicted=list(DIRECTIONS), actual=list(DIRECTIONS)[::-1])
-    labels = hv.Labels(cm, kdims=["predicted", "actual"], vdims=["count"])
+    labels = hv.Labels(cm, kdims=["predicted", "actual"], vdims=["count"], label=strategy)
     # A 3x3 table needs no pan/zoom: no toolbar keeps the page's Bokeh model count down.
-    return (heat.opts(cmap="Blues", colorbar=False, tools=["hover"], default_tools=[], toolbar=None, title=title,
-                      height=260, responsive=True, xlabel="predicted", ylabel="actual")
-            * labels.opts(text_color="black", text_font_size="11pt"))
+    overlay = (heat.opts(cmap="Blues", colorbar=False, tools=["hover"], default_tools=[], toolbar=None,
+                         height=260, responsive=True, xlabel="predicted", ylabel="actual", framewise=True)
+               * labels.opts(text_color="black", text_font_size="11pt"))
+    return overlay.relabel(f"{strategy} (n={n})", depth=0).opts(title="{label}")
 
 
-def price_plot(prices: pd.DataFrame, markers: pd.DataFrame, symbol: str) -> hv.Element:
+_ENTRY_HOVER = ["strategy", "direction", "trade_id"]
+_EXIT_HOVER = ["strategy", "direction", "trade_id", "pnl"]
+
+
+def price_figure(prices: pd.DataFrame, markers: pd.DataFrame, symbol: str) -> Figure:
     title = f"{symbol}: observed prices with entries and exits (IST)"
     if not len(prices) and not len(markers):
-        return _empty(title, f"no prices for {symbol} in the log")
-    layers = []
-    if len(prices):
-        p = prices.assign(time=_local(prices["time"]))
-        layers.append(p.hvplot.line(x="time", y="price", color="#555555", line_width=1, label="price",
-                                    hover_cols=["source"]))
-    if len(markers):
-        m = markers.assign(time=_local(markers["time"]))
-        entries, exits = m[m["kind"] == "entry"], m[m["kind"] == "exit"]
-        if len(entries):
-            layers.append(entries.hvplot.scatter(x="time", y="price", marker="triangle", size=90, color="#2ca02c",
-                                                 label="entry", hover_cols=["strategy", "direction", "trade_id"]))
-        if len(exits):
-            layers.append(exits.hvplot.scatter(x="time", y="price", marker="inverted_triangle", size=90,
-                                               color="#d62728", label="exit",
-                                               hover_cols=["strategy", "direction", "trade_id", "pnl"]))
-    overlay = hv.Overlay(layers)
-    return overlay.opts(title=title, height=300, responsive=True, legend_position="top_left", ylabel="price (₹)")
+        return _static(("empty", title), _empty(title, f"no prices for {symbol} in the log"))
+    # Every layer is always drawn (empty when there is nothing to mark), so that a replay step
+    # or a tail that adds the first exit streams into the same plot.
+    p = prices.assign(time=_local(prices["time"])) if len(prices) else \
+        pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns]"), "price": [], "source": []})
+    m = markers.assign(time=_local(markers["time"])) if len(markers) else \
+        pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns]"), "price": [], "kind": [],
+                      **{c: [] for c in _EXIT_HOVER}})
+    layers: list[tuple[str, pd.DataFrame]] = [
+        ("price", p[["time", "price", "source"]].reset_index(drop=True)),
+        ("entry", m.loc[m["kind"] == "entry", ["time", "price", *_ENTRY_HOVER]].reset_index(drop=True)),
+        ("exit", m.loc[m["kind"] == "exit", ["time", "price", *_EXIT_HOVER]].reset_index(drop=True))]
+    kinds = tuple(kind for kind, _ in layers)
+
+    def draw(kind: str, data: pd.DataFrame) -> hv.Element:
+        if kind == "price":
+            return data.hvplot.line(x="time", y="price", color="#555555", line_width=1, label="price",
+                                    hover_cols=["source"]).opts(framewise=True)
+        if kind == "entry":
+            return data.hvplot.scatter(x="time", y="price", marker="triangle", size=90, color="#2ca02c",
+                                       label="entry", hover_cols=_ENTRY_HOVER).opts(framewise=True)
+        return data.hvplot.scatter(x="time", y="price", marker="inverted_triangle", size=90, color="#d62728",
+                                   label="exit", hover_cols=_EXIT_HOVER).opts(framewise=True)
+
+    def build(pipes: list[Pipe]) -> Any:
+        maps = [_dynamic(pipe, lambda data, kind=kind: draw(kind, data)) for kind, pipe in zip(kinds, pipes)]
+        return _overlay(maps).opts(title=title, height=300, responsive=True, legend_position="top_left",
+                            ylabel="price (₹)", framewise=True)
+
+    return Figure(key=("price", title, kinds), parts=tuple(data for _, data in layers), build=build)
 
 
 # ------------------------------------------------------------------ HTML pieces

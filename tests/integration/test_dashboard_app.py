@@ -376,3 +376,47 @@ def test_a_browser_closing_mid_update_is_not_a_traceback_but_other_errors_still_
         assert record.levelname == "ERROR" and "a real bug" in caplog.text
     finally:
         loop.close()
+
+
+def _sources(pane) -> list:
+    """The Bokeh data sources drawn in a HoloViews pane's document."""
+    from bokeh.models import ColumnDataSource
+    model = next(iter(pane._models.values()))[0]
+    return [m for m in model.document.models if isinstance(m, ColumnDataSource)]
+
+
+def test_a_replay_step_streams_new_data_into_the_plots_already_drawn(app):
+    """A replay step or a tail keeps each plot's Bokeh models (rebuilding them was most of an
+    interaction's time) and puts the cut's data in them: the curve has as many points as the
+    cut's sessions, a confusion matrix's title counts the cut's traces."""
+    from applications.dashboard import viewmodel as vm
+    doc = Document()
+    app.view().server_doc(doc)
+    plots = app._plots
+    built = [p.rebuilt for p in plots]
+    full = vm.equity_curves(app._view)
+    full_sessions = len(full)
+    # A replay point where every book has begun (the same layout) but not every session is in.
+    app.replay.value = app.replay.end * 19 // 20
+    app.render()
+    assert set(vm.equity_curves(app._view)["book"]) == set(full["book"])
+    assert [p.rebuilt for p in plots] == built  # same layout: nothing rebuilt
+    curves = vm.equity_curves(app._view)
+    assert 0 < len(curves) < full_sessions
+    by_book = curves.groupby("book").size().to_dict()
+    drawn = {}
+    for source in _sources(app.returns):
+        data = source.data
+        if "cum_return_pct" in data and "book" in data and len(data["book"]):
+            drawn[data["book"][0]] = len(data["cum_return_pct"])
+    assert drawn == by_book
+    traced = {name: int(cm["count"].sum()) for name, cm in vm.confusion_frames(app._view, None).items()}
+    titles = {m.text for m in doc.models if type(m).__name__ == "Title" and "(n=" in (m.text or "")}
+    assert titles == {f"{name} (n={n})" for name, n in traced.items()}
+    # Another layout (one book only) is drawn anew, once.
+    app.strategy.value = "swing"
+    assert sum(p.rebuilt for p in plots) > sum(built)
+    again = [p.rebuilt for p in plots]
+    app.replay.value = app.replay.end // 2
+    app.render()
+    assert [p.rebuilt for p in plots] == again
