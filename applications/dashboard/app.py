@@ -254,7 +254,7 @@ class DashboardApp:
         plot = dict(sizing_mode="stretch_width", linked_axes=False)
         self.returns = pn.pane.HoloViews(None, css_classes=["sq-returns"], **plot)
         self.drawdown = pn.pane.HoloViews(None, css_classes=["sq-drawdown"], **plot)
-        self.confusion = pn.pane.HoloViews(None, css_classes=["sq-confusion-pane"], **plot)
+        self.confusion = pn.pane.HTML("", css_classes=["sq-confusion-pane"], sizing_mode="stretch_width")
         self.alerts = pn.pane.HTML("", css_classes=["sq-alerts"], sizing_mode="stretch_width")
         self.comparison = pn.pane.HTML("<i>choose a run to compare with in the sidebar</i>",
                                        css_classes=["sq-comparison"], sizing_mode="stretch_width")
@@ -264,8 +264,8 @@ class DashboardApp:
         self.price = pn.pane.HoloViews(None, css_classes=["sq-price"], **plot)
         # New data for the same layout is streamed into the plots already drawn.
         self._returns, self._drawdown = charts.LivePlot(self.returns), charts.LivePlot(self.drawdown)
-        self._confusion, self._price = charts.LivePlot(self.confusion), charts.LivePlot(self.price)
-        self._plots = [self._returns, self._drawdown, self._confusion, self._price]
+        self._price = charts.LivePlot(self.price)
+        self._plots = [self._returns, self._drawdown, self._price]
         # A scrolled table rather than pages: Tabulator's pager is set up after the first
         # value arrives and warned "Table Not Initialized" on every run switch.
         self.trades = pn.widgets.Tabulator(vm.symbol_trades(self.model.data, None), height=460,
@@ -550,7 +550,7 @@ class DashboardApp:
         curves = vm.equity_curves(view)
         self._returns.show(charts.returns_figure(curves, self.x_axis.value))
         self._drawdown.show(charts.drawdown_figure(curves, self.x_axis.value))
-        self._confusion.show(charts.confusion_figure(vm.confusion_frames(view, wanted, metrics=metrics)))
+        self.confusion.object = charts.confusion_html(vm.confusion_frames(view, wanted, metrics=metrics))
         self.monthly.object = charts.monthly_html(vm.monthly_returns(view))
         other = self.compare.value
         if other and other != m.run_id:

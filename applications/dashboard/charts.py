@@ -154,31 +154,37 @@ def drawdown_figure(curves: pd.DataFrame, x: str = "session_date") -> Figure:
     return _curve_figure(curves, x, "drawdown_pct", "drawdown (%)", title, area=True)
 
 
-def confusion_figure(frames: dict[str, pd.DataFrame]) -> Figure:
-    """One confusion matrix per book, side by side."""
+def confusion_html(frames: dict[str, pd.DataFrame]) -> str:
+    """One confusion matrix per book, side by side, as shaded tables (rows actual, columns
+    predicted). A table, not a plot: nine numbers need no axes, and a replay step redraws
+    them in microseconds instead of updating two Bokeh plots."""
     if not frames:
-        return _static(("empty", "confusion"), _empty("Confusion matrices", "no book in this view"))
-    names = tuple(frames)
-
-    def build(pipes: list[Pipe]) -> Any:
-        return hv.Layout([_dynamic(pipe, lambda cm, name=name: confusion_plot(cm, name))
-                          for name, pipe in zip(names, pipes)]).cols(len(names)).opts(toolbar=None)
-
-    return Figure(key=("confusion", names), parts=tuple(frames[n] for n in names), build=build)
-
-
-def confusion_plot(cm: pd.DataFrame, strategy: str) -> hv.Element:
-    n = int(cm["count"].sum()) if len(cm) else 0
-    # The layers keep one label (a streamed frame with new layer labels would be drawn anew);
-    # the title is the overlay's label, which a plot takes from each new frame.
-    heat = hv.HeatMap(cm, kdims=["predicted", "actual"], vdims=["count"], label=strategy).redim.values(
-        predicted=list(DIRECTIONS), actual=list(DIRECTIONS)[::-1])
-    labels = hv.Labels(cm, kdims=["predicted", "actual"], vdims=["count"], label=strategy)
-    # A 3x3 table needs no pan/zoom: no toolbar keeps the page's Bokeh model count down.
-    overlay = (heat.opts(cmap="Blues", colorbar=False, tools=["hover"], default_tools=[], toolbar=None,
-                         height=260, responsive=True, xlabel="predicted", ylabel="actual", framewise=True)
-               * labels.opts(text_color="black", text_font_size="11pt"))
-    return overlay.relabel(f"{strategy} (n={n})", depth=0).opts(title="{label}")
+        return "<i>no book in this view</i>"
+    blocks = []
+    for name, cm in frames.items():
+        counts = {(r.actual, r.predicted): int(r.count) for r in cm.itertuples(index=False)}
+        n = sum(counts.values())
+        top = max(counts.values(), default=0) or 1
+        head = "".join(f"<th>{p}</th>" for p in DIRECTIONS)
+        rows = []
+        for actual in DIRECTIONS:
+            cells = []
+            for predicted in DIRECTIONS:
+                c = counts.get((actual, predicted), 0)
+                shade = c / top
+                ink = "white" if shade > 0.55 else "black"
+                cells.append(f'<td class="sq-cm-cell" data-actual="{actual}" data-predicted="{predicted}" '
+                             f'style="background:rgba(31,119,180,{0.08 + 0.85 * shade:.3f});color:{ink};'
+                             f'text-align:center;padding:10px 18px;font-size:11pt">{fmt.indian_grouping(c)}</td>')
+            rows.append(f"<tr><th style='text-align:right;padding-right:8px'>{actual}</th>{''.join(cells)}</tr>")
+        blocks.append(
+            f'<div class="sq-confusion" data-book="{html.escape(name)}" style="flex:1;min-width:260px">'
+            f'<div class="sq-confusion-title" style="font-weight:bold;border-left:6px solid {book_colour(name)};'
+            f'padding-left:6px">{html.escape(name)} (n={n})</div>'
+            '<table style="border-collapse:separate;border-spacing:2px;margin-top:4px">'
+            f"<thead><tr><th style='color:#666;font-weight:normal'>actual \\ predicted</th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+    return f'<div style="display:flex;gap:16px;flex-wrap:wrap">{"".join(blocks)}</div>'
 
 
 _ENTRY_HOVER = ["strategy", "direction", "trade_id"]
@@ -206,11 +212,12 @@ def price_figure(prices: pd.DataFrame, markers: pd.DataFrame, symbol: str) -> Fi
         if kind == "price":
             return data.hvplot.line(x="time", y="price", color="#555555", line_width=1, label="price",
                                     hover_cols=["source"]).opts(framewise=True)
-        if kind == "entry":
-            return data.hvplot.scatter(x="time", y="price", marker="triangle", size=90, color="#2ca02c",
-                                       label="entry", hover_cols=_ENTRY_HOVER).opts(framewise=True)
-        return data.hvplot.scatter(x="time", y="price", marker="inverted_triangle", size=90, color="#d62728",
-                                   label="exit", hover_cols=_EXIT_HOVER).opts(framewise=True)
+        # Plain HoloViews for the markers: drawn again at every replay step, at a third of the cost.
+        entry = kind == "entry"
+        return hv.Scatter(data, kdims=["time"], vdims=["price", *(_ENTRY_HOVER if entry else _EXIT_HOVER)],
+                          label=kind).opts(marker="triangle" if entry else "inverted_triangle", size=10,
+                                           color="#2ca02c" if entry else "#d62728", tools=["hover"],
+                                           framewise=True)
 
     def build(pipes: list[Pipe]) -> Any:
         maps = [_dynamic(pipe, lambda data, kind=kind: draw(kind, data)) for kind, pipe in zip(kinds, pipes)]

@@ -210,8 +210,9 @@ def test_the_page_means_what_the_cli_says(server, store_url, backtest_db, tmp_pa
             page.wait_for_selector(".sq-trades .tabulator-row", timeout=90_000)
             assert "Run " + both[:12] in page.locator(".sq-title h2").inner_text()
             assert page.locator(".sq-badge .sq-badge-historical").inner_text() == "HISTORICAL"
-            for pane in ("returns", "drawdown", "price", "confusion-pane"):
+            for pane in ("returns", "drawdown", "price"):
                 page.locator(f".sq-{pane} canvas").first.wait_for(timeout=30_000)
+            assert page.locator(".sq-confusion-pane .sq-confusion").count() == 2
             assert_cards_equal_cli(page, store_url, both)
             text = page.locator(".sq-cards-pane .sq-cards").inner_text()
             assert "Costs paid" in text and "Profit factor" in text and "Calmar" in text and "Average hold" in text

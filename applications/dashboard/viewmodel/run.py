@@ -332,9 +332,14 @@ def as_of(run: RunData, *, seq: int | None = None, until: datetime | None = None
         return df.loc[mask].reset_index(drop=True)
 
     t = run.traces
-    trace_exit = (t["timestamp"] + pd.to_timedelta(t["holding_period_minutes"], unit="m")) if len(t) else None
     p = run.portfolio
-    snap_at = pd.Series([_session_close(d) for d in p["session_date"]], index=p.index) if len(p) else None
+    trace_exit = snap_at = None
+    if cut is not None:  # the event times are needed only for a cut by time
+        if len(t):
+            trace_exit = t["timestamp"] + pd.to_timedelta(t["holding_period_minutes"], unit="m")
+        if len(p):
+            closes = {d: _session_close(d) for d in set(p["session_date"])}
+            snap_at = pd.Series([closes[d] for d in p["session_date"]], index=p.index)
     frames = {
         "traces": keep(t, trace_exit),
         "trades": keep(run.trades, run.trades["exit_time"] if len(run.trades) else None),
