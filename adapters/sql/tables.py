@@ -83,7 +83,7 @@ def _int() -> sa.types.TypeEngine:
 
 def _read_model(name: str, key: tuple[str, ...], *columns: tuple[str, sa.types.TypeEngine]) -> sa.Table:
     cols = [sa.Column("run_id", sa.Text(), nullable=False)]
-    cols += [sa.Column(col, kind, nullable=True) for col, kind in columns]
+    cols += [sa.Column(col, kind, nullable=col not in key) for col, kind in columns]
     return sa.Table(name, metadata, *cols, sa.PrimaryKeyConstraint(*key, name=f"pk_{name}"))
 
 

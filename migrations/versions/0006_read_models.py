@@ -51,7 +51,7 @@ def upgrade() -> None:
     for name, key, columns in _TABLES:
         op.create_table(
             name, sa.Column("run_id", sa.Text(), nullable=False),
-            *[sa.Column(col, _kind(code), nullable=True) for col, code in columns],
+            *[sa.Column(col, _kind(code), nullable=col not in key) for col, code in columns],
             sa.PrimaryKeyConstraint(*key, name=f"pk_{name}"))
 
 
