@@ -37,15 +37,24 @@ def _table(name: str, key: tuple[str, ...], *columns: str, replaced: bool = Fals
 READ_MODEL_TABLES: dict[str, ReadModelTable] = {t.name: t for t in (
     # Closed round trips with what the decision that opened them saw (the trace of the trade
     # when it was sampled, else the entry signal), money in paise.
-    _table("rm_trades", ("run_id", "seq"), "seq", "stream_id", "book", "trade_id", "symbol", "direction",
+    _table("rm_trades", ("run_id", "seq"), "seq", "stream_id", "book", "strategy", "trade_id", "symbol", "direction",
            "quantity", "entry_time", "exit_time", "entry_price_paise", "exit_price_paise", "gross_pnl_paise",
            "fees_paise", "net_pnl_paise", "exit_reason", "cash_before_paise", "cash_after_paise",
            "equity_before_paise", "equity_after_paise", "confidence", "reason", "features", "signals", "context",
            "traced"),
+    # Prediction traces (spec 000's telemetry schema plus signals and context), one per traced trade.
+    _table("rm_traces", ("run_id", "seq"), "seq", "stream_id", "book", "traced_at", "timestamp", "symbol",
+           "strategy", "predicted_direction", "actual_direction", "predicted_confidence", "entry_price",
+           "exit_price", "holding_period_minutes", "realized_return_pct", "features", "metadata", "signals",
+           "context"),
     # Entry decisions: the opener of a trade that has no trace (the projector's memory, kept
     # here so that a restarted projector joins exactly as one that never stopped).
     _table("rm_entries", ("run_id", "seq"), "seq", "stream_id", "symbol", "at", "confidence", "reason",
            "features", "signals", "context"),
+    # Orders and fills as their events say (canonical JSON payload of the event's current
+    # version): the execution-quality tables are built from them.
+    _table("rm_orders", ("run_id", "seq"), "seq", "stream_id", "occurred_at", "version", "payload"),
+    _table("rm_fills", ("run_id", "seq"), "seq", "stream_id", "occurred_at", "version", "payload"),
     # The daily portfolio of every book (one row per session): also the daily equity curve.
     _table("rm_portfolio", ("run_id", "seq"), "seq", "book", "session_date", "cash_paise",
            "positions_value_paise", "equity_paise", "realized_pnl_paise", "unrealized_pnl_paise",
@@ -57,7 +66,8 @@ READ_MODEL_TABLES: dict[str, ReadModelTable] = {t.name: t for t in (
     _table("rm_alerts", ("run_id", "alert_id"), "alert_id", "seq", "raised_at", "rule", "alert_key",
            "severity", "message", "subject_run_id", "state", "acknowledged_by", "cleared_seq", "cleared_reason",
            "deliveries", "delivery_failures"),
-    # Per book: its strategy kind, the cash it started with and its event counts.
+    # Per book: its strategy kind (None: not known from its events), the cash it started with
+    # and its event counts.
     _table("rm_books", ("run_id", "book"), "book", "kind", "initial_cash_paise", "signals", "traces",
            "circuit_breaker_trips", "closed_at_end", replaced=True),
     # Per book: the run summary (``applications.services.run_summary.BookSummary``) as JSON.

@@ -22,6 +22,7 @@ Frames (one row per ...):
 from __future__ import annotations
 
 import bisect
+import uuid
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
@@ -33,6 +34,7 @@ import pandas as pd
 
 from core.errors import RunNotFoundError
 from core.events.base import RecordedEvent, RunInfo
+from core.events.codec import decode_payload, parse_json
 from core.events.catalog import (
     CircuitBreakerTripped,
     EntryRejected,
@@ -254,7 +256,11 @@ def trades_frame(events: Sequence[RecordedEvent]) -> pd.DataFrame:
             "equity_after_paise": ev.equity_after_paise, "confidence": float(confidence), "reason": reason,
             "features": dict(features), "signals": dict(sigs), "context": dict(ctx),
         })
-    df = _frame(rows, _TRADE_COLUMNS)
+    return _typed_trades(_frame(rows, _TRADE_COLUMNS))
+
+
+def _typed_trades(df: pd.DataFrame) -> pd.DataFrame:
+    """A trades frame with its canonical dtypes and order (exit time, then seq)."""
     for col in ("entry_time", "exit_time"):
         df[col] = pd.to_datetime(df[col], utc=True) if len(df) else pd.Series([], dtype="datetime64[ns, UTC]")
     df["duration"] = pd.to_timedelta(df["duration"]) if len(df) else pd.Series([], dtype="timedelta64[ns]")
@@ -282,7 +288,11 @@ def portfolio_frame(events: Iterable[RecordedEvent]) -> pd.DataFrame:
         "fees_paid_paise": ev.fees_paid_paise, "positions": {k: dict(v) for k, v in ev.positions.items()},
         "prices": dict(ev.prices),
     } for rec in events if isinstance(ev := rec.event, PortfolioSnapshotted)]
-    df = _frame(rows, _PORTFOLIO_COLUMNS)
+    return _typed_portfolio(_frame(rows, _PORTFOLIO_COLUMNS))
+
+
+def _typed_portfolio(df: pd.DataFrame) -> pd.DataFrame:
+    """A portfolio frame with its canonical dtypes and order (run, book, session, seq)."""
     for col in ("cash_paise", "positions_value_paise", "equity_paise", "realized_pnl_paise",
                 "unrealized_pnl_paise", "fees_paid_paise"):
         df[col] = df[col].astype("int64")
@@ -329,6 +339,16 @@ class RunData:
     breakers: pd.DataFrame
     sentiment: pd.DataFrame
     orders: pd.DataFrame = attrs.Factory(lambda: _orders_frame(()))
+    # Frames this RunData was built without (read from the read models, which do not hold
+    # signals, rejections, breakers or sentiment); ``require`` refuses to work on them.
+    missing_frames: tuple[str, ...] = ()
+
+    def require(self, *frames: str) -> None:
+        """Raise if any of ``frames`` was not loaded (rather than compute on an empty frame)."""
+        lacking = [f for f in frames if f in self.missing_frames]
+        if lacking:
+            raise ValueError(f"this run was loaded from its read models, which do not hold {', '.join(lacking)}; "
+                             "load it from the event log (applications.analytics.load_run) for this")
 
     @property
     def run_id(self) -> str:
@@ -371,7 +391,8 @@ def project_events(events: Sequence[RecordedEvent], runs: Sequence[RunInfo] = ()
     modes = {info.run_id: info.mode for info in runs}
     traces = traces_frame(events)
     if len(traces):
-        traces["mode"] = [modes.get(r) or m for r, m in zip(traces["run_id"], traces["mode"])]
+        traces["mode"] = pd.Series([modes.get(r) or m for r, m in zip(traces["run_id"], traces["mode"])],
+                                   index=traces.index, dtype=object)
     return RunData(
         run_ids=run_ids, runs=list(runs), started=started, completed=completed, traces=traces,
         trades=trades_frame(events), portfolio=portfolio_frame(events), signals=signals_frame(events),
@@ -442,3 +463,91 @@ def _as_date(value: date | datetime | str) -> date:
     if isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
+
+
+# ------------------------------------------------------------------ read models
+
+READ_MODEL_FRAMES = ("traces", "trades", "portfolio", "orders", "fills")
+"""The frames a ``RunData`` read from the read models holds (the others need the log)."""
+
+
+def _parse(text: str | None) -> Any:
+    return {} if text is None else parse_json(text)
+
+
+def run_data_from_read_models(runs: Sequence[RunInfo], rows: dict[str, dict[str, list[dict[str, Any]]]],
+                              started: dict[str, RunStarted], completed: dict[str, RunCompleted]) -> RunData:
+    """A ``RunData`` whose traces, trades, portfolio, orders and fills come from the runs'
+    read-model rows (``rows[run_id][table]``), equal to what ``project_events`` folds from the
+    log for those frames (a test checks it); the other frames are empty and named in
+    ``missing_frames``."""
+    traces, trades, portfolio = [], [], []
+    for info in runs:
+        tables = rows.get(info.run_id, {})
+        kinds = {r["book"]: r["kind"] for r in tables.get("rm_books", []) if r["kind"] is not None}
+        for r in tables.get("rm_traces", []):
+            traces.append({
+                "run_id": info.run_id, "mode": info.mode, "seq": r["seq"], "traced_at": r["traced_at"],
+                "timestamp": r["timestamp"], "symbol": r["symbol"], "strategy": r["strategy"],
+                "predicted_direction": r["predicted_direction"], "actual_direction": r["actual_direction"],
+                "predicted_confidence": r["predicted_confidence"], "entry_price": r["entry_price"],
+                "exit_price": r["exit_price"], "holding_period_minutes": r["holding_period_minutes"],
+                "realized_return_pct": r["realized_return_pct"], "features": _parse(r["features"]),
+                "metadata": _parse(r["metadata"]), "signals": _parse(r["signals"]), "context": _parse(r["context"])})
+        for r in tables.get("rm_trades", []):
+            entry, exit_ = datetime.fromisoformat(r["entry_time"]), datetime.fromisoformat(r["exit_time"])
+            notional = r["entry_price_paise"] * r["quantity"]
+            duration = exit_ - entry
+            confidence = r["confidence"]
+            trades.append({
+                "run_id": info.run_id, "seq": r["seq"], "trade_id": r["trade_id"],
+                "strategy": kinds.get(r["book"], r["strategy"]), "book": r["strategy"], "symbol": r["symbol"],
+                "direction": r["direction"], "quantity": r["quantity"], "entry_time": entry, "exit_time": exit_,
+                "duration": duration, "holding_minutes": duration.total_seconds() / 60.0,
+                "entry_price": r["entry_price_paise"] / 100.0, "exit_price": r["exit_price_paise"] / 100.0,
+                "entry_price_paise": r["entry_price_paise"], "exit_price_paise": r["exit_price_paise"],
+                "gross_pnl_paise": r["gross_pnl_paise"], "fees_paise": r["fees_paise"],
+                "net_pnl_paise": r["net_pnl_paise"], "pnl": r["net_pnl_paise"] / 100.0,
+                "pnl_pct": (100.0 * r["net_pnl_paise"] / notional) if notional else 0.0,
+                "exit_reason": r["exit_reason"], "cash_before_paise": r["cash_before_paise"],
+                "cash_after_paise": r["cash_after_paise"], "equity_before_paise": r["equity_before_paise"],
+                "equity_after_paise": r["equity_after_paise"],
+                "confidence": np.nan if confidence is None else float(confidence), "reason": r["reason"],
+                "features": _parse(r["features"]), "signals": _parse(r["signals"]), "context": _parse(r["context"])})
+        for r in tables.get("rm_portfolio", []):
+            portfolio.append({
+                "run_id": info.run_id, "seq": r["seq"], "book": r["book"], "strategy": kinds.get(r["book"], r["book"]),
+                "session_date": date.fromisoformat(r["session_date"]), "cash_paise": r["cash_paise"],
+                "positions_value_paise": r["positions_value_paise"], "equity_paise": r["equity_paise"],
+                "realized_pnl_paise": r["realized_pnl_paise"], "unrealized_pnl_paise": r["unrealized_pnl_paise"],
+                "fees_paid_paise": r["fees_paid_paise"], "positions": _parse(r["positions"]),
+                "prices": _parse(r["prices"])})
+    recorded = _recorded_rows(runs, rows, "rm_orders", OrderSubmitted) + _recorded_rows(runs, rows, "rm_fills",
+                                                                                          OrderFilled)
+    recorded.sort(key=lambda r: r.seq)
+    trace_frame = normalise_traces(_frame(traces, _TRACE_FRAME_COLUMNS))
+    trade_frame = _typed_trades(_frame(trades, _TRADE_COLUMNS))
+    portfolio_frame_ = _typed_portfolio(_frame(portfolio, _PORTFOLIO_COLUMNS))
+    missing = ("signals", "rejections", "breakers", "sentiment")
+    return RunData(
+        run_ids=[r.run_id for r in runs], runs=list(runs), started=dict(started), completed=dict(completed),
+        traces=trace_frame, trades=trade_frame, portfolio=portfolio_frame_, signals=signals_frame(()),
+        fills=_simple_frame(recorded, OrderFilled), rejections=_simple_frame((), EntryRejected),
+        breakers=_simple_frame((), CircuitBreakerTripped), sentiment=_simple_frame((), SentimentScored),
+        orders=_orders_frame(recorded), missing_frames=missing)
+
+
+def _recorded_rows(runs: Sequence[RunInfo], rows: dict[str, dict[str, list[dict[str, Any]]]], table: str,
+                   cls: type) -> list[RecordedEvent]:
+    """The events a payload read model holds, as recorded events (what the frames are built from)."""
+    out = []
+    for info in runs:
+        for r in rows.get(info.run_id, {}).get(table, []):
+            at = datetime.fromisoformat(r["occurred_at"])
+            out.append(RecordedEvent(seq=r["seq"], event_id=_NO_ID, stream_id=r["stream_id"], stream_version=0,
+                                     run_id=info.run_id, occurred_at=at, recorded_at=at, correlation_id=None,
+                                     causation_id=None, event=decode_payload(cls.TYPE, r["version"], r["payload"])))
+    return out
+
+
+_NO_ID = uuid.UUID(int=0)  # rows of a read model carry no event id (frames do not use it)

@@ -23,7 +23,7 @@ from applications.analytics.projections import RunData, latest_run_id, load_run
 from applications.cli.output import console, err_console, print_json
 from applications.cli.runs_cmd import runs
 from applications.wiring.adapters import default_market_context
-from applications.wiring.store import default_db_url, open_store, require_intact, runs_dir
+from applications.wiring.store import default_db_url, open_store, read_models_for, require_intact, runs_dir
 
 T = TypeVar("T")
 STRATEGY_CHOICE = click.Choice(["intraday", "swing", "both"])
@@ -42,12 +42,18 @@ def _step(progress: Progress, text: str, fn: Callable[[], T]) -> T:
         progress.remove_task(task)
 
 
-def _load(db_url: str | None, run_id: str | None) -> RunData:
+def _load(db_url: str | None, run_id: str | None, *, whole_log: bool = False) -> RunData:
+    """The run from its read models (traces, trades, portfolio, orders, fills; caught up
+    first), or, with ``whole_log``, every frame folded from the event log."""
+    from applications.services.projections import load_run_from_read_models
+
     store = open_store(db_url, must_exist=True)
     try:
         target = run_id if run_id and run_id != "latest" else latest_run_id(store)
         require_intact(store, store.get_run(target).run_id)
-        return load_run(store, target)
+        if whole_log:
+            return load_run(store, target)
+        return load_run_from_read_models(store, read_models_for(store), target)
     finally:
         store.close()
 
@@ -195,7 +201,8 @@ def _print_report(doc: dict[str, Any], files: list[Path]) -> None:
 def report(obj: dict, run_id: str, compare_id: str | None, strategy: str, symbol: str | None, start: str | None,
            end: str | None, window: int, precision_drop: float, win_rate_drop: float, sharpe_drop: float,
            live_minutes: float, out_dir: Path | None, no_plots: bool, output_format: str, as_json: bool) -> None:
-    """Accuracy and performance report of RUN (default: the latest run), computed from its events.
+    """Accuracy and performance report of RUN (default: the latest run), computed from its read models
+    (projections of its events, caught up to the log first).
 
     Prints metric tables (classification per LONG/SHORT/NOOP, confusion matrix, hit ratio,
     win rate, Sharpe, Sortino, drawdown, profit factor, holding time; intraday vs swing with
@@ -284,7 +291,10 @@ def export(obj: dict, run_id: str, formats: tuple[str, ...], out_dir: Path | Non
 
     result: dict[str, Any] = {"files": []}
     with _steps(as_json) as progress:
-        run = _step(progress, f"reading run {run_id}", lambda: _load(obj.get("db_url"), run_id))
+        # The bundle lists the run's decisions, which only the log holds; the other formats
+        # are built from the read models.
+        run = _step(progress, f"reading run {run_id}",
+                    lambda: _load(obj.get("db_url"), run_id, whole_log="bundle" in formats))
         target = out_dir or runs_dir() / "exports" / run.run_id
         wants_context = market_context and any(f in ("traces", "trades") for f in formats)
         context = _step(progress, "loading the market context",

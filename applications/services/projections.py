@@ -34,6 +34,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from applications.analytics.projections import RunData, latest_run_id, run_data_from_read_models
 from applications.services.run_summary import BookSummary, RunSummary, book_summary, missing_parts
 from core import accuracy
 from core.errors import ProjectionConflictError, RunNotFoundError
@@ -42,6 +43,7 @@ from core.events.catalog import (
     AlertRaised,
     CircuitBreakerTripped,
     OrderFilled,
+    OrderSubmitted,
     PortfolioSnapshotted,
     PredictionTraced,
     RunCompleted,
@@ -49,7 +51,7 @@ from core.events.catalog import (
     SignalGenerated,
     TradeClosed,
 )
-from core.events.codec import canonical_json, parse_json
+from core.events.codec import canonical_json, encode_payload, parse_json
 from core.events.monitoring import (
     AlertAcknowledged,
     AlertCleared,
@@ -104,9 +106,10 @@ class _Batch:
         self.inserts.setdefault(table, []).append(row)
 
 
-# The event types that change a read model (most of a run's events — orders, fills,
-# position changes, heartbeats — only move the position and the event count).
+# The event types that change a read model (the others — position changes, heartbeats,
+# health — only move the position and the event count).
 _FOLDED = frozenset({PortfolioSnapshotted, TradeClosed, PredictionTraced, SignalGenerated, CircuitBreakerTripped,
+                     OrderSubmitted, OrderFilled,
                      RunStarted, RunCompleted, MonitorAlertRaised, AlertRaised, AlertAcknowledged, AlertCleared,
                      AlertDelivered, AlertDeliveryFailed})
 
@@ -175,8 +178,15 @@ class RunProjector:
     def _book(self, name: str) -> _Book:
         book = self._books.get(name)
         if book is None:
-            book = self._books[name] = _Book(kind=name if name in STRATEGY_KINDS else None)
+            book = self._books[name] = _Book()
         return book
+
+    @staticmethod
+    def _learn_kind(book: _Book, name: str) -> None:
+        """A book's kind is what its first trace says, or, if a trade, signal or snapshot of
+        it comes first, its name when that is a kind (``analytics.projections.book_kinds``)."""
+        if book.kind is None and name in STRATEGY_KINDS:
+            book.kind = name
 
     def _remember_entry(self, row: dict[str, Any], at: datetime | None = None) -> None:
         at = at if at is not None else datetime.fromisoformat(row["at"])
@@ -213,7 +223,7 @@ class RunProjector:
             self.position = rec.seq
             self.events += 1
             kind = type(rec.event)
-            if kind in _FOLDED or (kind is OrderFilled and rec.event.fill_reason == "backtest_end"):
+            if kind in _FOLDED:
                 self._fold_one(rec, out, self._dirty)
         if not folded:
             return None
@@ -227,6 +237,7 @@ class RunProjector:
         book = self._book(name)
         if isinstance(ev, PortfolioSnapshotted):
             touched.add(name)
+            self._learn_kind(book, name)
             book.equity.append(ev.equity_paise)
             book.sessions.append(ev.session_date)
             book.fees_paid = ev.fees_paid_paise
@@ -251,8 +262,10 @@ class RunProjector:
             book.results.append(ev.net_pnl_paise)
             book.holds.append((ev.exit_time - ev.entry_time).total_seconds() / 60)
             opener = self._opener(rec.stream_id, ev.symbol, ev.entry_time) or {}
+            self._learn_kind(book, name)
             out.add("rm_trades", {
-                "seq": rec.seq, "stream_id": rec.stream_id, "book": name, "trade_id": ev.trade_id,
+                "seq": rec.seq, "stream_id": rec.stream_id, "book": name, "strategy": ev.strategy,
+                "trade_id": ev.trade_id,
                 "symbol": ev.symbol, "direction": ev.direction.upper(), "quantity": ev.quantity,
                 "entry_time": _iso(ev.entry_time), "exit_time": _iso(ev.exit_time),
                 "entry_price_paise": ev.entry_price_paise, "exit_price_paise": ev.exit_price_paise,
@@ -266,8 +279,16 @@ class RunProjector:
         elif isinstance(ev, PredictionTraced):
             touched.add(name)
             book.traces += 1
-            if book.kind is None or book.kind == name:
+            if book.kind is None:
                 book.kind = ev.strategy
+            out.add("rm_traces", {
+                "seq": rec.seq, "stream_id": rec.stream_id, "book": name, "traced_at": _iso(rec.occurred_at),
+                "timestamp": _iso(ev.timestamp), "symbol": ev.symbol, "strategy": ev.strategy,
+                "predicted_direction": ev.predicted_direction.upper(), "actual_direction": ev.actual_direction.upper(),
+                "predicted_confidence": float(ev.predicted_confidence), "entry_price": float(ev.entry_price),
+                "exit_price": float(ev.exit_price), "holding_period_minutes": int(ev.holding_period_minutes),
+                "realized_return_pct": float(ev.realized_return_pct), "features": _json(ev.features),
+                "metadata": _json(ev.metadata), "signals": _json(ev.signals), "context": _json(ev.context)})
             matrix = self._confusion.setdefault(ev.strategy, np.zeros((3, 3), dtype=np.int64))
             actual, predicted = ev.actual_direction.upper(), ev.predicted_direction.upper()
             if actual in DIRECTIONS and predicted in DIRECTIONS:
@@ -285,6 +306,7 @@ class RunProjector:
                 values=values, only_if={"traced": 0}))
         elif isinstance(ev, SignalGenerated):
             touched.add(name)
+            self._learn_kind(book, name)
             book.signals += 1
             if ev.action == "enter":
                 row = {"seq": rec.seq, "stream_id": rec.stream_id, "symbol": ev.symbol, "at": _iso(rec.occurred_at),
@@ -296,9 +318,14 @@ class RunProjector:
             touched.add(name)
             book.trips += 1
         elif isinstance(ev, OrderFilled):
+            out.add("rm_fills", {"seq": rec.seq, "stream_id": rec.stream_id, "occurred_at": _iso(rec.occurred_at),
+                                 "version": ev.VERSION, "payload": encode_payload(ev)})
             if ev.fill_reason == "backtest_end":
                 touched.add(name)
                 book.closed_at_end += 1
+        elif isinstance(ev, OrderSubmitted):
+            out.add("rm_orders", {"seq": rec.seq, "stream_id": rec.stream_id, "occurred_at": _iso(rec.occurred_at),
+                                  "version": ev.VERSION, "payload": encode_payload(ev)})
         elif isinstance(ev, RunStarted):
             for booked, cash in ev.config.get("initial_cash_paise_by_book", {}).items():
                 self._book(booked).initial = int(cash)
@@ -347,7 +374,7 @@ class RunProjector:
             if book.equity or book.results:
                 self._summaries[name] = _json(summary_payload(self._summary(name, book)))
         self._dirty.clear()
-        books = [{"book": name, "kind": b.kind or name, "initial_cash_paise": b.initial, "signals": b.signals,
+        books = [{"book": name, "kind": b.kind, "initial_cash_paise": b.initial, "signals": b.signals,
                   "traces": b.traces, "circuit_breaker_trips": b.trips, "closed_at_end": b.closed_at_end}
                  for name, b in sorted(self._books.items())]
         accuracy_rows = []
@@ -631,6 +658,32 @@ def catch_up_quietly(store: EventStore, read_models: ReadModelStore, run_id: str
 
 
 # ---------------------------------------------------------------------- readers
+
+
+def load_run_from_read_models(store: EventStore, read_models: ReadModelStore,
+                              run_ids: Sequence[str] | str | None = None) -> RunData:
+    """One or several runs (default: the latest) with their traces, trades, portfolio, orders
+    and fills read from the read models (caught up first) instead of folded from the whole
+    log: what the report, the trace, trade and execution exports and the notebook need. Only
+    the runs' own stream (``RunStarted``/``RunCompleted``) is read from the log."""
+    if run_ids is None:
+        run_ids = [latest_run_id(store)]
+    elif isinstance(run_ids, str):
+        run_ids = [run_ids]
+    infos = [store.get_run(r) for r in run_ids]
+    rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    started: dict[str, RunStarted] = {}
+    completed: dict[str, RunCompleted] = {}
+    for info in infos:
+        project_run(store, read_models, info.run_id)
+        rows[info.run_id] = {t: read_models.rows(t, info.run_id)
+                             for t in ("rm_traces", "rm_trades", "rm_portfolio", "rm_books", "rm_orders", "rm_fills")}
+        for rec in store.read_stream(f"{info.run_id}:run"):
+            if isinstance(rec.event, RunStarted):
+                started[info.run_id] = rec.event
+            elif isinstance(rec.event, RunCompleted):
+                completed[info.run_id] = rec.event
+    return run_data_from_read_models(infos, rows, started, completed)
 
 
 def run_summary(store: EventStore, read_models: ReadModelStore, run_id: str) -> RunSummary:

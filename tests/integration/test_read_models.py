@@ -247,3 +247,25 @@ def test_a_paper_session_ends_with_its_read_models_current_and_the_monitor_keeps
     tailed = dump(read_models, "p1")
     rebuild_run(store, read_models, "p1")
     assert dump(read_models, "p1") == tailed
+
+
+def test_the_report_frames_read_from_the_read_models_equal_the_fold_of_the_log(store):
+    """Traces, trades, portfolio, orders and fills from the rows = ``load_run`` from the events,
+    frame for frame (values, dtypes, order); so is every figure of the report built on them."""
+    import pandas.testing as pdt
+
+    from applications.analytics.report import build_report
+    from applications.services.projections import load_run_from_read_models
+
+    read_models = read_models_for(store)
+    run_id = backtest(store)
+    from_log = load_run(store, run_id)
+    from_rows = load_run_from_read_models(store, read_models, run_id)
+    for frame in ("traces", "trades", "portfolio", "orders", "fills"):
+        pdt.assert_frame_equal(getattr(from_rows, frame), getattr(from_log, frame), check_exact=True, obj=frame)
+    assert from_rows.started == from_log.started and from_rows.completed == from_log.completed
+    assert from_rows.strategies == from_log.strategies and from_rows.mode == from_log.mode
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    assert build_report(from_rows, now=now) == build_report(from_log, now=now)
+    with pytest.raises(ValueError, match="read models"):
+        from_rows.require("signals")

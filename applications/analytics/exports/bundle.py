@@ -187,6 +187,7 @@ def build_bundle(run: RunData, run_id: str | None = None) -> dict[str, Any]:
     Money is in rupees (2 decimals) as the spec shows it; ``*_paise`` twins keep the
     exact integers. Raises ``ExportValidationError`` when a trading day is missing.
     """
+    run.require("signals")  # the bundle lists the run's decisions
     run_id = run_id or run.run_id
     info = next((r for r in run.runs if r.run_id == run_id), None)
     started = run.started.get(run_id)
