@@ -233,6 +233,16 @@ class RunProjector:
 
     def _fold_one(self, rec: RecordedEvent, out: _Batch, touched: set[str]) -> None:
         ev = rec.event
+        kind = type(ev)
+        if kind is OrderSubmitted or kind is OrderFilled:  # the most frequent: first
+            out.add("rm_orders" if kind is OrderSubmitted else "rm_fills", {
+                "seq": rec.seq, "stream_id": rec.stream_id, "occurred_at": _iso(rec.occurred_at),
+                "version": ev.VERSION, "payload": encode_payload(ev)})
+            if kind is OrderFilled and ev.fill_reason == "backtest_end":
+                name = book_name(rec.stream_id)
+                touched.add(name)
+                self._book(name).closed_at_end += 1
+            return
         name = book_name(rec.stream_id)
         book = self._book(name)
         if isinstance(ev, PortfolioSnapshotted):
@@ -281,28 +291,30 @@ class RunProjector:
             book.traces += 1
             if book.kind is None:
                 book.kind = ev.strategy
+            features, signals, context = _json(ev.features), _json(ev.signals), _json(ev.context)
+            entry_time = _iso(ev.timestamp)
             out.add("rm_traces", {
                 "seq": rec.seq, "stream_id": rec.stream_id, "book": name, "traced_at": _iso(rec.occurred_at),
-                "timestamp": _iso(ev.timestamp), "symbol": ev.symbol, "strategy": ev.strategy,
+                "timestamp": entry_time, "symbol": ev.symbol, "strategy": ev.strategy,
                 "predicted_direction": ev.predicted_direction.upper(), "actual_direction": ev.actual_direction.upper(),
                 "predicted_confidence": float(ev.predicted_confidence), "entry_price": float(ev.entry_price),
                 "exit_price": float(ev.exit_price), "holding_period_minutes": int(ev.holding_period_minutes),
-                "realized_return_pct": float(ev.realized_return_pct), "features": _json(ev.features),
-                "metadata": _json(ev.metadata), "signals": _json(ev.signals), "context": _json(ev.context)})
+                "realized_return_pct": float(ev.realized_return_pct), "features": features,
+                "metadata": _json(ev.metadata), "signals": signals, "context": context})
             matrix = self._confusion.setdefault(ev.strategy, np.zeros((3, 3), dtype=np.int64))
             actual, predicted = ev.actual_direction.upper(), ev.predicted_direction.upper()
             if actual in DIRECTIONS and predicted in DIRECTIONS:
                 matrix[DIRECTIONS.index(actual), DIRECTIONS.index(predicted)] += 1
             self._figures.pop(ev.strategy, None)
-            values: dict[str, Any] = {"confidence": float(ev.predicted_confidence), "features": _json(ev.features),
-                                      "signals": _json(ev.signals), "context": _json(ev.context), "traced": 1}
+            values: dict[str, Any] = {"confidence": float(ev.predicted_confidence), "features": features,
+                                      "signals": signals, "context": context, "traced": 1}
             reason = str(ev.metadata.get("reason", ""))
             if reason:
                 values["reason"] = reason
             # The trade closed just before its trace (same writer): the first trace of a trade wins.
             out.updates.append(RowUpdate(
                 table="rm_trades", where={"stream_id": rec.stream_id, "symbol": ev.symbol,
-                                          "entry_time": _iso(ev.timestamp)},
+                                          "entry_time": entry_time},
                 values=values, only_if={"traced": 0}))
         elif isinstance(ev, SignalGenerated):
             touched.add(name)
@@ -317,15 +329,6 @@ class RunProjector:
         elif isinstance(ev, CircuitBreakerTripped):
             touched.add(name)
             book.trips += 1
-        elif isinstance(ev, OrderFilled):
-            out.add("rm_fills", {"seq": rec.seq, "stream_id": rec.stream_id, "occurred_at": _iso(rec.occurred_at),
-                                 "version": ev.VERSION, "payload": encode_payload(ev)})
-            if ev.fill_reason == "backtest_end":
-                touched.add(name)
-                book.closed_at_end += 1
-        elif isinstance(ev, OrderSubmitted):
-            out.add("rm_orders", {"seq": rec.seq, "stream_id": rec.stream_id, "occurred_at": _iso(rec.occurred_at),
-                                  "version": ev.VERSION, "payload": encode_payload(ev)})
         elif isinstance(ev, RunStarted):
             for booked, cash in ev.config.get("initial_cash_paise_by_book", {}).items():
                 self._book(booked).initial = int(cash)
