@@ -495,8 +495,9 @@ class DashboardApp:
         seq, until = self.replay_cut()
         return vm.as_of(self.model.data, seq=seq, until=until)
 
-    def current_view(self) -> RunData:
-        data = self._cut()
+    def current_view(self, cut: RunData | None = None) -> RunData:
+        """The run at the replay point (``cut``, when already at hand) narrowed by the filters."""
+        data = cut if cut is not None else self._cut()
         start, end = self.period.value if not self.period.disabled else (None, None)
         return vm.filter_run(data, strategy=self.strategy.value, start=_as_date(start), end=_as_date(end))
 
@@ -535,7 +536,8 @@ class DashboardApp:
 
     def _render(self) -> None:
         m = self.model
-        view = self.current_view()
+        cut = self._cut()  # once per render: the cards, the baseline and the portfolio share it
+        view = self.current_view(cut)
         self._view = view
         window = max(int(self.window.value or 1), 1)
         label = self.label.value
@@ -543,7 +545,7 @@ class DashboardApp:
         wanted = None if self.strategy.value in (None, "all", "both") else [self.strategy.value]
         metrics = vm.strategy_metrics(view, window=window, strategies=wanted)
         start = _as_date(self.period.value[0]) if not self.period.disabled else None
-        baseline = vm.period_baseline(self._cut(), start) if start is not None else None
+        baseline = vm.period_baseline(cut, start) if start is not None else None
         self._cards = vm.strategy_cards(view, label=label, window=window, strategies=wanted, metrics=metrics,
                                         baseline=baseline)
         self.cards.object = charts.cards_html(self._cards)
@@ -569,7 +571,7 @@ class DashboardApp:
                                  monitored=self._monitored(m.run_id))
         self.alerts.object = charts.alerts_html(self._alerts)
         seq, until = self.replay_cut()
-        self._portfolio = vm.portfolio_at(m, vm.as_of(m.data, seq=seq, until=until), seq=seq, until=until)
+        self._portfolio = vm.portfolio_at(m, cut, seq=seq, until=until)
         self.portfolio.object = charts.portfolio_html(self._portfolio, self._where())
         self._render_replay_info()
         self._render_symbol()
